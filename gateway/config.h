@@ -1,0 +1,97 @@
+/* config: parses and validates the INI file (libinih) into plain structs in
+ * one place; nothing else in the daemon parses strings from it again.
+ * Every error names the file, the line, the section and key, and the reason. */
+#ifndef LIFELINE_CONFIG_H
+#define LIFELINE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "classes.h"
+#include "decode.h"
+#include "log.h"
+#include "rules.h"
+
+#define CFG_NAME_MAX 48   /* sensor, bus, gateway, site names */
+#define CFG_HOST_MAX 256
+#define CFG_PATH_MAX 512
+#define CFG_ERR_MAX 512
+#define CFG_UNIT_MAX 16
+
+#define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG */
+
+enum bus_type { BUS_TCP, BUS_RTU, BUS_SIM };
+enum sim_wave { WAVE_CONST, WAVE_TRIANGLE, WAVE_SINE, WAVE_SQUARE, WAVE_RAMP };
+
+struct cfg_gateway {
+    char id[CFG_NAME_MAX];
+    char site[CFG_NAME_MAX];
+    enum log_target log;
+    int log_level; /* syslog priority, LOG_INFO by default */
+};
+
+struct cfg_mqtt {
+    char host[CFG_HOST_MAX]; /* numeric address: never a blocking lookup in the loop */
+    uint16_t port;
+    int keepalive_s;
+    int64_t reconnect_min_ms;
+    int64_t reconnect_max_ms;
+    int max_inflight;
+};
+
+struct cfg_store {
+    char path[CFG_PATH_MAX];
+};
+
+struct cfg_bus {
+    char name[CFG_NAME_MAX];
+    enum bus_type type;
+    char host[CFG_HOST_MAX];
+    uint16_t port;
+    int64_t timeout_ms; /* Modbus response timeout */
+    int line;
+};
+
+struct cfg_sim {
+    enum sim_wave wave;
+    double min, max;
+    int64_t period_ms;
+};
+
+struct cfg_sensor {
+    char name[CFG_NAME_MAX];
+    const struct sensor_class *cls;
+    enum lifeline lifeline;
+    unsigned bus;        /* index into config.buses */
+    uint8_t unit_id;
+    struct reg_format reg;
+    char unit[CFG_UNIT_MAX];
+    int64_t poll_ms;
+    struct rule_cfg rule;
+    struct cfg_sim sim;
+    int line;
+};
+
+struct config {
+    char path[CFG_PATH_MAX];
+    struct cfg_gateway gateway;
+    struct cfg_mqtt mqtt;
+    struct cfg_store store;
+    struct cfg_bus *buses;
+    unsigned n_buses;
+    struct cfg_sensor *sensors;
+    unsigned n_sensors;
+};
+
+/* Loads and validates path into *cfg. Returns 0, or -1 with a one-line
+ * message "FILE:LINE: [section] key: reason" in err; *cfg is then empty. */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* "500ms", "2s", "5m", "1h", or a bare number of seconds. */
+int config_parse_duration(const char *s, int64_t *ms);
+
+const struct cfg_bus *config_sensor_bus(const struct config *cfg, const struct cfg_sensor *s);
+
+#endif

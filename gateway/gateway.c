@@ -1,0 +1,371 @@
+#include "gateway.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "log.h"
+#include "loop.h"
+#include "payload.h"
+#include "rules.h"
+#include "store.h"
+#include "uplink.h"
+
+#define SAMPLE_QUEUE_CAP 8192
+#define SAMPLE_BATCH 256
+#define COMMIT_INTERVAL_MS 1000
+#define SHUTDOWN_PUBACK_MS 2000
+
+struct sensor_rt {
+    int64_t store_id;
+    struct rule_state rule;
+    int64_t alarm_id; /* the active threshold alarm, 0 when none */
+    double value;
+    enum quality quality;
+    int64_t ts_ms;
+};
+
+struct gateway {
+    struct loop loop;
+    struct config cfg;
+    uint32_t gen;
+    struct store *store;
+    struct uplink *uplink;
+    struct sampleq q;
+    struct loop_fd q_fd;
+    struct loop_fd sig_fd;
+    struct loop_timer tick;
+    struct bus *buses;
+    struct sensor_rt *rt;
+    char alarm_topic[256];
+    struct sample batch[SAMPLE_BATCH];
+};
+
+static void emit_event(struct gateway *g, unsigned idx, const struct sample *smp,
+                       const struct rule_result *res)
+{
+    const struct cfg_sensor *s = &g->cfg.sensors[idx];
+    struct sensor_rt *rt = &g->rt[idx];
+    const char *event = alarm_event_name(res->event);
+    char payload[1024];
+    int64_t seq;
+    int r;
+
+    if (store_next_seq(g->store, &seq) < 0)
+        return;
+    if (res->event == EV_RAISED)
+        r = store_alarm_open(g->store, s->name, "threshold", res->level, smp->ts_ms, &rt->alarm_id);
+    else
+        r = store_alarm_update(g->store, rt->alarm_id, res->level, event, smp->ts_ms,
+                               res->level != LEVEL_NONE);
+    if (r < 0)
+        return;
+    struct alarm_msg m = {
+        .seq = seq, .ts_ms = smp->ts_ms, .alarm_id = rt->alarm_id, .sensor = s->name,
+        .cls = s->cls->name, .lifeline = lifeline_names[s->lifeline], .event = event,
+        .level = level_name(res->level), .prev_level = level_name(res->prev_level),
+        .unit = s->unit, .quality = quality_name(smp->quality),
+        .value = smp->value, .has_value = true,
+        .threshold = res->threshold, .has_threshold = true,
+    };
+    int len = payload_alarm(&m, payload, sizeof(payload));
+    if (len < 0) {
+        log_err("core: sensor '%s': alarm payload does not fit %zu bytes", s->name, sizeof(payload));
+        return;
+    }
+    if (store_add_event(g->store, seq, rt->alarm_id, smp->ts_ms, event, payload) < 0 ||
+        store_outbox_add(g->store, PRIO_ALARM, seq, g->alarm_topic, payload, (size_t)len, 1) < 0)
+        return;
+    log_info("alarm: sensor '%s' %s %s at %g %s (threshold %g, was %s), seq %lld", s->name,
+             event, res->level == LEVEL_NONE ? "" : level_name(res->level), smp->value, s->unit,
+             res->threshold, level_name(res->prev_level), (long long)seq);
+    if (res->level == LEVEL_NONE)
+        rt->alarm_id = 0;
+}
+
+static void handle_sample(struct gateway *g, const struct sample *smp)
+{
+    struct rule_result res;
+    struct sensor_rt *rt;
+
+    if (smp->gen != g->gen || smp->sensor >= g->cfg.n_sensors)
+        return; /* from the workers of a config replaced by a reload */
+    rt = &g->rt[smp->sensor];
+    if (smp->quality != rt->quality && rt->ts_ms)
+        log_info("core: sensor '%s': quality %s -> %s", g->cfg.sensors[smp->sensor].name,
+                 quality_name(rt->quality), quality_name(smp->quality));
+    rt->value = smp->value;
+    rt->quality = smp->quality;
+    rt->ts_ms = smp->ts_ms;
+    store_add_reading(g->store, rt->store_id, smp->ts_ms, smp->value, smp->quality);
+    if (rules_eval(&g->cfg.sensors[smp->sensor].rule, &rt->rule, smp->value, smp->quality,
+                   g->loop.now_ms, &res))
+        emit_event(g, smp->sensor, smp, &res);
+}
+
+static void on_samples(struct loop *l, struct loop_fd *f, uint32_t events)
+{
+    struct gateway *g = container_of(f, struct gateway, q_fd);
+    unsigned n;
+
+    (void)l;
+    (void)events;
+    n = sampleq_drain(&g->q, g->batch, SAMPLE_BATCH);
+    for (unsigned i = 0; i < n; i++)
+        handle_sample(g, &g->batch[i]);
+}
+
+static void before_sleep(struct loop *l, void *ctx)
+{
+    struct gateway *g = ctx;
+
+    /* The alarm is on disk before it is handed to MQTT. */
+    store_flush(g->store, l->now_ms, COMMIT_INTERVAL_MS);
+    uplink_pump(g->uplink);
+}
+
+static void on_tick(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    (void)t; /* wakes the loop so before_sleep commits readings on time */
+}
+
+/* ---- sensors and buses for one config ---- */
+
+static void restore_alarm(void *ctx, const struct alarm_row *row)
+{
+    struct gateway *g = ctx;
+
+    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        if (strcmp(g->cfg.sensors[i].name, row->sensor) != 0)
+            continue;
+        g->rt[i].alarm_id = row->id;
+        rules_init(&g->rt[i].rule, row->level);
+        log_info("core: sensor '%s': alarm %lld continues at %s", row->sensor,
+                 (long long)row->id, level_name(row->level));
+        return;
+    }
+}
+
+/* Runtime state for cfg's sensors; a sensor also in old keeps its state. */
+static struct sensor_rt *runtime_for(struct gateway *g, const struct config *cfg,
+                                     const struct config *old, const struct sensor_rt *old_rt)
+{
+    struct sensor_rt *rt = calloc(cfg->n_sensors ? cfg->n_sensors : 1, sizeof(*rt));
+
+    if (!rt)
+        return NULL;
+    for (unsigned i = 0; i < cfg->n_sensors; i++) {
+        const char *name = cfg->sensors[i].name;
+        bool kept = false;
+        for (unsigned j = 0; old && j < old->n_sensors; j++) {
+            if (strcmp(old->sensors[j].name, name) == 0) {
+                rt[i] = old_rt[j];
+                kept = true;
+                break;
+            }
+        }
+        if (kept)
+            continue;
+        rules_init(&rt[i].rule, LEVEL_NONE);
+        if (store_sensor_id(g->store, name, &rt[i].store_id) < 0) {
+            free(rt);
+            return NULL;
+        }
+    }
+    return rt;
+}
+
+static void buses_stop(struct gateway *g)
+{
+    for (unsigned i = 0; g->buses && i < g->cfg.n_buses; i++)
+        bus_stop(&g->buses[i]);
+    free(g->buses);
+    g->buses = NULL;
+}
+
+static int buses_start(struct gateway *g)
+{
+    g->buses = calloc(g->cfg.n_buses ? g->cfg.n_buses : 1, sizeof(*g->buses));
+    if (!g->buses)
+        return -ENOMEM;
+    for (unsigned i = 0; i < g->cfg.n_buses; i++) {
+        g->buses[i].wake_fd = -1;
+        int r = bus_start(&g->buses[i], &g->cfg, i, &g->q, g->gen);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int open_uplink(struct gateway *g)
+{
+    struct uplink_identity id = {.boot = store_boot_count(g->store), .sensors = g->cfg.n_sensors};
+
+    if (uplink_topic(&g->cfg, "alarm", g->alarm_topic, sizeof(g->alarm_topic)) < 0)
+        return -ENAMETOOLONG;
+    return uplink_open(&g->uplink, &g->loop, &g->cfg, g->store, &id);
+}
+
+static void reload(struct gateway *g)
+{
+    struct config next;
+    char err[CFG_ERR_MAX];
+
+    if (config_load(g->cfg.path, &next, err, sizeof(err)) < 0) {
+        log_err("config: reload refused, running config kept: %s", err);
+        return;
+    }
+    if (strcmp(next.store.path, g->cfg.store.path) != 0)
+        log_warn("config: [store] path change takes effect at the next restart");
+    next.store = g->cfg.store;
+    struct sensor_rt *rt = runtime_for(g, &next, &g->cfg, g->rt);
+    if (!rt) {
+        log_err("config: reload refused: out of memory or store error");
+        config_free(&next);
+        return;
+    }
+    bool relink = memcmp(&next.gateway, &g->cfg.gateway, sizeof(next.gateway)) != 0 ||
+                  memcmp(&next.mqtt, &g->cfg.mqtt, sizeof(next.mqtt)) != 0 ||
+                  next.n_sensors != g->cfg.n_sensors;
+    buses_stop(g);
+    if (relink) {
+        uplink_shutdown(g->uplink, SHUTDOWN_PUBACK_MS);
+        uplink_close(g->uplink);
+        g->uplink = NULL;
+    }
+    config_free(&g->cfg);
+    free(g->rt);
+    g->cfg = next;
+    g->rt = rt;
+    g->gen++;
+    if ((relink && open_uplink(g) < 0) || buses_start(g) < 0) {
+        log_err("config: reload failed to restart; stopping");
+        loop_stop(&g->loop);
+        return;
+    }
+    log_info("config: reloaded %s: %u buses, %u sensors", g->cfg.path, g->cfg.n_buses, g->cfg.n_sensors);
+}
+
+static void on_signal(struct loop *l, struct loop_fd *f, uint32_t events)
+{
+    struct gateway *g = container_of(f, struct gateway, sig_fd);
+    struct signalfd_siginfo si;
+
+    (void)events;
+    while (read(f->fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            reload(g);
+        } else {
+            log_info("core: %s received, stopping", strsignal((int)si.ssi_signo));
+            loop_stop(l);
+        }
+    }
+}
+
+static int setup_signals(struct gateway *g)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    /* Blocked before any thread starts, so only the signalfd sees them. */
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+        log_err("core: signalfd: %s", strerror(errno));
+        return -errno;
+    }
+    g->sig_fd = (struct loop_fd){.fd = fd, .events = EPOLLIN, .cb = on_signal};
+    return loop_fd_add(&g->loop, &g->sig_fd);
+}
+
+static int start(struct gateway *g)
+{
+    int r;
+
+    if ((r = loop_init(&g->loop)) < 0 || (r = setup_signals(g)) < 0)
+        return r;
+    if ((r = store_open(g->cfg.store.path, &g->store)) < 0)
+        return r;
+    g->rt = runtime_for(g, &g->cfg, NULL, NULL);
+    if (!g->rt)
+        return -ENOMEM;
+    if ((r = store_active_alarms(g->store, restore_alarm, g)) < 0)
+        return r;
+    if ((r = sampleq_init(&g->q, SAMPLE_QUEUE_CAP)) < 0)
+        return r;
+    g->q_fd = (struct loop_fd){.fd = g->q.efd, .events = EPOLLIN, .cb = on_samples};
+    if ((r = loop_fd_add(&g->loop, &g->q_fd)) < 0)
+        return r;
+    if ((r = loop_timer_add(&g->loop, &g->tick, on_tick)) < 0 ||
+        (r = loop_timer_set(&g->tick, COMMIT_INTERVAL_MS, COMMIT_INTERVAL_MS)) < 0)
+        return r;
+    if ((r = open_uplink(g)) < 0)
+        return r;
+    if ((r = buses_start(g)) < 0)
+        return r;
+    loop_set_before_sleep(&g->loop, before_sleep, g);
+    log_info("core: lifelined %s started: gateway %s/%s, %u buses, %u sensors, boot %u",
+             LIFELINE_VERSION, g->cfg.gateway.site, g->cfg.gateway.id, g->cfg.n_buses,
+             g->cfg.n_sensors, store_boot_count(g->store));
+    return 0;
+}
+
+static void stop(struct gateway *g)
+{
+    buses_stop(g);
+    if (g->q.buf) {
+        unsigned n;
+        while ((n = sampleq_drain(&g->q, g->batch, SAMPLE_BATCH)) > 0)
+            for (unsigned i = 0; i < n; i++)
+                handle_sample(g, &g->batch[i]);
+    }
+    if (g->store)
+        store_flush(g->store, 0, 0);
+    if (g->uplink) {
+        uplink_pump(g->uplink);
+        uplink_shutdown(g->uplink, SHUTDOWN_PUBACK_MS);
+        uplink_close(g->uplink);
+    }
+    loop_timer_del(&g->loop, &g->tick);
+    if (g->sig_fd.registered) {
+        loop_fd_del(&g->loop, &g->sig_fd);
+        close(g->sig_fd.fd);
+    }
+    sampleq_free(&g->q);
+    store_close(g->store);
+    free(g->rt);
+    config_free(&g->cfg);
+    loop_close(&g->loop);
+}
+
+int gateway_run(struct config *cfg)
+{
+    struct gateway *g = calloc(1, sizeof(*g));
+    int status = 0;
+
+    if (!g) {
+        config_free(cfg);
+        return 1;
+    }
+    g->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    g->tick.f.fd = -1;
+    g->gen = 1;
+    if (start(g) < 0 || loop_run(&g->loop) < 0)
+        status = 1;
+    stop(g);
+    free(g);
+    return status;
+}

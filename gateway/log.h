@@ -1,0 +1,19 @@
+/* log: one place where lines leave the daemon, to stderr or syslog.
+ * Lines read "module: what happened: detail"; callers never log secrets. */
+#ifndef LIFELINE_LOG_H
+#define LIFELINE_LOG_H
+
+#include <syslog.h>
+
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
+
+void log_open(enum log_target target, int max_priority);
+void log_close(void);
+void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif

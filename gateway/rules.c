@@ -1,0 +1,114 @@
+#include "rules.h"
+
+#include <stddef.h>
+
+const char *const level_names[] = {"none", "blue", "yellow", "orange", "red", NULL};
+const char *const direction_names[] = {"high", "low", NULL};
+
+const char *level_name(enum level l)
+{
+    return (unsigned)l < LEVEL_COUNT ? level_names[l] : "?";
+}
+
+const char *alarm_event_name(enum alarm_event e)
+{
+    static const char *const n[] = {"none", "raised", "escalated", "deescalated", "cleared"};
+    return (unsigned)e <= EV_CLEARED ? n[e] : "?";
+}
+
+void rules_init(struct rule_state *st, enum level level)
+{
+    st->level = level;
+    for (int i = 0; i < LEVEL_COUNT; i++) {
+        st->enter_since[i] = -1;
+        st->leave_since[i] = -1;
+    }
+}
+
+static void track(int64_t *since, bool holds, int64_t now)
+{
+    if (!holds)
+        *since = -1;
+    else if (*since < 0)
+        *since = now;
+}
+
+static bool held(int64_t since, int64_t now, int64_t delay)
+{
+    return since >= 0 && now - since >= delay;
+}
+
+bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
+                enum quality q, int64_t now_ms, struct rule_result *res)
+{
+    enum level next = st->level;
+
+    if (q != Q_GOOD) {
+        rules_init(st, st->level);
+        return false;
+    }
+    for (int l = LEVEL_BLUE; l < LEVEL_COUNT; l++) {
+        if (!cfg->has[l])
+            continue;
+        double lim = cfg->limit[l];
+        bool enter = cfg->dir == DIR_HIGH ? value >= lim : value <= lim;
+        bool leave = cfg->dir == DIR_HIGH ? value <= lim - cfg->hysteresis
+                                          : value >= lim + cfg->hysteresis;
+        track(&st->enter_since[l], enter, now_ms);
+        track(&st->leave_since[l], leave, now_ms);
+    }
+    /* Up: the most severe level whose condition held for on_delay. */
+    for (int l = LEVEL_RED; l > (int)st->level; l--) {
+        if (cfg->has[l] && held(st->enter_since[l], now_ms, cfg->on_delay_ms)) {
+            next = (enum level)l;
+            break;
+        }
+    }
+    /* Down: leave the current level once it has been left for off_delay, to
+     * the most severe lower level not also left. */
+    if (next == st->level && st->level > LEVEL_NONE &&
+        held(st->leave_since[st->level], now_ms, cfg->off_delay_ms)) {
+        next = LEVEL_NONE;
+        for (int l = (int)st->level - 1; l > LEVEL_NONE; l--) {
+            if (cfg->has[l] && !held(st->leave_since[l], now_ms, cfg->off_delay_ms)) {
+                next = (enum level)l;
+                break;
+            }
+        }
+    }
+    if (next == st->level)
+        return false;
+
+    res->prev_level = st->level;
+    res->level = next;
+    if (next > st->level) {
+        res->event = st->level == LEVEL_NONE ? EV_RAISED : EV_ESCALATED;
+        res->threshold = cfg->limit[next];
+    } else {
+        res->event = next == LEVEL_NONE ? EV_CLEARED : EV_DEESCALATED;
+        res->threshold = cfg->limit[next == LEVEL_NONE ? st->level : next];
+    }
+    st->level = next;
+    return true;
+}
+
+int rules_check_order(const struct rule_cfg *cfg, enum level *bad_a, enum level *bad_b)
+{
+    int prev = LEVEL_NONE;
+
+    for (int l = LEVEL_BLUE; l < LEVEL_COUNT; l++) {
+        if (!cfg->has[l])
+            continue;
+        if (prev != LEVEL_NONE) {
+            bool ok = cfg->dir == DIR_HIGH ? cfg->limit[l] > cfg->limit[prev]
+                                           : cfg->limit[l] < cfg->limit[prev];
+            if (!ok) {
+                *bad_a = (enum level)prev;
+                *bad_b = (enum level)l;
+                return -1;
+            }
+        }
+        prev = l;
+    }
+    return 0;
+}

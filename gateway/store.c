@@ -1,0 +1,420 @@
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "loop.h"
+
+enum stmt_id {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_META_GET, S_META_SET,
+    S_SENSOR_GET, S_SENSOR_ADD,
+    S_READING_ADD,
+    S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACTIVE,
+    S_EVENT_ADD,
+    S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_COUNT,
+    S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [S_SENSOR_GET] = "SELECT id FROM sensors WHERE name = ?1",
+    [S_SENSOR_ADD] = "INSERT INTO sensors(name) VALUES(?1)",
+    [S_READING_ADD] = "INSERT INTO readings(sensor, ts, value, quality) VALUES(?1, ?2, ?3, ?4)",
+    [S_ALARM_ADD] = "INSERT INTO alarms(sensor, condition, level, state, raised_ts, updated_ts, active) "
+                    "VALUES(?1, ?2, ?3, 'raised', ?4, ?4, 1)",
+    [S_ALARM_UPDATE] = "UPDATE alarms SET level = ?2, state = ?3, updated_ts = ?4, active = ?5, "
+                       "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END WHERE id = ?1",
+    [S_ALARM_ACTIVE] = "SELECT id, sensor, level FROM alarms WHERE active = 1 ORDER BY id",
+    [S_EVENT_ADD] = "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_OUTBOX_ADD] = "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [S_OUTBOX_NEXT] = "SELECT id, seq, topic, payload, qos FROM outbox ORDER BY prio, id LIMIT ?1",
+    [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?1",
+    [S_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
+};
+
+/* Version 1. Later versions add migrations after it, never edit it. */
+static const char schema_v1[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE sensors(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE readings(id INTEGER PRIMARY KEY, sensor INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " value REAL, quality INTEGER NOT NULL);"
+    "CREATE INDEX readings_sensor_ts ON readings(sensor, ts);"
+    "CREATE TABLE alarms(id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, condition TEXT NOT NULL,"
+    " level INTEGER NOT NULL, state TEXT NOT NULL, raised_ts INTEGER NOT NULL,"
+    " updated_ts INTEGER NOT NULL, cleared_ts INTEGER, active INTEGER NOT NULL);"
+    "CREATE INDEX alarms_active ON alarms(active) WHERE active = 1;"
+    "CREATE TABLE alarm_events(seq INTEGER PRIMARY KEY, alarm_id INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, prio INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL);"
+    "CREATE INDEX outbox_order ON outbox(prio, id);";
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S_COUNT];
+    bool in_txn, urgent;
+    int64_t txn_since_ms;
+    int64_t next_seq;
+    bool seq_dirty;
+    uint32_t boot_count;
+};
+
+static int db_error(struct store *st, const char *what)
+{
+    log_err("store: %s: %s", what, sqlite3_errmsg(st->db));
+    return -EIO;
+}
+
+/* Runs a prepared statement that returns no rows; resets it for reuse. */
+static int run(struct store *st, enum stmt_id id)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    int rc = sqlite3_step(s);
+
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return db_error(st, sql[id]);
+    return 0;
+}
+
+static int meta_get(struct store *st, const char *key, int64_t *value)
+{
+    sqlite3_stmt *s = st->stmt[S_META_GET];
+    int rc;
+
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *value = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_error(st, "read meta");
+    return rc == SQLITE_ROW ? 0 : -ENOENT;
+}
+
+static int meta_set(struct store *st, const char *key, int64_t value)
+{
+    sqlite3_bind_text(st->stmt[S_META_SET], 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->stmt[S_META_SET], 2, value);
+    return run(st, S_META_SET);
+}
+
+static int begin(struct store *st, int64_t now_ms)
+{
+    if (st->in_txn)
+        return 0;
+    if (run(st, S_BEGIN) < 0)
+        return -EIO;
+    st->in_txn = true;
+    st->txn_since_ms = now_ms;
+    return 0;
+}
+
+static int touch(struct store *st, bool urgent)
+{
+    int r = begin(st, loop_clock_ms());
+    if (r == 0 && urgent)
+        st->urgent = true;
+    return r;
+}
+
+int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms)
+{
+    if (!st->in_txn)
+        return 0;
+    if (!st->urgent && now_ms - st->txn_since_ms < interval_ms)
+        return 0;
+    if (st->seq_dirty && meta_set(st, "next_seq", st->next_seq) < 0)
+        goto fail;
+    if (run(st, S_COMMIT) < 0)
+        goto fail;
+    st->in_txn = st->urgent = st->seq_dirty = false;
+    return 0;
+fail:
+    /* Nothing of this tick was published (publishing waits for the commit),
+     * so rolling back loses readings but never an alarm the center saw. */
+    run(st, S_ROLLBACK);
+    st->in_txn = st->urgent = st->seq_dirty = false;
+    meta_get(st, "next_seq", &st->next_seq);
+    return -EIO;
+}
+
+static int version_cb(void *ctx, int n, char **vals, char **names)
+{
+    (void)names;
+    if (n == 1 && vals[0])
+        *(long *)ctx = strtol(vals[0], NULL, 10);
+    return 0;
+}
+
+/* The schema version is SQLite's user_version, set in the transaction that
+ * creates or migrates the schema. */
+static int create_schema(struct store *st)
+{
+    char *msg = NULL;
+    long version = -1;
+
+    if (sqlite3_exec(st->db, "PRAGMA user_version", version_cb, &version, &msg) != SQLITE_OK)
+        goto fail;
+    if (version > STORE_SCHEMA_VERSION) {
+        log_err("store: database schema %ld is newer than this gateway's %d", version,
+                STORE_SCHEMA_VERSION);
+        return -EPROTO;
+    }
+    if (version == STORE_SCHEMA_VERSION)
+        return 0;
+    if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(st->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(st->db, "INSERT INTO meta VALUES('next_seq', 1), ('boot_count', 0);"
+                             " PRAGMA user_version = 1; COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+        goto fail;
+    return 0;
+fail:
+    log_err("store: schema: %s", msg ? msg : sqlite3_errmsg(st->db));
+    sqlite3_free(msg);
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return -EIO;
+}
+
+static int prepare_all(struct store *st, int from, int to)
+{
+    for (int i = from; i < to; i++) {
+        if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
+            return db_error(st, sql[i]);
+    }
+    return 0;
+}
+
+int store_open(const char *path, struct store **out)
+{
+    struct store *st = calloc(1, sizeof(*st));
+    char *msg = NULL;
+    int64_t boots = 0;
+
+    if (!st)
+        return -ENOMEM;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        log_err("store: cannot open '%s': %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, 2000);
+    /* WAL with synchronous=FULL: every commit is on disk before we publish
+     * what it holds, so a power cut cannot take back an event the center saw. */
+    if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                             " PRAGMA foreign_keys=OFF;", NULL, NULL, &msg) != SQLITE_OK) {
+        log_err("store: '%s': %s", path, msg ? msg : sqlite3_errmsg(st->db));
+        sqlite3_free(msg);
+        goto fail;
+    }
+    if (create_schema(st) < 0 || prepare_all(st, 0, S_COUNT) < 0)
+        goto fail;
+    if (meta_get(st, "next_seq", &st->next_seq) < 0 || meta_get(st, "boot_count", &boots) < 0)
+        goto fail;
+    st->boot_count = (uint32_t)boots + 1;
+    if (meta_set(st, "boot_count", st->boot_count) < 0)
+        goto fail;
+    *out = st;
+    return 0;
+fail:
+    store_close(st);
+    return -EIO;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    if (st->in_txn) {
+        st->urgent = true;
+        store_flush(st, 0, 0);
+    }
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    if (st->db && sqlite3_close(st->db) != SQLITE_OK)
+        log_err("store: close: %s", sqlite3_errmsg(st->db));
+    free(st);
+}
+
+uint32_t store_boot_count(const struct store *st)
+{
+    return st->boot_count;
+}
+
+int store_sensor_id(struct store *st, const char *name, int64_t *id)
+{
+    sqlite3_stmt *s = st->stmt[S_SENSOR_GET];
+    int rc;
+
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc != SQLITE_DONE)
+        return db_error(st, "look up sensor");
+    sqlite3_bind_text(st->stmt[S_SENSOR_ADD], 1, name, -1, SQLITE_STATIC);
+    if (run(st, S_SENSOR_ADD) < 0)
+        return -EIO;
+    *id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_add_reading(struct store *st, int64_t sensor_id, int64_t ts_ms, double value, enum quality q)
+{
+    sqlite3_stmt *s = st->stmt[S_READING_ADD];
+
+    if (touch(st, false) < 0)
+        return -EIO;
+    sqlite3_bind_int64(s, 1, sensor_id);
+    sqlite3_bind_int64(s, 2, ts_ms);
+    if (q == Q_GOOD || q == Q_OUT_OF_RANGE)
+        sqlite3_bind_double(s, 3, value);
+    sqlite3_bind_int(s, 4, (int)q);
+    return run(st, S_READING_ADD);
+}
+
+int store_next_seq(struct store *st, int64_t *seq)
+{
+    if (touch(st, true) < 0)
+        return -EIO;
+    *seq = st->next_seq++;
+    st->seq_dirty = true;
+    return 0;
+}
+
+int store_alarm_open(struct store *st, const char *sensor, const char *condition, enum level level,
+                     int64_t ts_ms, int64_t *alarm_id)
+{
+    sqlite3_stmt *s = st->stmt[S_ALARM_ADD];
+
+    if (touch(st, true) < 0)
+        return -EIO;
+    sqlite3_bind_text(s, 1, sensor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, condition, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, (int)level);
+    sqlite3_bind_int64(s, 4, ts_ms);
+    if (run(st, S_ALARM_ADD) < 0)
+        return -EIO;
+    *alarm_id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, const char *state,
+                       int64_t ts_ms, bool active)
+{
+    sqlite3_stmt *s = st->stmt[S_ALARM_UPDATE];
+
+    if (touch(st, true) < 0)
+        return -EIO;
+    sqlite3_bind_int64(s, 1, alarm_id);
+    sqlite3_bind_int(s, 2, (int)level);
+    sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, ts_ms);
+    sqlite3_bind_int(s, 5, active);
+    return run(st, S_ALARM_UPDATE);
+}
+
+int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms,
+                    const char *event, const char *payload)
+{
+    sqlite3_stmt *s = st->stmt[S_EVENT_ADD];
+
+    if (touch(st, true) < 0)
+        return -EIO;
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_int64(s, 2, alarm_id);
+    sqlite3_bind_int64(s, 3, ts_ms);
+    sqlite3_bind_text(s, 4, event, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, payload, -1, SQLITE_STATIC);
+    return run(st, S_EVENT_ADD);
+}
+
+int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = st->stmt[S_ALARM_ACTIVE];
+    struct alarm_row row;
+    int rc;
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&row, 0, sizeof(row));
+        row.id = sqlite3_column_int64(s, 0);
+        snprintf(row.sensor, sizeof(row.sensor), "%s", (const char *)sqlite3_column_text(s, 1));
+        row.level = (enum level)sqlite3_column_int(s, 2);
+        fn(ctx, &row);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, "read active alarms");
+}
+
+int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic,
+                     const char *payload, size_t len, int qos)
+{
+    sqlite3_stmt *s = st->stmt[S_OUTBOX_ADD];
+
+    if (touch(st, true) < 0)
+        return -EIO;
+    sqlite3_bind_int(s, 1, (int)prio);
+    sqlite3_bind_int64(s, 2, seq);
+    sqlite3_bind_text(s, 3, topic, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, payload, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, qos);
+    return run(st, S_OUTBOX_ADD);
+}
+
+int store_outbox_each(struct store *st, int limit, store_outbox_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = st->stmt[S_OUTBOX_NEXT];
+    struct outbox_msg m;
+    int rc;
+
+    sqlite3_bind_int(s, 1, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        m.id = sqlite3_column_int64(s, 0);
+        m.seq = sqlite3_column_int64(s, 1);
+        snprintf(m.topic, sizeof(m.topic), "%s", (const char *)sqlite3_column_text(s, 2));
+        m.payload = (char *)sqlite3_column_blob(s, 3);
+        m.len = (size_t)sqlite3_column_bytes(s, 3);
+        m.qos = sqlite3_column_int(s, 4);
+        if (!fn(ctx, &m)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, "read outbox");
+}
+
+int store_outbox_delete(struct store *st, int64_t id)
+{
+    if (touch(st, false) < 0)
+        return -EIO;
+    sqlite3_bind_int64(st->stmt[S_OUTBOX_DEL], 1, id);
+    return run(st, S_OUTBOX_DEL);
+}
+
+int store_outbox_count(struct store *st, int64_t *n)
+{
+    sqlite3_stmt *s = st->stmt[S_OUTBOX_COUNT];
+    int rc = sqlite3_step(s);
+
+    if (rc == SQLITE_ROW)
+        *n = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : db_error(st, "count outbox");
+}

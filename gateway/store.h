@@ -1,0 +1,69 @@
+/* store: the gateway's SQLite database (WAL), owned by the core thread.
+ * Writes of one tick share one transaction. A transaction holding an alarm
+ * event or outbox row is "urgent": store_flush() commits it before anything
+ * is published, so an alarm is on disk before it leaves. Readings alone are
+ * committed at most once per commit interval to spare the flash.
+ * Functions return 0 or a negative error and log the SQLite text once. */
+#ifndef LIFELINE_STORE_H
+#define LIFELINE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+#include "sample.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+enum outbox_prio { PRIO_ALARM = 0, PRIO_STATUS = 1, PRIO_TELEMETRY = 2 };
+
+struct store;
+
+struct outbox_msg {
+    int64_t id;
+    int64_t seq; /* 0 when the message carries none */
+    int qos;
+    char topic[256];
+    char *payload; /* owned by the store's buffer; valid until the next store call */
+    size_t len;
+};
+
+struct alarm_row {
+    int64_t id;
+    char sensor[64];
+    enum level level;
+};
+
+int store_open(const char *path, struct store **out);
+void store_close(struct store *st);
+
+/* Commits the open transaction if it is urgent or older than interval_ms. */
+int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms);
+
+uint32_t store_boot_count(const struct store *st);
+int store_sensor_id(struct store *st, const char *name, int64_t *id);
+int store_add_reading(struct store *st, int64_t sensor_id, int64_t ts_ms, double value, enum quality q);
+
+/* Takes the next gateway-wide sequence number (persisted with the tick). */
+int store_next_seq(struct store *st, int64_t *seq);
+int store_alarm_open(struct store *st, const char *sensor, const char *condition, enum level level,
+                     int64_t ts_ms, int64_t *alarm_id);
+int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, const char *state,
+                       int64_t ts_ms, bool active);
+int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms,
+                    const char *event, const char *payload);
+/* Active alarms, for continuing them after a restart. */
+typedef void (*store_alarm_fn)(void *ctx, const struct alarm_row *row);
+int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx);
+
+int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic,
+                     const char *payload, size_t len, int qos);
+/* Calls fn for up to limit committed messages in send order (priority, then
+ * age); fn returns false to stop early. */
+typedef bool (*store_outbox_fn)(void *ctx, const struct outbox_msg *m);
+int store_outbox_each(struct store *st, int limit, store_outbox_fn fn, void *ctx);
+int store_outbox_delete(struct store *st, int64_t id);
+int store_outbox_count(struct store *st, int64_t *n);
+
+#endif

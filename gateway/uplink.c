@@ -1,0 +1,330 @@
+#include "uplink.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "payload.h"
+
+enum conn_state { UP_IDLE, UP_CONNECTING, UP_CONNECTED };
+
+struct inflight {
+    int mid;
+    int64_t outbox_id;
+};
+
+struct uplink {
+    struct loop *loop;
+    const struct config *cfg;
+    struct store *store;
+    struct uplink_identity ident;
+    struct mosquitto *mosq;
+    enum conn_state state;
+    struct loop_fd sock;
+    struct loop_timer retry;
+    struct loop_timer misc;
+    int64_t backoff_ms;
+    int64_t connect_started_ms;
+    uint32_t rng;
+    char status_topic[256];
+    struct inflight *inflight;
+    int n_inflight;
+    int shutdown_mid;
+    bool shutdown_acked;
+};
+
+int uplink_topic(const struct config *cfg, const char *kind, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "lifeline/v1/%s/%s/%s", cfg->gateway.site, cfg->gateway.id, kind);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static const char *mosq_error(int rc)
+{
+    return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
+}
+
+static int status_payload(struct uplink *u, const char *state, char *buf, size_t len)
+{
+    struct status_msg m = {.state = state, .version = LIFELINE_VERSION, .boot = u->ident.boot,
+                           .sensors = u->ident.sensors, .ts_ms = loop_wallclock_ms()};
+    return payload_status(&m, buf, len);
+}
+
+static void update_events(struct uplink *u)
+{
+    if (!u->sock.registered)
+        return;
+    loop_fd_set_events(u->loop, &u->sock, EPOLLIN | (mosquitto_want_write(u->mosq) ? EPOLLOUT : 0));
+}
+
+static void schedule_retry(struct uplink *u)
+{
+    int64_t d = u->backoff_ms;
+
+    /* Full jitter in [d/2, d]: a thousand gateways losing one broker must
+     * not come back in lock step. */
+    u->rng ^= u->rng << 13;
+    u->rng ^= u->rng >> 17;
+    u->rng ^= u->rng << 5;
+    d = d / 2 + (int64_t)(u->rng % (uint32_t)(d / 2 + 1));
+    loop_timer_set(&u->retry, d, 0);
+    u->backoff_ms *= 2;
+    if (u->backoff_ms > u->cfg->mqtt.reconnect_max_ms)
+        u->backoff_ms = u->cfg->mqtt.reconnect_max_ms;
+}
+
+static void drop_socket(struct uplink *u)
+{
+    loop_fd_del(u->loop, &u->sock);
+    u->n_inflight = 0; /* the outbox still has them: resent after reconnect */
+}
+
+static void on_connect(struct mosquitto *m, void *ctx, int rc)
+{
+    struct uplink *u = ctx;
+    char buf[512];
+    int len;
+
+    if (rc != 0) {
+        log_warn("uplink: broker refused the connection: %s", mosquitto_connack_string(rc));
+        mosquitto_disconnect(m);
+        return;
+    }
+    u->state = UP_CONNECTED;
+    u->backoff_ms = u->cfg->mqtt.reconnect_min_ms;
+    log_info("uplink: connected to %s:%u", u->cfg->mqtt.host, u->cfg->mqtt.port);
+    len = status_payload(u, "online", buf, sizeof(buf));
+    if (len > 0) {
+        rc = mosquitto_publish(m, NULL, u->status_topic, len, buf, 1, true);
+        if (rc != MOSQ_ERR_SUCCESS)
+            log_warn("uplink: publish status: %s", mosq_error(rc));
+    }
+}
+
+static void on_disconnect(struct mosquitto *m, void *ctx, int rc)
+{
+    struct uplink *u = ctx;
+
+    (void)m;
+    if (u->state == UP_CONNECTED)
+        log_warn("uplink: disconnected: %s, reconnecting", rc ? mosq_error(rc) : "by request");
+    u->state = UP_IDLE;
+    drop_socket(u);
+    schedule_retry(u);
+}
+
+static void on_publish(struct mosquitto *m, void *ctx, int mid)
+{
+    struct uplink *u = ctx;
+
+    (void)m;
+    if (mid == u->shutdown_mid)
+        u->shutdown_acked = true;
+    for (int i = 0; i < u->n_inflight; i++) {
+        if (u->inflight[i].mid != mid)
+            continue;
+        store_outbox_delete(u->store, u->inflight[i].outbox_id);
+        u->inflight[i] = u->inflight[--u->n_inflight];
+        return;
+    }
+}
+
+static void on_socket(struct loop *l, struct loop_fd *f, uint32_t events)
+{
+    struct uplink *u = container_of(f, struct uplink, sock);
+    int rc = MOSQ_ERR_SUCCESS;
+
+    (void)l;
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        rc = mosquitto_loop_read(u->mosq, 16);
+    /* A failed read closed the socket and ran on_disconnect already. */
+    if (rc == MOSQ_ERR_SUCCESS && (events & EPOLLOUT) && u->sock.registered)
+        rc = mosquitto_loop_write(u->mosq, 16);
+    if (rc == MOSQ_ERR_SUCCESS)
+        update_events(u);
+}
+
+static void connect_now(struct uplink *u)
+{
+    const struct cfg_mqtt *mc = &u->cfg->mqtt;
+    char will[512];
+    int len = status_payload(u, "offline", will, sizeof(will)), rc;
+
+    rc = mosquitto_will_set(u->mosq, u->status_topic, len > 0 ? len : 0, will, 1, true);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_connect_async(u->mosq, mc->host, mc->port, mc->keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_debug("uplink: connect to %s:%u: %s", mc->host, mc->port, mosq_error(rc));
+        schedule_retry(u);
+        return;
+    }
+    u->state = UP_CONNECTING;
+    u->connect_started_ms = loop_clock_ms();
+    u->sock = (struct loop_fd){.fd = mosquitto_socket(u->mosq), .events = EPOLLIN | EPOLLOUT,
+                               .cb = on_socket};
+    if (loop_fd_add(u->loop, &u->sock) < 0) {
+        mosquitto_disconnect(u->mosq);
+        return;
+    }
+}
+
+static void on_retry(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    connect_now(container_of(t, struct uplink, retry));
+}
+
+static void on_misc(struct loop *l, struct loop_timer *t)
+{
+    struct uplink *u = container_of(t, struct uplink, misc);
+
+    (void)l;
+    /* libmosquitto has no timeout for a TCP connect that is never answered. */
+    if (u->state == UP_CONNECTING &&
+        loop_clock_ms() - u->connect_started_ms > (int64_t)u->cfg->mqtt.keepalive_s * 1000) {
+        log_debug("uplink: connect to %s:%u timed out", u->cfg->mqtt.host, u->cfg->mqtt.port);
+        drop_socket(u);
+        u->state = UP_IDLE;
+        mosquitto_disconnect(u->mosq);
+        schedule_retry(u);
+        return;
+    }
+    if (u->state != UP_IDLE) {
+        mosquitto_loop_misc(u->mosq); /* keepalive; may disconnect */
+        update_events(u);
+    }
+}
+
+static bool is_inflight(const struct uplink *u, int64_t id)
+{
+    for (int i = 0; i < u->n_inflight; i++)
+        if (u->inflight[i].outbox_id == id)
+            return true;
+    return false;
+}
+
+static bool publish_one(void *ctx, const struct outbox_msg *m)
+{
+    struct uplink *u = ctx;
+    int mid, rc;
+
+    if (u->n_inflight >= u->cfg->mqtt.max_inflight)
+        return false;
+    if (is_inflight(u, m->id))
+        return true;
+    rc = mosquitto_publish(u->mosq, &mid, m->topic, (int)m->len, m->payload, m->qos, false);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_warn("uplink: publish seq %lld: %s", (long long)m->seq, mosq_error(rc));
+        return false;
+    }
+    u->inflight[u->n_inflight++] = (struct inflight){.mid = mid, .outbox_id = m->id};
+    return true;
+}
+
+void uplink_pump(struct uplink *u)
+{
+    if (u->state == UP_CONNECTED && u->n_inflight < u->cfg->mqtt.max_inflight)
+        store_outbox_each(u->store, u->cfg->mqtt.max_inflight + u->n_inflight, publish_one, u);
+    update_events(u);
+}
+
+bool uplink_connected(const struct uplink *u)
+{
+    return u->state == UP_CONNECTED;
+}
+
+int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, struct store *st,
+                const struct uplink_identity *id)
+{
+    struct uplink *u = calloc(1, sizeof(*u));
+    char client_id[CFG_NAME_MAX * 2 + 2];
+
+    if (!u)
+        return -ENOMEM;
+    u->loop = l;
+    u->cfg = cfg;
+    u->store = st;
+    u->ident = *id;
+    u->sock.fd = -1;
+    u->retry.f.fd = u->misc.f.fd = -1;
+    u->shutdown_mid = -1;
+    u->backoff_ms = cfg->mqtt.reconnect_min_ms;
+    u->rng = (uint32_t)loop_wallclock_ms() ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
+    u->inflight = calloc((size_t)cfg->mqtt.max_inflight, sizeof(*u->inflight));
+    snprintf(client_id, sizeof(client_id), "%s.%s", cfg->gateway.site, cfg->gateway.id);
+    if (!u->inflight || uplink_topic(cfg, "status", u->status_topic, sizeof(u->status_topic)) < 0)
+        goto fail;
+    u->mosq = mosquitto_new(client_id, true, u);
+    if (!u->mosq) {
+        log_err("uplink: mosquitto_new: %s", strerror(errno));
+        goto fail;
+    }
+    mosquitto_int_option(u->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_max_inflight_messages_set(u->mosq, (unsigned)cfg->mqtt.max_inflight);
+    mosquitto_connect_callback_set(u->mosq, on_connect);
+    mosquitto_disconnect_callback_set(u->mosq, on_disconnect);
+    mosquitto_publish_callback_set(u->mosq, on_publish);
+    if (loop_timer_add(l, &u->retry, on_retry) < 0 || loop_timer_add(l, &u->misc, on_misc) < 0 ||
+        loop_timer_set(&u->misc, 1000, 1000) < 0)
+        goto fail;
+    connect_now(u);
+    *out = u;
+    return 0;
+fail:
+    uplink_close(u);
+    return -ENOMEM;
+}
+
+void uplink_shutdown(struct uplink *u, int timeout_ms)
+{
+    char buf[512];
+    int len, rc;
+
+    if (u->state != UP_CONNECTED)
+        return;
+    len = status_payload(u, "offline", buf, sizeof(buf));
+    rc = mosquitto_publish(u->mosq, &u->shutdown_mid, u->status_topic, len > 0 ? len : 0, buf, 1, true);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_warn("uplink: publish offline status: %s", mosq_error(rc));
+        return;
+    }
+    /* Bounded wait for the PUBACK, outside the event loop: we are stopping. */
+    int64_t deadline = loop_clock_ms() + timeout_ms;
+    while (!u->shutdown_acked && u->state == UP_CONNECTED) {
+        int64_t left = deadline - loop_clock_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {.fd = mosquitto_socket(u->mosq),
+                           .events = POLLIN | (mosquitto_want_write(u->mosq) ? POLLOUT : 0)};
+        if (poll(&p, 1, (int)left) <= 0)
+            continue;
+        if (p.revents & POLLOUT)
+            mosquitto_loop_write(u->mosq, 1);
+        if (p.revents & (POLLIN | POLLERR | POLLHUP))
+            mosquitto_loop_read(u->mosq, 1);
+    }
+    if (!u->shutdown_acked)
+        log_warn("uplink: no PUBACK for the offline status within %dms", timeout_ms);
+    u->state = UP_IDLE; /* on_disconnect must not schedule a reconnect's log line */
+    mosquitto_disconnect(u->mosq);
+}
+
+void uplink_close(struct uplink *u)
+{
+    if (!u)
+        return;
+    loop_timer_del(u->loop, &u->retry);
+    loop_timer_del(u->loop, &u->misc);
+    loop_fd_del(u->loop, &u->sock);
+    if (u->mosq)
+        mosquitto_destroy(u->mosq);
+    free(u->inflight);
+    free(u);
+}

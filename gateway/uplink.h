@@ -1,0 +1,37 @@
+/* uplink: the MQTT session to the monitoring center, on libmosquitto driven
+ * from the core loop (mosquitto_socket in epoll, loop_read/write on events,
+ * loop_misc once a second; never loop_start). Messages are published from the
+ * store's outbox in priority order, at most max_inflight at a time, and a
+ * message leaves the outbox only when the broker acknowledges it (PUBACK).
+ * Reconnects back off exponentially with jitter. */
+#ifndef LIFELINE_UPLINK_H
+#define LIFELINE_UPLINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+#include "store.h"
+
+struct uplink;
+
+struct uplink_identity {
+    uint32_t boot;
+    unsigned sensors;
+};
+
+int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, struct store *st,
+                const struct uplink_identity *id);
+/* Publishes what the outbox holds, up to the in-flight window. Call after
+ * the store's commit, once per loop iteration. */
+void uplink_pump(struct uplink *u);
+/* Publishes the retained "offline" status, waits (bounded) for its PUBACK
+ * and disconnects cleanly. Blocks up to timeout_ms: for shutdown only. */
+void uplink_shutdown(struct uplink *u, int timeout_ms);
+void uplink_close(struct uplink *u);
+bool uplink_connected(const struct uplink *u);
+/* The topic for a message kind under lifeline/v1/{site}/{gateway}/. */
+int uplink_topic(const struct config *cfg, const char *kind, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,15 @@
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def render(name, tmp, **values):
+    """Reads tests/integration/NAME.conf.in and fills @KEY@ placeholders."""
+    with open(os.path.join(HERE, name + ".conf.in")) as f:
+        text = f.read()
+    values.setdefault("DB", os.path.join(str(tmp), "lifeline.db"))
+    values.setdefault("KEEPALIVE", 30)
+    for k, v in values.items():
+        text = text.replace("@%s@" % k, str(v))
+    assert "@" not in text.replace("%LEL", ""), "unfilled placeholder in " + name
+    return text

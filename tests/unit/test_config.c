@@ -1,0 +1,158 @@
+/* Config parsing: a good file with every key, and bad files each refused
+ * with the file, the line, the key and the reason. Run from tests/unit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static void good_full(void **state)
+{
+    struct config c;
+    char err[CFG_ERR_MAX] = "";
+    (void)state;
+
+    assert_int_equal(config_load("configs/good-full.conf", &c, err, sizeof(err)), 0);
+    assert_string_equal(c.gateway.id, "ps-07");
+    assert_string_equal(c.gateway.site, "hefei-north");
+    assert_int_equal(c.gateway.log_level, LOG_DEBUG);
+    assert_int_equal(c.mqtt.port, 1884);
+    assert_int_equal(c.mqtt.keepalive_s, 20);
+    assert_int_equal(c.mqtt.reconnect_min_ms, 500);
+    assert_int_equal(c.mqtt.reconnect_max_ms, 120000);
+    assert_int_equal(c.mqtt.max_inflight, 8);
+    assert_int_equal(c.n_buses, 2);
+    assert_int_equal(c.buses[0].type, BUS_TCP);
+    assert_int_equal(c.buses[0].port, 5020);
+    assert_int_equal(c.buses[0].timeout_ms, 250);
+    assert_int_equal(c.n_sensors, 2);
+
+    const struct cfg_sensor *g = &c.sensors[0];
+    assert_string_equal(g->name, "gas-01");
+    assert_string_equal(g->cls->name, "gas");
+    assert_int_equal(g->lifeline, LL_GAS);
+    assert_int_equal(g->bus, 0);
+    assert_int_equal(g->unit_id, 3);
+    assert_int_equal(g->reg.kind, REG_HOLDING);
+    assert_int_equal(g->reg.addr, 10);
+    assert_int_equal(g->reg.type, TYPE_FLOAT32);
+    assert_int_equal(g->reg.order, ORDER_CDAB);
+    assert_string_equal(g->unit, "%LEL");
+    assert_int_equal(g->poll_ms, 2000);
+    assert_true(g->rule.has[LEVEL_RED] && g->rule.has[LEVEL_BLUE]);
+    assert_true(g->rule.limit[LEVEL_ORANGE] == 35.0);
+    assert_true(g->rule.hysteresis == 2.0);
+    assert_int_equal(g->rule.on_delay_ms, 5000);
+    assert_int_equal(g->rule.off_delay_ms, 60000);
+
+    const struct cfg_sensor *o = &c.sensors[1];
+    assert_int_equal(o->rule.dir, DIR_LOW); /* from the class */
+    assert_string_equal(o->unit, "%vol");
+    assert_int_equal(o->lifeline, LL_HEATING); /* overridden */
+    assert_int_equal(o->sim.wave, WAVE_SINE);
+    assert_int_equal(o->sim.period_ms, 3600000);
+    assert_false(o->rule.has[LEVEL_ORANGE]);
+    config_free(&c);
+}
+
+static void demo_config_is_valid(void **state)
+{
+    struct config c;
+    char err[CFG_ERR_MAX] = "";
+    (void)state;
+
+    assert_int_equal(config_load("../../config/demo.conf", &c, err, sizeof(err)), 0);
+    config_free(&c);
+}
+
+static const struct bad {
+    const char *file;
+    int line; /* 0: no line (the whole file) */
+    const char *reason;
+} bads[] = {
+    {"bad-unknown-section.conf", 5, "unknown section [gateway2]"},
+    {"bad-unknown-key.conf", 6, "[mqtt] hots: unknown key"},
+    {"bad-number.conf", 10, "[sensor s1] red: '5O' is not a number"},
+    {"bad-duration.conf", 10, "[sensor s1] poll: '2 seconds' is not a duration"},
+    {"bad-negative-delay.conf", 10, "[sensor s1] on_delay: -5s must not be negative"},
+    {"bad-duplicate-sensor.conf", 10, "duplicate sensor 's1' (first at line 7)"},
+    {"bad-unknown-bus.conf", 9, "[sensor s1] bus: no [bus nope] in this file"},
+    {"bad-missing-register.conf", 8, "[sensor s1] register: missing"},
+    {"bad-order-high.conf", 12, "[sensor s1] red: 15 must be above orange (35) for a high sensor"},
+    {"bad-order-low.conf", 11, "[sensor s1] red: 20 must be below yellow (19.5) for a low sensor"},
+    {"bad-duplicate-key.conf", 7, "[mqtt] port: given twice (first at line 6"},
+    {"bad-register-kind.conf", 11, "[sensor s1] register: unknown register kind 'holdings'"},
+    {"bad-missing-id.conf", 1, "[gateway] id: missing (required)"},
+    {"bad-host-name.conf", 6, "[mqtt] host: 'broker.example' is not a numeric IPv4 or IPv6 address"},
+    {"bad-unit-id.conf", 12, "[sensor s1] unit_id: 300 is out of range (0 to 255)"},
+    {"bad-order-16bit.conf", 13, "[sensor s1] order: word order applies to 32-bit types, not int16"},
+    {"bad-last-address.conf", 11, "[sensor s1] register: a float32 at 65535 runs past the last address"},
+    {"bad-outside-section.conf", 1, "port: key outside any section"},
+    {"bad-syntax.conf", 6, "syntax error"},
+    {"bad-rtu.conf", 6, "[bus rs485-1] type: rtu buses are not supported"},
+    {"bad-unknown-class.conf", 8, "[sensor s1] class: unknown class 'methane'"},
+    {"bad-no-gateway.conf", 0, "[gateway] section missing"},
+    {"bad-empty-sensor.conf", 7, "[sensor s1] class: missing (required)"},
+    {"bad-long-line.conf", 4, "line too long"},
+    {"does-not-exist.conf", 0, "cannot open: No such file or directory"},
+};
+
+static void bad_files(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+        struct config c;
+        char path[256], prefix[300], err[CFG_ERR_MAX] = "";
+        snprintf(path, sizeof(path), "configs/%s", bads[i].file);
+        if (bads[i].line)
+            snprintf(prefix, sizeof(prefix), "%s:%d: ", path, bads[i].line);
+        else
+            snprintf(prefix, sizeof(prefix), "%s: ", path);
+        int r = config_load(path, &c, err, sizeof(err));
+        print_message("%s -> %s\n", bads[i].file, err);
+        assert_int_equal(r, -1);
+        assert_int_equal(strncmp(err, prefix, strlen(prefix)), 0);
+        assert_non_null(strstr(err, bads[i].reason));
+        assert_null(c.sensors);
+        assert_int_equal(c.n_sensors, 0);
+    }
+}
+
+static void durations(void **state)
+{
+    int64_t ms;
+    (void)state;
+
+    assert_int_equal(config_parse_duration("500ms", &ms), 0);
+    assert_int_equal(ms, 500);
+    assert_int_equal(config_parse_duration("2s", &ms), 0);
+    assert_int_equal(ms, 2000);
+    assert_int_equal(config_parse_duration("1.5s", &ms), 0);
+    assert_int_equal(ms, 1500);
+    assert_int_equal(config_parse_duration("5m", &ms), 0);
+    assert_int_equal(ms, 300000);
+    assert_int_equal(config_parse_duration("1h", &ms), 0);
+    assert_int_equal(ms, 3600000);
+    assert_int_equal(config_parse_duration("3", &ms), 0);
+    assert_int_equal(ms, 3000);
+    assert_int_equal(config_parse_duration("", &ms), -1);
+    assert_int_equal(config_parse_duration("s", &ms), -1);
+    assert_int_equal(config_parse_duration("2 s", &ms), -1);
+    assert_int_equal(config_parse_duration("2d", &ms), -1);
+    assert_int_equal(config_parse_duration("nan", &ms), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good_full),
+        cmocka_unit_test(demo_config_is_valid),
+        cmocka_unit_test(bad_files),
+        cmocka_unit_test(durations),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

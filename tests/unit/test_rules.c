@@ -1,0 +1,223 @@
+/* The threshold state machine, driven with an injected clock (no sleeps). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "rules.h"
+
+/* Gas-like: high, blue 10 / yellow 20 / orange 35 / red 50, hysteresis 2. */
+static struct rule_cfg gas(int64_t on_delay, int64_t off_delay)
+{
+    struct rule_cfg c = {.dir = DIR_HIGH, .hysteresis = 2, .on_delay_ms = on_delay,
+                         .off_delay_ms = off_delay};
+    c.limit[LEVEL_BLUE] = 10;
+    c.limit[LEVEL_YELLOW] = 20;
+    c.limit[LEVEL_ORANGE] = 35;
+    c.limit[LEVEL_RED] = 50;
+    for (int l = LEVEL_BLUE; l < LEVEL_COUNT; l++)
+        c.has[l] = true;
+    return c;
+}
+
+struct run {
+    struct rule_cfg cfg;
+    struct rule_state st;
+    int64_t now;
+    int events;
+    struct rule_result last;
+};
+
+/* Feeds v at now, then advances the clock by step ms; returns the event. */
+static enum alarm_event feed(struct run *r, double v, int64_t step)
+{
+    struct rule_result res;
+    enum alarm_event e = EV_NONE;
+    if (rules_eval(&r->cfg, &r->st, v, Q_GOOD, r->now, &res)) {
+        r->events++;
+        r->last = res;
+        e = res.event;
+    }
+    r->now += step;
+    return e;
+}
+
+static void steps_up_and_down(void **state)
+{
+    struct run r = {.cfg = gas(0, 0)};
+    (void)state;
+    rules_init(&r.st, LEVEL_NONE);
+
+    assert_int_equal(feed(&r, 5, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 21, 1000), EV_RAISED);
+    assert_int_equal(r.last.level, LEVEL_YELLOW);
+    assert_int_equal(r.last.prev_level, LEVEL_NONE);
+    assert_true(r.last.threshold == 20);
+    assert_int_equal(feed(&r, 52, 1000), EV_ESCALATED);
+    assert_int_equal(r.last.level, LEVEL_RED);
+    assert_int_equal(r.last.prev_level, LEVEL_YELLOW);
+    assert_true(r.last.threshold == 50);
+    assert_int_equal(feed(&r, 49, 1000), EV_NONE); /* inside red's band */
+    assert_int_equal(feed(&r, 40, 1000), EV_DEESCALATED);
+    assert_int_equal(r.last.level, LEVEL_ORANGE);
+    assert_true(r.last.threshold == 35);
+    assert_int_equal(feed(&r, 34, 1000), EV_NONE); /* orange's band: 33 < v */
+    assert_int_equal(feed(&r, 19, 1000), EV_DEESCALATED); /* below 33, inside yellow's band */
+    assert_int_equal(r.last.level, LEVEL_YELLOW);
+    assert_int_equal(feed(&r, 5, 1000), EV_CLEARED);
+    assert_int_equal(r.last.level, LEVEL_NONE);
+    assert_int_equal(r.last.prev_level, LEVEL_YELLOW);
+    assert_true(r.last.threshold == 20);
+}
+
+/* A random walk that stays inside red's hysteresis band never flaps. */
+static void noise_inside_band(void **state)
+{
+    struct run r = {.cfg = gas(0, 0)};
+    double v = 51;
+    (void)state;
+    rules_init(&r.st, LEVEL_NONE);
+    srand(7);
+    assert_int_equal(feed(&r, v, 100), EV_RAISED);
+    int before = r.events;
+    for (int i = 0; i < 100000; i++) {
+        v += ((double)rand() / RAND_MAX - 0.5) * 0.5;
+        if (v <= 48.01) v = 48.2; /* band: (48, 50+) */
+        if (v > 60) v = 59;
+        feed(&r, v, 100);
+    }
+    assert_int_equal(r.events, before);
+    assert_int_equal(r.st.level, LEVEL_RED);
+}
+
+static void on_delay_honoured(void **state)
+{
+    struct run r = {.cfg = gas(5000, 0)};
+    (void)state;
+    rules_init(&r.st, LEVEL_NONE);
+
+    /* 5 samples (4 s) above yellow, then a dip below every limit: the delay restarts */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(feed(&r, 25, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 5, 1000), EV_NONE);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(feed(&r, 25, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 25, 1000), EV_RAISED); /* 5 s after the first of the run */
+    assert_int_equal(r.last.level, LEVEL_YELLOW);
+}
+
+static void on_delay_per_level(void **state)
+{
+    struct run r = {.cfg = gas(5000, 0)};
+    (void)state;
+    rules_init(&r.st, LEVEL_NONE);
+
+    /* yellow from t=0, red from t=3 s: yellow is confirmed at 5 s, red at 8 s */
+    for (int i = 0; i < 3; i++)
+        feed(&r, 25, 1000);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(feed(&r, 55, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 55, 1000), EV_RAISED);
+    assert_int_equal(r.last.level, LEVEL_YELLOW);
+    assert_int_equal(feed(&r, 55, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 55, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 55, 1000), EV_ESCALATED);
+    assert_int_equal(r.last.level, LEVEL_RED);
+}
+
+static void off_delay_honoured(void **state)
+{
+    struct run r = {.cfg = gas(0, 3000)};
+    (void)state;
+    rules_init(&r.st, LEVEL_NONE);
+
+    assert_int_equal(feed(&r, 25, 1000), EV_RAISED);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(feed(&r, 0, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 0, 1000), EV_CLEARED);
+}
+
+static void low_direction(void **state)
+{
+    struct run r = {.cfg = {.dir = DIR_LOW, .hysteresis = 0.5}};
+    (void)state;
+    r.cfg.limit[LEVEL_YELLOW] = 19.5;
+    r.cfg.has[LEVEL_YELLOW] = true;
+    r.cfg.limit[LEVEL_RED] = 18;
+    r.cfg.has[LEVEL_RED] = true;
+    rules_init(&r.st, LEVEL_NONE);
+
+    assert_int_equal(feed(&r, 20.9, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 19.5, 1000), EV_RAISED); /* low: value <= limit */
+    assert_int_equal(r.last.level, LEVEL_YELLOW);
+    assert_int_equal(feed(&r, 17, 1000), EV_ESCALATED);
+    assert_int_equal(feed(&r, 18.4, 1000), EV_NONE); /* band up to 18.5 */
+    assert_int_equal(feed(&r, 18.6, 1000), EV_DEESCALATED);
+    assert_int_equal(feed(&r, 19.9, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 20.0, 1000), EV_CLEARED);
+}
+
+static void bad_quality_holds(void **state)
+{
+    struct run r = {.cfg = gas(2000, 0)};
+    struct rule_result res;
+    (void)state;
+    rules_init(&r.st, LEVEL_NONE);
+
+    feed(&r, 60, 1000);
+    feed(&r, 60, 1000);
+    assert_int_equal(feed(&r, 60, 1000), EV_RAISED);
+    /* comm faults neither clear the red alarm nor count toward delays */
+    for (int i = 0; i < 10; i++) {
+        assert_false(rules_eval(&r.cfg, &r.st, 0, Q_COMM_FAULT, r.now, &res));
+        assert_false(rules_eval(&r.cfg, &r.st, 0, Q_OUT_OF_RANGE, r.now, &res));
+        r.now += 1000;
+    }
+    assert_int_equal(r.st.level, LEVEL_RED);
+}
+
+static void subset_of_levels(void **state)
+{
+    struct run r = {.cfg = {.dir = DIR_HIGH}};
+    (void)state;
+    r.cfg.limit[LEVEL_RED] = 1;
+    r.cfg.has[LEVEL_RED] = true; /* a float switch: 0/1 -> red */
+    rules_init(&r.st, LEVEL_NONE);
+    assert_int_equal(feed(&r, 0, 1000), EV_NONE);
+    assert_int_equal(feed(&r, 1, 1000), EV_RAISED);
+    assert_int_equal(r.last.level, LEVEL_RED);
+    assert_int_equal(feed(&r, 0, 1000), EV_CLEARED);
+}
+
+static void order_check(void **state)
+{
+    struct rule_cfg c = gas(0, 0);
+    enum level a, b;
+    (void)state;
+    assert_int_equal(rules_check_order(&c, &a, &b), 0);
+    c.limit[LEVEL_RED] = 15;
+    assert_int_equal(rules_check_order(&c, &a, &b), -1);
+    assert_int_equal(a, LEVEL_ORANGE);
+    assert_int_equal(b, LEVEL_RED);
+    c.has[LEVEL_ORANGE] = false;
+    assert_int_equal(rules_check_order(&c, &a, &b), -1);
+    assert_int_equal(a, LEVEL_YELLOW);
+    c.dir = DIR_LOW;
+    c.limit[LEVEL_BLUE] = 30;
+    assert_int_equal(rules_check_order(&c, &a, &b), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(steps_up_and_down),  cmocka_unit_test(noise_inside_band),
+        cmocka_unit_test(on_delay_honoured),  cmocka_unit_test(on_delay_per_level),
+        cmocka_unit_test(off_delay_honoured), cmocka_unit_test(low_direction),
+        cmocka_unit_test(bad_quality_holds),  cmocka_unit_test(subset_of_levels),
+        cmocka_unit_test(order_check),
+    };
+    return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
+}
