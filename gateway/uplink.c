@@ -37,6 +37,8 @@ struct uplink {
     int n_inflight;
     int shutdown_mid;
     bool shutdown_acked;
+    bool used; /* the client has connected before: reset it before the next try */
+    char client_id[CFG_NAME_MAX * 2 + 2];
 };
 
 int uplink_topic(const struct config *cfg, const char *kind, char *buf, size_t len)
@@ -151,12 +153,34 @@ static void on_socket(struct loop *l, struct loop_fd *f, uint32_t events)
         update_events(u);
 }
 
+static void client_setup(struct uplink *u)
+{
+    mosquitto_int_option(u->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_max_inflight_messages_set(u->mosq, (unsigned)u->cfg->mqtt.max_inflight);
+    mosquitto_connect_callback_set(u->mosq, on_connect);
+    mosquitto_disconnect_callback_set(u->mosq, on_disconnect);
+    mosquitto_publish_callback_set(u->mosq, on_publish);
+}
+
 static void connect_now(struct uplink *u)
 {
     const struct cfg_mqtt *mc = &u->cfg->mqtt;
     char will[512];
     int len = status_payload(u, "offline", will, sizeof(will)), rc;
 
+    /* libmosquitto would resend its own queue of unacknowledged messages
+     * after a reconnect, and so would we from the outbox: start from a
+     * fresh client so the outbox alone decides what is sent. */
+    if (u->used) {
+        rc = mosquitto_reinitialise(u->mosq, u->client_id, true, u);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            log_err("uplink: reset client: %s", mosq_error(rc));
+            schedule_retry(u);
+            return;
+        }
+        client_setup(u);
+    }
+    u->used = true;
     rc = mosquitto_will_set(u->mosq, u->status_topic, len > 0 ? len : 0, will, 1, true);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_connect_async(u->mosq, mc->host, mc->port, mc->keepalive_s);
@@ -244,8 +268,6 @@ int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, s
                 const struct uplink_identity *id)
 {
     struct uplink *u = calloc(1, sizeof(*u));
-    char client_id[CFG_NAME_MAX * 2 + 2];
-
     if (!u)
         return -ENOMEM;
     u->loop = l;
@@ -258,19 +280,15 @@ int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, s
     u->backoff_ms = cfg->mqtt.reconnect_min_ms;
     u->rng = (uint32_t)loop_wallclock_ms() ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
     u->inflight = calloc((size_t)cfg->mqtt.max_inflight, sizeof(*u->inflight));
-    snprintf(client_id, sizeof(client_id), "%s.%s", cfg->gateway.site, cfg->gateway.id);
+    snprintf(u->client_id, sizeof(u->client_id), "%s.%s", cfg->gateway.site, cfg->gateway.id);
     if (!u->inflight || uplink_topic(cfg, "status", u->status_topic, sizeof(u->status_topic)) < 0)
         goto fail;
-    u->mosq = mosquitto_new(client_id, true, u);
+    u->mosq = mosquitto_new(u->client_id, true, u);
     if (!u->mosq) {
         log_err("uplink: mosquitto_new: %s", strerror(errno));
         goto fail;
     }
-    mosquitto_int_option(u->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    mosquitto_max_inflight_messages_set(u->mosq, (unsigned)cfg->mqtt.max_inflight);
-    mosquitto_connect_callback_set(u->mosq, on_connect);
-    mosquitto_disconnect_callback_set(u->mosq, on_disconnect);
-    mosquitto_publish_callback_set(u->mosq, on_publish);
+    client_setup(u);
     if (loop_timer_add(l, &u->retry, on_retry) < 0 || loop_timer_add(l, &u->misc, on_misc) < 0 ||
         loop_timer_set(&u->misc, 1000, 1000) < 0)
         goto fail;

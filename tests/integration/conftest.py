@@ -84,11 +84,19 @@ class Proc:
 
 
 class Broker:
-    def __init__(self, tmp):
+    """mosquitto on a free port. With persistent=True it keeps sessions and
+    queued QoS 1 messages across its own restarts, so a subscriber with a
+    persistent session misses nothing published while it reconnects."""
+
+    def __init__(self, tmp, persistent=False):
         self.port = free_port()
         self.conf = os.path.join(tmp, "mosquitto.conf")
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port)
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
+            if persistent:
+                f.write("persistence true\npersistence_location %s/\nautosave_interval 1\n" % tmp)
+            else:
+                f.write("persistence false\n")
         self.tmp = tmp
         self.proc = None
         self.start()
@@ -136,11 +144,14 @@ class ModbusSlave:
 class Subscriber:
     """Collects messages under lifeline/#, in arrival order."""
 
-    def __init__(self, port, topic="lifeline/#"):
+    def __init__(self, port, topic="lifeline/#", client_id=None):
         self.msgs = []
         self.lock = threading.Lock()
         self.connected = threading.Event()
-        self.c = mqtt.Client(client_id="pytest-%d-%d" % (os.getpid(), free_port()))
+        # a fixed client id means a persistent session (clean_session False)
+        self.c = mqtt.Client(client_id=client_id or "pytest-%d-%d" % (os.getpid(), free_port()),
+                             clean_session=client_id is None)
+        self.c.reconnect_delay_set(0.2, 1)
         self.c.on_connect = lambda c, u, f, rc: (c.subscribe(topic, qos=1), self.connected.set())
         self.c.on_message = self._on_message
         self.c.connect("127.0.0.1", port, keepalive=60)
@@ -208,8 +219,8 @@ class Gateway:
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = Broker(str(tmp_path))
+def broker(tmp_path, request):
+    b = Broker(str(tmp_path), persistent=getattr(request, "param", False))
     yield b
     b.stop()
 
@@ -240,8 +251,8 @@ def gateways(tmp_path):
 def subscriber(broker):
     subs = []
 
-    def make(topic="lifeline/#"):
-        s = Subscriber(broker.port, topic)
+    def make(topic="lifeline/#", client_id=None):
+        s = Subscriber(broker.port, topic, client_id)
         subs.append(s)
         return s
 
