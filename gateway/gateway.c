@@ -82,9 +82,9 @@ static void emit_event(struct gateway *g, unsigned idx, const struct sample *smp
     if (store_add_event(g->store, seq, rt->alarm_id, smp->ts_ms, event, payload) < 0 ||
         store_outbox_add(g->store, PRIO_ALARM, seq, g->alarm_topic, payload, (size_t)len, 1) < 0)
         return;
-    log_info("alarm: sensor '%s' %s %s at %g %s (threshold %g, was %s), seq %lld", s->name,
-             event, res->level == LEVEL_NONE ? "" : level_name(res->level), smp->value, s->unit,
-             res->threshold, level_name(res->prev_level), (long long)seq);
+    log_info("alarm: sensor '%s' %s%s%s at %g %s (threshold %g, was %s), seq %lld", s->name, event,
+             res->level == LEVEL_NONE ? "" : " ", res->level == LEVEL_NONE ? "" : level_name(res->level),
+             smp->value, s->unit, res->threshold, level_name(res->prev_level), (long long)seq);
     if (res->level == LEVEL_NONE)
         rt->alarm_id = 0;
 }

@@ -6,7 +6,9 @@ import os
 import signal
 import socket
 import struct
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -90,16 +92,26 @@ class Broker:
 
     def __init__(self, tmp, persistent=False):
         self.port = free_port()
+        self.store = None
         self.conf = os.path.join(tmp, "mosquitto.conf")
         with open(self.conf, "w") as f:
             f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
             if persistent:
-                f.write("persistence true\npersistence_location %s/\nautosave_interval 1\n" % tmp)
+                # started as root, mosquitto drops to its own user: give it a place to write
+                # (pytest's tmp_path is 0700, so the store goes under /tmp)
+                store = self.store = tempfile.mkdtemp(prefix="lifeline-mosq-")
+                os.chmod(store, 0o777)
+                f.write("persistence true\npersistence_location %s/\n" % store)
             else:
                 f.write("persistence false\n")
         self.tmp = tmp
         self.proc = None
         self.start()
+
+    def remove(self):
+        self.stop()
+        if self.store:
+            shutil.rmtree(self.store, ignore_errors=True)
 
     def start(self):
         self.proc = Proc(["/usr/sbin/mosquitto", "-c", self.conf], os.path.join(self.tmp, "mosquitto.log"))
@@ -222,7 +234,7 @@ class Gateway:
 def broker(tmp_path, request):
     b = Broker(str(tmp_path), persistent=getattr(request, "param", False))
     yield b
-    b.stop()
+    b.remove()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@
  * See tests/sim/README.md for the register map. */
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -521,10 +522,14 @@ __attribute__((format(printf, 1, 2))) static int bad_arg(const char *fmt, ...)
     return -1;
 }
 
+/* strtol/strtod skip leading blanks and take a sign; a port or a speed
+ * written that way is a typo, so the first character must be a digit. */
 static int parse_port(const char *s, long *out)
 {
     char *end;
 
+    if (!isdigit((unsigned char)s[0]))
+        return -1;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535)
@@ -537,6 +542,8 @@ static int parse_speed(const char *s, double *out)
 {
     char *end;
 
+    if (!isdigit((unsigned char)s[0]) && s[0] != '.')
+        return -1;
     errno = 0;
     double v = strtod(s, &end);
     if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0.0)
