@@ -37,6 +37,7 @@
  * bottom, the rest is plain memory a client may write and read back. */
 #define SIM_TABLE_SIZE 100
 #define SIM_MAX_CLIENTS 32
+#define SIM_BYTE_TIMEOUT_US 100000
 
 /* Gas detector status word (unit 1, holding 2). */
 #define GAS_ST_ALARM 0x0001u /* alarm relay energised */
@@ -231,8 +232,8 @@ static void put_bits(uint8_t *bits, unsigned word, int n)
 
 static void encode_gas(const struct plant *p, modbus_mapping_t *m)
 {
-    unsigned status = (p->gas_lel >= GAS_ALARM_LEL ? GAS_ST_ALARM : 0u) |
-                      (p->gas_fault ? GAS_ST_FAULT : 0u);
+    unsigned status =
+        (p->gas_lel >= GAS_ALARM_LEL ? GAS_ST_ALARM : 0u) | (p->gas_fault ? GAS_ST_FAULT : 0u);
 
     put_float_cdab(&m->tab_registers[0], p->gas_lel);
     m->tab_registers[2] = (uint16_t)status;
@@ -290,8 +291,8 @@ static double scenario_time(const struct sim *s)
 
     /* CLOCK_MONOTONIC cannot fail with a valid clock id and pointer. */
     (void)clock_gettime(CLOCK_MONOTONIC, &now);
-    double el = (double)(now.tv_sec - s->start.tv_sec) +
-                (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
+    double el =
+        (double)(now.tv_sec - s->start.tv_sec) + (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
     return el * s->opt->speed;
 }
 
@@ -323,8 +324,8 @@ static void log_request(const uint8_t *q, int len, int hdr, bool served)
     if (len >= hdr + 5 && (fn <= 0x06 || fn == 0x0f || fn == 0x10)) {
         int addr = q[hdr + 1] << 8 | q[hdr + 2];
         int count = (fn == 0x05 || fn == 0x06) ? 1 : (q[hdr + 3] << 8 | q[hdr + 4]);
-        fprintf(stderr, PROG ": request: unit %d function 0x%02x address %d count %d%s\n",
-                unit, fn, addr, count, tail);
+        fprintf(stderr, PROG ": request: unit %d function 0x%02x address %d count %d%s\n", unit, fn,
+                addr, count, tail);
     } else {
         fprintf(stderr, PROG ": request: unit %d function 0x%02x%s\n", unit, fn, tail);
     }
@@ -445,6 +446,12 @@ static int sim_open(struct sim *s, const struct options *opt)
                 modbus_strerror(errno));
         return -1;
     }
+    /* One thread serves everyone: a client that sends half a frame stalls
+     * the others for this long (libmodbus's default is 500 ms). */
+    if (modbus_set_byte_timeout(s->ctx, 0, SIM_BYTE_TIMEOUT_US) < 0) {
+        fprintf(stderr, PROG ": byte timeout: %s\n", modbus_strerror(errno));
+        return -1;
+    }
     s->listen_fd = modbus_tcp_listen(s->ctx, SIM_MAX_CLIENTS);
     if (s->listen_fd < 0) {
         fprintf(stderr, PROG ": listen on %s:%ld: %s\n", opt->host, opt->port,
@@ -488,11 +495,15 @@ static void print_listening(const struct sim *s)
     socklen_t salen = sizeof(sa);
     long port = s->opt->port;
 
-    if (getsockname(s->listen_fd, (struct sockaddr *)&sa, &salen) == 0 &&
-        sa.sin_family == AF_INET)
+    if (getsockname(s->listen_fd, (struct sockaddr *)&sa, &salen) == 0 && sa.sin_family == AF_INET)
         port = ntohs(sa.sin_port);
     fprintf(stderr, PROG ": listening on %s:%ld scenario %s\n", s->opt->host, port,
             s->opt->scenario->name);
+    if (!s->opt->verbose)
+        return;
+    fprintf(stderr, PROG ": speed %g\n", s->opt->speed);
+    for (size_t i = 0; i < N_DEVICES; i++)
+        fprintf(stderr, PROG ": unit %d: %s\n", devices[i].unit_id, devices[i].name);
 }
 
 /* ---- command line ------------------------------------------------------ */
@@ -643,8 +654,7 @@ static int setup_signals(sigset_t *waitmask)
     if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
         sigaction(SIGTERM, &sa, NULL) < 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         return -1;
-    if (sigemptyset(&block) < 0 || sigaddset(&block, SIGINT) < 0 ||
-        sigaddset(&block, SIGTERM) < 0)
+    if (sigemptyset(&block) < 0 || sigaddset(&block, SIGINT) < 0 || sigaddset(&block, SIGTERM) < 0)
         return -1;
     return sigprocmask(SIG_BLOCK, &block, waitmask);
 }
