@@ -163,40 +163,41 @@ static int parse_long(const char *v, long *out)
     return errno == 0 && end != v && *end == '\0' ? 0 : -1;
 }
 
+/* A whole number within the key's bounds; the callers store it at their width. */
+static int get_int(struct parse *p, const struct key *k, const char *v, long *n)
+{
+    if (parse_long(v, n) < 0)
+        return bad(p, k, "'%s' is not a whole number", v);
+    if (*n < k->min || *n > k->max)
+        return bad(p, k, "%s is out of range (%.0f to %.0f)", v, k->min, k->max);
+    return 1;
+}
+
 static int p_int(struct parse *p, const struct key *k, void *obj, const char *v)
 {
     long n;
-
-    if (parse_long(v, &n) < 0)
-        return bad(p, k, "'%s' is not a whole number", v);
-    if (n < k->min || n > k->max)
-        return bad(p, k, "%s is out of range (%.0f to %.0f)", v, k->min, k->max);
-    *(int *)((char *)obj + k->off) = (int)n;
-    return 1;
+    int ok = get_int(p, k, v, &n);
+    if (ok)
+        *(int *)((char *)obj + k->off) = (int)n;
+    return ok;
 }
 
 static int p_u16(struct parse *p, const struct key *k, void *obj, const char *v)
 {
-    int n;
-    struct key k2 = *k;
-
-    k2.off = 0;
-    if (!p_int(p, &k2, &n, v))
-        return 0;
-    *(uint16_t *)((char *)obj + k->off) = (uint16_t)n;
-    return 1;
+    long n;
+    int ok = get_int(p, k, v, &n);
+    if (ok)
+        *(uint16_t *)((char *)obj + k->off) = (uint16_t)n;
+    return ok;
 }
 
 static int p_u8(struct parse *p, const struct key *k, void *obj, const char *v)
 {
-    int n;
-    struct key k2 = *k;
-
-    k2.off = 0;
-    if (!p_int(p, &k2, &n, v))
-        return 0;
-    *(uint8_t *)((char *)obj + k->off) = (uint8_t)n;
-    return 1;
+    long n;
+    int ok = get_int(p, k, v, &n);
+    if (ok)
+        *(uint8_t *)((char *)obj + k->off) = (uint8_t)n;
+    return ok;
 }
 
 int config_parse_duration(const char *s, int64_t *ms)
