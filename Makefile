@@ -39,9 +39,10 @@ DEPS := build-essential pkg-config libmodbus-dev libmosquitto-dev libsqlite3-dev
 
 VERSION  := $(shell cat VERSION)
 CFLAGS   += -DLIFELINE_VERSION='"$(VERSION)"'
+CFLAGS   += -DLIFELINE_PROFILES_DIR='"$(PREFIX)/share/lifeline/profiles"'
 
 # --- sources -------------------------------------------------------------
-CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/classes.c gateway/rules.c \
+CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/config_keys.c gateway/classes.c gateway/rules.c \
             gateway/store.c gateway/payload.c gateway/uplink.c gateway/gateway.c \
             drivers/bus.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)

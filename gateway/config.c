@@ -1,465 +1,73 @@
+/* config: reads the site file (and the device profiles it names) with
+ * libinih into raw sections of key/value pairs that remember their file and
+ * line, then builds the structs by applying the pairs in layers: defaults,
+ * then a profile channel, then the site's own keys. Checks across keys and
+ * sections come last. The first error is reported, with its place. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
-#include <math.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_keys.h"
+
+#ifndef LIFELINE_PROFILES_DIR
+#define LIFELINE_PROFILES_DIR "/usr/share/lifeline/profiles"
+#endif
+
 /* Lines libinih (Debian, INI_MAX_LINE 200, no realloc) reads whole. */
 #define LINE_MAX_CHARS 198
-#define MAX_KEYS 40
 
-enum sect_kind { SECT_NONE, SECT_GATEWAY, SECT_MQTT, SECT_STORE, SECT_BUS, SECT_SENSOR };
-
-struct parse;
-struct key;
-typedef int (*key_fn)(struct parse *p, const struct key *k, void *obj, const char *v);
-
-struct key {
-    const char *name;
-    key_fn parse;
-    size_t off;
-    const void *arg; /* names table, or NULL */
-    double min, max; /* bounds for numbers and durations (ms); size for strings */
+struct pair {
+    char *key, *value;
+    int line;
 };
 
-/* What we remember of every section for checks made after parsing. */
 struct sect {
     enum sect_kind kind;
-    unsigned index;       /* into buses/sensors */
+    char name[CFG_NAME_MAX];
     int line;
-    int key_line[MAX_KEYS];
-    char bus_ref[CFG_NAME_MAX];
+    struct pair *pairs;
+    unsigned n_pairs;
 };
 
-struct parse {
-    const char *file;
-    FILE *fp;
-    int line;      /* line of the text last handed to libinih */
-    bool at_line_start;
-    struct config *cfg;
+/* One INI file read into sections: the site file or a profile. */
+struct src {
+    char path[CFG_PATH_MAX];
+    char name[CFG_NAME_MAX]; /* profile name */
+    bool is_profile;
     struct sect *sects;
     unsigned n_sects;
-    struct sect *cur; /* NULL before the first section or after a bad header */
-    bool skip;        /* inside a section whose header was rejected */
-    char *err;
-    size_t errlen;
-    bool failed;
+    /* while reading */
+    FILE *fp;
+    int line;
+    bool at_line_start, skip;
+    char label[CFG_NAME_MAX + 16]; /* of the current section */
+    struct cfg_err *err;
 };
 
-static const char *sect_label(const struct parse *p, const struct sect *s, char *buf, size_t len)
-{
-    switch (s->kind) {
-    case SECT_GATEWAY: return "[gateway]";
-    case SECT_MQTT: return "[mqtt]";
-    case SECT_STORE: return "[store]";
-    case SECT_BUS: snprintf(buf, len, "[bus %s]", p->cfg->buses[s->index].name); return buf;
-    case SECT_SENSOR: snprintf(buf, len, "[sensor %s]", p->cfg->sensors[s->index].name); return buf;
-    default: return "";
-    }
-}
-
-/* Records the first error only: later ones are often its consequences. */
-__attribute__((format(printf, 5, 6)))
-static int fail(struct parse *p, int line, const struct sect *s, const char *key, const char *fmt, ...)
-{
-    char what[512], label[CFG_NAME_MAX + 16];
-    va_list ap;
-
-    if (p->failed)
-        return 0;
-    p->failed = true;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    const char *sl = s ? sect_label(p, s, label, sizeof(label)) : "";
-    if (line > 0)
-        snprintf(p->err, p->errlen, "%s:%d: %s%s%s%s%s", p->file, line, sl, *sl ? " " : "",
-                 key ? key : "", key ? ": " : "", what);
-    else
-        snprintf(p->err, p->errlen, "%s: %s%s%s%s%s", p->file, sl, *sl ? " " : "",
-                 key ? key : "", key ? ": " : "", what);
-    return 0;
-}
-
-/* ---- value parsers: one per type; each returns 1 (ok) or 0 (error recorded) */
-
-__attribute__((format(printf, 3, 4)))
-static int bad(struct parse *p, const struct key *k, const char *fmt, ...)
-{
-    char what[400];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof(what), fmt, ap);
-    va_end(ap);
-    return fail(p, p->line, p->cur, k->name, "%s", what);
-}
-
-static int p_str(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    char *dst = (char *)obj + k->off;
-    size_t size = (size_t)k->max;
-
-    if (!*v)
-        return bad(p, k, "empty value");
-    if (strlen(v) >= size)
-        return bad(p, k, "'%s' is too long (at most %zu characters)", v, size - 1);
-    memcpy(dst, v, strlen(v) + 1);
-    return 1;
-}
-
-/* Names that become MQTT topic levels or console words. */
-static int p_ident(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    for (const char *c = v; *c; c++)
-        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
-            return bad(p, k, "'%s' may only contain letters, digits, '-', '_' and '.'", v);
-    return p_str(p, k, obj, v);
-}
-
-static int p_ipaddr(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
-        return bad(p, k, "'%s' is not a numeric IPv4 or IPv6 address (host names are not "
-                         "resolved, so a lookup can never stall the gateway)", v);
-    return p_str(p, k, obj, v);
-}
-
-static int parse_double(const char *v, double *out)
-{
-    char *end;
-
-    errno = 0;
-    *out = strtod(v, &end);
-    return errno == 0 && end != v && *end == '\0' && isfinite(*out) ? 0 : -1;
-}
-
-static int p_double(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    double d;
-
-    if (parse_double(v, &d) < 0)
-        return bad(p, k, "'%s' is not a number", v);
-    if (d < k->min || d > k->max)
-        return bad(p, k, "%s is out of range (%g to %g)", v, k->min, k->max);
-    *(double *)((char *)obj + k->off) = d;
-    return 1;
-}
-
-static int parse_long(const char *v, long *out)
-{
-    char *end;
-
-    errno = 0;
-    *out = strtol(v, &end, 10);
-    return errno == 0 && end != v && *end == '\0' ? 0 : -1;
-}
-
-/* A whole number within the key's bounds; the callers store it at their width. */
-static int get_int(struct parse *p, const struct key *k, const char *v, long *n)
-{
-    if (parse_long(v, n) < 0)
-        return bad(p, k, "'%s' is not a whole number", v);
-    if (*n < k->min || *n > k->max)
-        return bad(p, k, "%s is out of range (%.0f to %.0f)", v, k->min, k->max);
-    return 1;
-}
-
-static int p_int(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    long n;
-    int ok = get_int(p, k, v, &n);
-    if (ok)
-        *(int *)((char *)obj + k->off) = (int)n;
-    return ok;
-}
-
-static int p_u16(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    long n;
-    int ok = get_int(p, k, v, &n);
-    if (ok)
-        *(uint16_t *)((char *)obj + k->off) = (uint16_t)n;
-    return ok;
-}
-
-static int p_u8(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    long n;
-    int ok = get_int(p, k, v, &n);
-    if (ok)
-        *(uint8_t *)((char *)obj + k->off) = (uint8_t)n;
-    return ok;
-}
-
-int config_parse_duration(const char *s, int64_t *ms)
-{
-    static const struct { const char *suffix; double mult; } units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000},
-    };
-    char *end;
-    double d;
-
-    errno = 0;
-    d = strtod(s, &end);
-    if (errno || end == s || !isfinite(d))
-        return -1;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].suffix) == 0) {
-            double v = d * units[i].mult;
-            if (v > 1e15 || v < -1e15)
-                return -1;
-            *ms = (int64_t)llround(v);
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static int p_duration(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    int64_t ms;
-
-    if (config_parse_duration(v, &ms) < 0)
-        return bad(p, k, "'%s' is not a duration (e.g. 500ms, 2s, 5m, 1h)", v);
-    if (ms < 0)
-        return bad(p, k, "%s must not be negative", v);
-    if (ms < k->min || ms > k->max)
-        return bad(p, k, "%s is out of range (%.0fms to %.0fms)", v, k->min, k->max);
-    *(int64_t *)((char *)obj + k->off) = ms;
-    return 1;
-}
-
-static int lookup(const char *const *names, const char *v)
-{
-    for (int i = 0; names[i]; i++)
-        if (strcmp(names[i], v) == 0)
-            return i;
-    return -1;
-}
-
-static void join_names(const char *const *names, char *buf, size_t len)
-{
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (int i = 0; names[i] && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? "|" : "", names[i]);
-}
-
-static int p_enum(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    const char *const *names = k->arg;
-    int i = lookup(names, v);
-    char all[256];
-
-    if (i < 0) {
-        join_names(names, all, sizeof(all));
-        return bad(p, k, "'%s' is not one of %s", v, all);
-    }
-    *(int *)((char *)obj + k->off) = i;
-    return 1;
-}
-
-static int p_limit(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    struct cfg_sensor *s = obj;
-    int level = (int)k->min;
-    double d;
-
-    if (parse_double(v, &d) < 0)
-        return bad(p, k, "'%s' is not a number", v);
-    s->rule.limit[level] = d;
-    s->rule.has[level] = true;
-    return 1;
-}
-
-static int p_register(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    struct cfg_sensor *s = obj;
-    char kind[16];
-    const char *colon = strchr(v, ':');
-    long addr;
-    int i;
-
-    if (!colon || (size_t)(colon - v) >= sizeof(kind))
-        return bad(p, k, "'%s' is not KIND:ADDRESS (e.g. holding:0)", v);
-    memcpy(kind, v, (size_t)(colon - v));
-    kind[colon - v] = '\0';
-    i = lookup(reg_kind_names, kind);
-    if (i < 0)
-        return fail(p, p->line, p->cur, k->name,
-                    "unknown register kind '%s' (holding, input, coil or discrete)", kind);
-    if (parse_long(colon + 1, &addr) < 0 || addr < 0 || addr > 65535)
-        return bad(p, k, "address '%s' is not 0 to 65535", colon + 1);
-    s->reg.kind = (enum reg_kind)i;
-    s->reg.addr = (uint16_t)addr;
-    return 1;
-}
-
-static int p_class(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    struct cfg_sensor *s = obj;
-
-    s->cls = class_find(v);
-    if (!s->cls)
-        return bad(p, k, "unknown class '%s'", v);
-    return 1;
-}
-
-static int p_busref(struct parse *p, const struct key *k, void *obj, const char *v)
-{
-    (void)obj;
-    struct key k2 = *k;
-    k2.off = 0;
-    k2.max = sizeof(p->cur->bus_ref);
-    return p_str(p, &k2, p->cur->bus_ref, v);
-}
-
-/* ---- the tables: one per section kind ---- */
-
-#define GW(f) offsetof(struct cfg_gateway, f)
-#define MQ(f) offsetof(struct cfg_mqtt, f)
-#define ST(f) offsetof(struct cfg_store, f)
-#define BU(f) offsetof(struct cfg_bus, f)
-#define SE(f) offsetof(struct cfg_sensor, f)
-#define DAY_MS 86400000.0
-
-static const char *const log_names[] = {"stderr", "syslog", NULL};
-static const char *const log_level_names[] = {"emerg", "alert", "crit", "error", "warning",
-                                              "notice", "info", "debug", NULL};
-static const char *const bus_type_names[] = {"tcp", "rtu", "sim", NULL};
-static const char *const wave_names[] = {"const", "triangle", "sine", "square", "ramp", NULL};
-
-static const struct key gateway_keys[] = {
-    {"id", p_ident, GW(id), NULL, 0, CFG_NAME_MAX},
-    {"site", p_ident, GW(site), NULL, 0, CFG_NAME_MAX},
-    {"log", p_enum, GW(log), log_names, 0, 0},
-    {"log_level", p_enum, GW(log_level), log_level_names, 0, 0},
-    {NULL, NULL, 0, NULL, 0, 0},
+/* Where each key of a built sensor came from, for the checks after building. */
+struct origin {
+    int sect_line;
+    const char *sect_file;
+    const char *file[K_SENSOR_KEYS];
+    int line[K_SENSOR_KEYS];
 };
 
-static const struct key mqtt_keys[] = {
-    {"host", p_ipaddr, MQ(host), NULL, 0, CFG_HOST_MAX},
-    {"port", p_u16, MQ(port), NULL, 1, 65535},
-    {"keepalive", p_int, MQ(keepalive_s), NULL, 5, 3600},
-    {"reconnect_min", p_duration, MQ(reconnect_min_ms), NULL, 100, DAY_MS},
-    {"reconnect_max", p_duration, MQ(reconnect_max_ms), NULL, 100, DAY_MS},
-    {"max_inflight", p_int, MQ(max_inflight), NULL, 1, 1000},
-    {NULL, NULL, 0, NULL, 0, 0},
+struct build {
+    struct config *cfg;
+    struct cfg_err err;
+    struct src site;
+    struct src **profiles;
+    unsigned n_profiles;
+    struct origin *orig; /* per cfg->sensors entry */
+    char label[CFG_NAME_MAX * 2 + 16];
 };
-
-static const struct key store_keys[] = {
-    {"path", p_str, ST(path), NULL, 0, CFG_PATH_MAX},
-    {NULL, NULL, 0, NULL, 0, 0},
-};
-
-static const struct key bus_keys[] = {
-    {"type", p_enum, BU(type), bus_type_names, 0, 0},
-    {"host", p_ipaddr, BU(host), NULL, 0, CFG_HOST_MAX},
-    {"port", p_u16, BU(port), NULL, 1, 65535},
-    {"timeout", p_duration, BU(timeout_ms), NULL, 10, 60000},
-    {NULL, NULL, 0, NULL, 0, 0},
-};
-
-/* Indexes into sensor_keys for checks after parsing. */
-enum { K_CLASS, K_LIFELINE, K_BUS, K_UNIT_ID, K_REGISTER, K_TYPE, K_ORDER, K_SCALE, K_OFFSET,
-       K_UNIT, K_POLL, K_DIRECTION, K_RED, K_ORANGE, K_YELLOW, K_BLUE, K_HYSTERESIS,
-       K_ON_DELAY, K_OFF_DELAY, K_SIM, K_SIM_MIN, K_SIM_MAX, K_SIM_PERIOD };
-
-static const struct key sensor_keys[] = {
-    [K_CLASS] = {"class", p_class, 0, NULL, 0, 0},
-    [K_LIFELINE] = {"lifeline", p_enum, SE(lifeline), lifeline_names, 0, 0},
-    [K_BUS] = {"bus", p_busref, 0, NULL, 0, 0},
-    [K_UNIT_ID] = {"unit_id", p_u8, SE(unit_id), NULL, 0, 255},
-    [K_REGISTER] = {"register", p_register, 0, NULL, 0, 0},
-    [K_TYPE] = {"type", p_enum, SE(reg.type), reg_type_names, 0, 0},
-    [K_ORDER] = {"order", p_enum, SE(reg.order), word_order_names, 0, 0},
-    [K_SCALE] = {"scale", p_double, SE(reg.scale), NULL, -1e12, 1e12},
-    [K_OFFSET] = {"offset", p_double, SE(reg.offset), NULL, -1e12, 1e12},
-    [K_UNIT] = {"unit", p_str, SE(unit), NULL, 0, CFG_UNIT_MAX},
-    [K_POLL] = {"poll", p_duration, SE(poll_ms), NULL, 10, DAY_MS},
-    [K_DIRECTION] = {"direction", p_enum, SE(rule.dir), direction_names, 0, 0},
-    [K_RED] = {"red", p_limit, 0, NULL, LEVEL_RED, 0},
-    [K_ORANGE] = {"orange", p_limit, 0, NULL, LEVEL_ORANGE, 0},
-    [K_YELLOW] = {"yellow", p_limit, 0, NULL, LEVEL_YELLOW, 0},
-    [K_BLUE] = {"blue", p_limit, 0, NULL, LEVEL_BLUE, 0},
-    [K_HYSTERESIS] = {"hysteresis", p_double, SE(rule.hysteresis), NULL, 0, 1e12},
-    [K_ON_DELAY] = {"on_delay", p_duration, SE(rule.on_delay_ms), NULL, 0, DAY_MS},
-    [K_OFF_DELAY] = {"off_delay", p_duration, SE(rule.off_delay_ms), NULL, 0, DAY_MS},
-    [K_SIM] = {"sim", p_enum, SE(sim.wave), wave_names, 0, 0},
-    [K_SIM_MIN] = {"sim_min", p_double, SE(sim.min), NULL, -1e12, 1e12},
-    [K_SIM_MAX] = {"sim_max", p_double, SE(sim.max), NULL, -1e12, 1e12},
-    [K_SIM_PERIOD] = {"sim_period", p_duration, SE(sim.period_ms), NULL, 100, DAY_MS},
-    {NULL, NULL, 0, NULL, 0, 0},
-};
-
-static const struct key no_keys[] = {{NULL, NULL, 0, NULL, 0, 0}};
-
-static const struct key *keys_of(enum sect_kind kind)
-{
-    switch (kind) {
-    case SECT_GATEWAY: return gateway_keys;
-    case SECT_MQTT: return mqtt_keys;
-    case SECT_STORE: return store_keys;
-    case SECT_BUS: return bus_keys;
-    case SECT_SENSOR: return sensor_keys;
-    default: return no_keys;
-    }
-}
-
-static void *obj_of(struct parse *p, const struct sect *s)
-{
-    switch (s->kind) {
-    case SECT_GATEWAY: return &p->cfg->gateway;
-    case SECT_MQTT: return &p->cfg->mqtt;
-    case SECT_STORE: return &p->cfg->store;
-    case SECT_BUS: return &p->cfg->buses[s->index];
-    case SECT_SENSOR: return &p->cfg->sensors[s->index];
-    default: return NULL;
-    }
-}
-
-/* ---- sections ---- */
-
-static void sensor_defaults(struct cfg_sensor *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->unit_id = 1;
-    s->reg = (struct reg_format){.kind = REG_HOLDING, .type = TYPE_UINT16,
-                                 .order = ORDER_ABCD, .scale = 1.0};
-    s->poll_ms = 1000;
-    s->sim = (struct cfg_sim){.wave = WAVE_CONST, .period_ms = 60000};
-}
-
-static void bus_defaults(struct cfg_bus *b)
-{
-    memset(b, 0, sizeof(*b));
-    b->port = 502;
-    b->timeout_ms = 500;
-}
-
-static int find_named(struct parse *p, enum sect_kind kind, const char *name)
-{
-    for (unsigned i = 0; i < p->n_sects; i++) {
-        const struct sect *s = &p->sects[i];
-        if (s->kind != kind)
-            continue;
-        const char *n = kind == SECT_BUS ? p->cfg->buses[s->index].name
-                                         : p->cfg->sensors[s->index].name;
-        if (strcmp(n, name) == 0)
-            return (int)i;
-    }
-    return -1;
-}
 
 static int grow(void **arr, unsigned n, size_t size)
 {
@@ -470,240 +78,699 @@ static int grow(void **arr, unsigned n, size_t size)
     return 0;
 }
 
-/* Called from the reader for every "[...]" line, before libinih sees it. */
-static void section_begin(struct parse *p, const char *text)
+static bool is_ident(const char *s)
 {
-    static const struct { const char *word; enum sect_kind kind; bool named; } kinds[] = {
-        {"gateway", SECT_GATEWAY, false}, {"mqtt", SECT_MQTT, false},
-        {"store", SECT_STORE, false},     {"bus", SECT_BUS, true},
-        {"sensor", SECT_SENSOR, true},
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+            return false;
+    return true;
+}
+
+static void src_free(struct src *s)
+{
+    for (unsigned i = 0; i < s->n_sects; i++) {
+        for (unsigned j = 0; j < s->sects[i].n_pairs; j++) {
+            free(s->sects[i].pairs[j].key);
+            free(s->sects[i].pairs[j].value);
+        }
+        free(s->sects[i].pairs);
+    }
+    free(s->sects);
+    s->sects = NULL;
+    s->n_sects = 0;
+}
+
+/* An error while reading; with key, it belongs to the current section. */
+__attribute__((format(printf, 4, 5)))
+static int src_fail(struct src *s, int line, const char *key, const char *fmt, ...)
+{
+    char what[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    s->err->file = s->path;
+    s->err->line = line;
+    s->err->label = key ? s->label : NULL;
+    s->err->key = key;
+    return cfg_fail(s->err, "%s", what);
+}
+
+/* ---- reading: a line-counting reader that sees headers before libinih ---- */
+
+static void section_begin(struct src *s, const char *text)
+{
+    static const struct { const char *word; enum sect_kind kind; bool named, profile; } kinds[] = {
+        {"gateway", SECT_GATEWAY, false, false}, {"mqtt", SECT_MQTT, false, false},
+        {"store", SECT_STORE, false, false},     {"bus", SECT_BUS, true, false},
+        {"sensor", SECT_SENSOR, true, false},    {"device", SECT_DEVICE, true, false},
+        {"profile", SECT_PROFILE, false, true},  {"channel", SECT_CHANNEL, true, true},
     };
     char word[32] = "", name[128] = "", extra[8] = "";
     int n = sscanf(text, "%31s %127s %7s", word, name, extra);
-    struct sect s = {.line = p->line};
     size_t i;
 
-    p->cur = NULL;
-    p->skip = true;
+    s->skip = true;
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (strcmp(word, kinds[i].word) == 0)
+        if (strcmp(word, kinds[i].word) == 0 && kinds[i].profile == s->is_profile)
             break;
     if (n < 1 || i == sizeof(kinds) / sizeof(kinds[0])) {
-        fail(p, p->line, NULL, NULL, "unknown section [%s] (gateway, mqtt, store, bus NAME, sensor NAME)", text);
+        src_fail(s, s->line, NULL, "unknown section [%s] (%s)", text,
+                    s->is_profile ? "profile, channel NAME"
+                                  : "gateway, mqtt, store, bus NAME, sensor NAME, device NAME");
         return;
     }
-    s.kind = kinds[i].kind;
-    if (kinds[i].named && n != 2) {
-        fail(p, p->line, NULL, NULL, "section [%s] needs exactly one name, e.g. [%s NAME]", text, word);
+    if (kinds[i].named != (n == 2)) {
+        if (kinds[i].named)
+            src_fail(s, s->line, NULL, "section [%s] needs exactly one name, e.g. [%s NAME]", text, word);
+        else
+            src_fail(s, s->line, NULL, "section [%s] takes no name", text);
         return;
     }
-    if (!kinds[i].named && n != 1) {
-        fail(p, p->line, NULL, NULL, "section [%s] takes no name", text);
+    if (kinds[i].named && (!is_ident(name) || strlen(name) >= CFG_NAME_MAX)) {
+        src_fail(s, s->line, NULL, "[%s]: the name must be 1 to 47 letters, digits, '-', '_' or "
+                                "'.'", text);
         return;
     }
-    for (const char *c = name; *c; c++) {
-        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.') {
-            fail(p, p->line, NULL, NULL, "[%s]: name '%s' may only contain letters, digits, "
-                 "'-', '_' and '.'", text, name);
-            return;
-        }
-    }
-    if (strlen(name) >= CFG_NAME_MAX) {
-        fail(p, p->line, NULL, NULL, "[%s]: name is too long (at most %d characters)", text, CFG_NAME_MAX - 1);
-        return;
-    }
-    for (unsigned j = 0; j < p->n_sects; j++) {
-        if (p->sects[j].kind != s.kind || kinds[i].named)
+    for (unsigned j = 0; j < s->n_sects; j++) {
+        const struct sect *o = &s->sects[j];
+        if (o->kind != kinds[i].kind || strcmp(o->name, name) != 0)
             continue;
-        fail(p, p->line, NULL, NULL, "section [%s] given twice (first at line %d)", word, p->sects[j].line);
+        if (kinds[i].named)
+            src_fail(s, s->line, NULL, "duplicate %s '%s' (first at line %d)", word, name, o->line);
+        else
+            src_fail(s, s->line, NULL, "section [%s] given twice (first at line %d)", word, o->line);
         return;
     }
-    if (kinds[i].named) {
-        int dup = find_named(p, s.kind, name);
-        if (dup >= 0) {
-            fail(p, p->line, NULL, NULL, "duplicate %s '%s' (first at line %d)", word, name, p->sects[dup].line);
-            return;
-        }
+    if (grow((void **)&s->sects, s->n_sects, sizeof(*s->sects)) < 0) {
+        src_fail(s, s->line, NULL, "out of memory");
+        return;
     }
-    if (grow((void **)&p->sects, p->n_sects, sizeof(*p->sects)) < 0)
-        goto oom;
-    if (s.kind == SECT_BUS) {
-        if (grow((void **)&p->cfg->buses, p->cfg->n_buses, sizeof(struct cfg_bus)) < 0)
-            goto oom;
-        s.index = p->cfg->n_buses++;
-        bus_defaults(&p->cfg->buses[s.index]);
-        memcpy(p->cfg->buses[s.index].name, name, strlen(name) + 1);
-        p->cfg->buses[s.index].line = p->line;
-    } else if (s.kind == SECT_SENSOR) {
-        if (grow((void **)&p->cfg->sensors, p->cfg->n_sensors, sizeof(struct cfg_sensor)) < 0)
-            goto oom;
-        s.index = p->cfg->n_sensors++;
-        sensor_defaults(&p->cfg->sensors[s.index]);
-        memcpy(p->cfg->sensors[s.index].name, name, strlen(name) + 1);
-        p->cfg->sensors[s.index].line = p->line;
-    }
-    p->sects[p->n_sects] = s;
-    p->cur = &p->sects[p->n_sects++];
-    p->skip = false;
-    return;
-oom:
-    fail(p, p->line, NULL, NULL, "out of memory");
+    struct sect *sc = &s->sects[s->n_sects++];
+    memset(sc, 0, sizeof(*sc));
+    sc->kind = kinds[i].kind;
+    sc->line = s->line;
+    snprintf(sc->name, sizeof(sc->name), "%s", name);
+    snprintf(s->label, sizeof(s->label), "[%s%s%s]", word, *name ? " " : "", name);
+    s->skip = false;
 }
 
-/* libinih's reader: counts lines and sees section headers first, so every
- * key knows its line and every section (even an empty one) is recorded. */
 static char *reader(char *buf, int size, void *stream)
 {
-    struct parse *p = stream;
+    struct src *s = stream;
 
-    if (!fgets(buf, size, p->fp))
+    if (!fgets(buf, size, s->fp))
         return NULL;
-    if (p->at_line_start)
-        p->line++;
+    if (s->at_line_start)
+        s->line++;
     size_t len = strlen(buf);
-    p->at_line_start = len > 0 && buf[len - 1] == '\n';
-    if (!p->at_line_start && !feof(p->fp)) {
-        fail(p, p->line, NULL, NULL, "line too long (at most %d characters)", LINE_MAX_CHARS);
+    s->at_line_start = len > 0 && buf[len - 1] == '\n';
+    if (!s->at_line_start && !feof(s->fp)) {
+        src_fail(s, s->line, NULL, "line too long (at most %d characters)", LINE_MAX_CHARS);
         buf[0] = '\0';
         return buf;
     }
     char *t = buf;
-    if (p->line == 1 && strncmp(t, "\xEF\xBB\xBF", 3) == 0)
+    if (s->line == 1 && strncmp(t, "\xEF\xBB\xBF", 3) == 0)
         t += 3;
     while (isspace((unsigned char)*t))
         t++;
-    if (*t == '[') {
-        char *end = strchr(t, ']');
-        if (end) {
-            char text[128];
-            size_t n = (size_t)(end - t - 1);
-            if (n >= sizeof(text))
-                n = sizeof(text) - 1;
-            memcpy(text, t + 1, n);
-            text[n] = '\0';
-            section_begin(p, text);
-        }
+    char *end = *t == '[' ? strchr(t, ']') : NULL;
+    if (end) {
+        char text[128];
+        size_t n = (size_t)(end - t - 1);
+        if (n >= sizeof(text))
+            n = sizeof(text) - 1;
+        memcpy(text, t + 1, n);
+        text[n] = '\0';
+        section_begin(s, text);
     }
     return buf;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
-    struct parse *p = user;
+    struct src *s = user;
+    struct sect *sc;
     (void)section;
 
-    if (p->skip)
+    if (s->skip)
         return 1; /* the header's error is already recorded */
-    if (!p->cur)
-        return fail(p, p->line, NULL, name, "key outside any section");
-    const struct key *keys = keys_of(p->cur->kind);
-    int i;
-    for (i = 0; keys[i].name; i++)
-        if (strcmp(keys[i].name, name) == 0)
-            break;
-    if (!keys[i].name)
-        return fail(p, p->line, p->cur, name, "unknown key");
-    if (p->cur->key_line[i])
-        return fail(p, p->line, p->cur, name, "given twice (first at line %d; an indented line "
-                    "continues the previous value)", p->cur->key_line[i]);
-    p->cur->key_line[i] = p->line;
-    return keys[i].parse(p, &keys[i], obj_of(p, p->cur), value);
+    if (!s->n_sects)
+        return src_fail(s, s->line, NULL, "%s: key outside any section", name);
+    sc = &s->sects[s->n_sects - 1];
+    for (unsigned i = 0; i < sc->n_pairs; i++) {
+        if (strcmp(sc->pairs[i].key, name) == 0) {
+            return src_fail(s, s->line, name, "given twice (first at line %d; an indented line "
+                            "continues the previous value)", sc->pairs[i].line);
+        }
+    }
+    if (grow((void **)&sc->pairs, sc->n_pairs, sizeof(*sc->pairs)) < 0)
+        return src_fail(s, s->line, NULL, "out of memory");
+    struct pair *p = &sc->pairs[sc->n_pairs];
+    p->key = strdup(name);
+    p->value = strdup(value);
+    p->line = s->line;
+    if (!p->key || !p->value) {
+        free(p->key);
+        free(p->value);
+        return src_fail(s, s->line, NULL, "out of memory");
+    }
+    sc->n_pairs++;
+    return 1;
 }
 
-/* ---- checks across keys and sections, after parsing ---- */
-
-static int check_sensor(struct parse *p, struct sect *sc)
+static int src_read(struct src *s)
 {
-    struct cfg_sensor *s = &p->cfg->sensors[sc->index];
-    const int *kl = sc->key_line;
-    enum level a, b;
+    int r;
 
-    if (!kl[K_CLASS])
-        return fail(p, sc->line, sc, "class", "missing (required)");
-    if (!kl[K_BUS])
-        return fail(p, sc->line, sc, "bus", "missing (required)");
-    int bi = find_named(p, SECT_BUS, sc->bus_ref);
-    if (bi < 0)
-        return fail(p, kl[K_BUS], sc, "bus", "no [bus %s] in this file", sc->bus_ref);
-    s->bus = p->sects[bi].index;
-    const struct cfg_bus *bus = &p->cfg->buses[s->bus];
-
-    if (!kl[K_LIFELINE])
-        s->lifeline = s->cls->lifeline;
-    if (!kl[K_DIRECTION])
-        s->rule.dir = s->cls->dir;
-    if (!kl[K_UNIT])
-        snprintf(s->unit, sizeof(s->unit), "%s", s->cls->unit);
-
-    if (bus->type == BUS_SIM) {
-        if (s->sim.min > s->sim.max)
-            return fail(p, kl[K_SIM_MIN], sc, "sim_min", "%g is above sim_max %g", s->sim.min, s->sim.max);
-    } else {
-        if (kl[K_SIM] || kl[K_SIM_MIN] || kl[K_SIM_MAX] || kl[K_SIM_PERIOD])
-            return fail(p, sc->line, sc, "sim", "sim keys need a bus of type sim, and [bus %s] is not", bus->name);
-        if (!kl[K_REGISTER])
-            return fail(p, sc->line, sc, "register", "missing (required on a Modbus bus)");
+    s->at_line_start = true;
+    s->fp = fopen(s->path, "r");
+    if (!s->fp) {
+        s->err->file = s->path;
+        s->err->line = 0;
+        s->err->label = s->err->key = NULL;
+        return cfg_fail(s->err, "cannot open: %s", strerror(errno)) - 1;
     }
-    bool bits = s->reg.kind == REG_COIL || s->reg.kind == REG_DISCRETE;
-    if (!kl[K_TYPE] && bits)
-        s->reg.type = TYPE_BOOL;
-    if (bits && s->reg.type != TYPE_BOOL)
-        return fail(p, kl[K_TYPE], sc, "type", "a %s register holds one bit: type must be bool",
-                    reg_kind_names[s->reg.kind]);
-    unsigned width = decode_width(s->reg.type);
-    if (kl[K_ORDER] && width < 2)
-        return fail(p, kl[K_ORDER], sc, "order", "word order applies to 32-bit types, not %s",
-                    reg_type_names[s->reg.type]);
-    if ((unsigned)s->reg.addr + width - 1 > 65535)
-        return fail(p, kl[K_REGISTER], sc, "register", "a %s at %u runs past the last address 65535",
-                    reg_type_names[s->reg.type], s->reg.addr);
-    if (s->reg.scale == 0)
-        return fail(p, kl[K_SCALE], sc, "scale", "must not be 0");
-    if (rules_check_order(&s->rule, &a, &b) < 0) {
-        static const int key_of_level[] = {0, K_BLUE, K_YELLOW, K_ORANGE, K_RED};
-        return fail(p, kl[key_of_level[b]], sc, level_names[b],
-                    "%g must be %s %s (%g) for a %s sensor: limits run blue, yellow, orange, red "
-                    "in the alarm direction", s->rule.limit[b],
-                    s->rule.dir == DIR_HIGH ? "above" : "below", level_names[a], s->rule.limit[a],
-                    direction_names[s->rule.dir]);
+    r = ini_parse_stream(reader, s, handler, s);
+    if (ferror(s->fp))
+        src_fail(s, s->line, NULL, "read error: %s", strerror(errno));
+    fclose(s->fp);
+    s->fp = NULL;
+    if (r > 0)
+        src_fail(s, r, NULL, "syntax error (expected [section], key = value, or a ; comment)");
+    else if (r < 0)
+        src_fail(s, 0, NULL, "out of memory");
+    return s->err->failed ? -1 : 0;
+}
+
+/* ---- building the structs ---- */
+
+static const struct pair *find_pair(const struct sect *sc, const char *key)
+{
+    for (unsigned i = 0; i < sc->n_pairs; i++)
+        if (strcmp(sc->pairs[i].key, key) == 0)
+            return &sc->pairs[i];
+    return NULL;
+}
+
+static void at(struct build *b, const char *file, int line, const char *key)
+{
+    b->err.file = file;
+    b->err.line = line;
+    b->err.label = b->label;
+    b->err.key = key;
+}
+
+/* Applies one pair to obj through the table; need_flag restricts the keys
+ * allowed (in a profile channel, in a device section). */
+static int apply(struct build *b, const struct key *keys, const struct pair *p, const char *key,
+                 const char *file, void *obj, unsigned need_flag, struct origin *o)
+{
+    int i = cfg_key_index(keys, key);
+
+    at(b, file, p->line, p->key);
+    if (i < 0)
+        return cfg_fail(&b->err, "unknown key");
+    if (need_flag == KF_CHANNEL && !(keys[i].flags & KF_CHANNEL))
+        return cfg_fail(&b->err, "not allowed in a profile channel");
+    if (need_flag == KF_DEVICE && !(keys[i].flags & KF_DEVICE))
+        return cfg_fail(&b->err, "applies to one channel: write CHANNEL.%s", key);
+    if (o) {
+        o->file[i] = file;
+        o->line[i] = p->line;
+    }
+    return keys[i].parse(&b->err, &keys[i], obj, p->value);
+}
+
+static int apply_all(struct build *b, const struct sect *sc, const char *file, void *obj,
+                     unsigned need_flag, struct origin *o)
+{
+    const struct key *keys = cfg_keys(sc->kind);
+
+    for (unsigned i = 0; i < sc->n_pairs; i++)
+        if (!apply(b, keys, &sc->pairs[i], sc->pairs[i].key, file, obj, need_flag, o))
+            return 0;
+    return 1;
+}
+
+static void sensor_defaults(struct cfg_sensor *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->unit_id = 1;
+    s->reg = (struct reg_format){.kind = REG_HOLDING, .type = TYPE_UINT16, .order = ORDER_ABCD,
+                                 .scale = 1.0};
+    s->poll_ms = 1000;
+    s->sim = (struct cfg_sim){.wave = WAVE_CONST, .period_ms = 60000};
+}
+
+static void bus_defaults(struct cfg_bus *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->port = 502;
+    b->baud = 9600;
+    b->parity = 'N';
+    b->data_bits = 8;
+    b->stop_bits = 1;
+    b->timeout_ms = 500;
+    b->byte_timeout_ms = 0; /* rtu: 3.5 characters at the baud rate, set in check_bus */
+    b->frame_delay_ms = -1; /* rtu: 3.5 characters (1.75 ms above 19200); tcp: 0 */
+    b->backoff_after = 3;
+    b->backoff_max_ms = 60000;
+    b->max_gap = 8;
+    b->max_registers = 125;
+}
+
+static struct cfg_sensor *new_sensor(struct build *b, const char *name, const char *file, int line)
+{
+    struct config *c = b->cfg;
+
+    for (unsigned i = 0; i < c->n_sensors; i++) {
+        if (strcmp(c->sensors[i].name, name) == 0) {
+            at(b, file, line, NULL);
+            cfg_fail(&b->err, "duplicate sensor '%s' (first at %s:%d)", name,
+                     b->orig[i].sect_file, b->orig[i].sect_line);
+            return NULL;
+        }
+    }
+    if (grow((void **)&c->sensors, c->n_sensors, sizeof(*c->sensors)) < 0 ||
+        grow((void **)&b->orig, c->n_sensors, sizeof(*b->orig)) < 0) {
+        at(b, file, line, NULL);
+        cfg_fail(&b->err, "out of memory");
+        return NULL;
+    }
+    struct cfg_sensor *s = &c->sensors[c->n_sensors];
+    sensor_defaults(s);
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->line = line;
+    memset(&b->orig[c->n_sensors], 0, sizeof(*b->orig));
+    b->orig[c->n_sensors].sect_file = file;
+    b->orig[c->n_sensors].sect_line = line;
+    c->n_sensors++;
+    return s;
+}
+
+/* Reads profile NAME once; later references share it. */
+static struct src *profile(struct build *b, const struct pair *p, const char *file)
+{
+    char dir[CFG_PATH_MAX * 2 + 2], site_dir[CFG_PATH_MAX];
+    const char *base = b->cfg->gateway.profiles[0] ? b->cfg->gateway.profiles : LIFELINE_PROFILES_DIR;
+
+    at(b, file, p->line, "profile");
+    if (!is_ident(p->value) || strlen(p->value) >= CFG_NAME_MAX) {
+        cfg_fail(&b->err, "'%s' is not a profile name (letters, digits, '-', '_', '.')", p->value);
+        return NULL;
+    }
+    for (unsigned i = 0; i < b->n_profiles; i++)
+        if (strcmp(b->profiles[i]->name, p->value) == 0)
+            return b->profiles[i];
+    /* A relative directory is relative to the site file's. */
+    snprintf(site_dir, sizeof(site_dir), "%s", b->site.path);
+    if (base[0] == '/')
+        snprintf(dir, sizeof(dir), "%s", base);
+    else
+        snprintf(dir, sizeof(dir), "%s/%s", dirname(site_dir), base);
+    struct src *s = calloc(1, sizeof(*s));
+    if (!s || grow((void **)&b->profiles, b->n_profiles, sizeof(*b->profiles)) < 0) {
+        free(s);
+        cfg_fail(&b->err, "out of memory");
+        return NULL;
+    }
+    b->profiles[b->n_profiles++] = s;
+    s->is_profile = true;
+    s->err = &b->err;
+    snprintf(s->name, sizeof(s->name), "%s", p->value);
+    int n = snprintf(s->path, sizeof(s->path), "%s/%.*s.ini", dir, CFG_NAME_MAX, p->value);
+    if (n < 0 || n >= (int)sizeof(s->path)) {
+        cfg_fail(&b->err, "profile path too long");
+        return NULL;
+    }
+    FILE *probe = fopen(s->path, "r");
+    if (!probe) {
+        cfg_fail(&b->err, "profile '%s' not found (%s: %s)", p->value, s->path, strerror(errno));
+        return NULL;
+    }
+    fclose(probe);
+    if (src_read(s) < 0)
+        return NULL;
+    unsigned channels = 0;
+    for (unsigned i = 0; i < s->n_sects; i++)
+        channels += s->sects[i].kind == SECT_CHANNEL;
+    if (!channels) {
+        at(b, s->path, 0, NULL);
+        cfg_fail(&b->err, "profile has no [channel NAME] section");
+        return NULL;
+    }
+    return s;
+}
+
+static const struct sect *channel_of(struct build *b, const struct src *prof, const struct sect *sc,
+                                     const char *file)
+{
+    const struct pair *cp = find_pair(sc, "channel");
+    const struct sect *found = NULL;
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < prof->n_sects; i++) {
+        const struct sect *ch = &prof->sects[i];
+        if (ch->kind != SECT_CHANNEL)
+            continue;
+        n++;
+        if (!cp || strcmp(ch->name, cp->value) == 0)
+            found = found ? found : ch;
+    }
+    if (cp && !found) {
+        at(b, file, cp->line, "channel");
+        cfg_fail(&b->err, "profile '%s' has no channel '%s'", prof->name, cp->value);
+        return NULL;
+    }
+    if (!cp && n > 1) {
+        at(b, file, sc->line, "channel");
+        cfg_fail(&b->err, "profile '%s' has %u channels: name one with channel = NAME", prof->name, n);
+        return NULL;
+    }
+    return found;
+}
+
+static int apply_channel(struct build *b, const struct src *prof, const struct sect *ch,
+                         struct cfg_sensor *s, struct origin *o)
+{
+    snprintf(b->label, sizeof(b->label), "[channel %s]", ch->name);
+    return apply_all(b, ch, prof->path, s, KF_CHANNEL, o);
+}
+
+static int build_sensor(struct build *b, const struct sect *sc)
+{
+    const char *file = b->site.path;
+    struct cfg_sensor *s = new_sensor(b, sc->name, file, sc->line);
+    const struct pair *pp = find_pair(sc, "profile");
+
+    if (!s)
+        return 0;
+    struct origin *o = &b->orig[b->cfg->n_sensors - 1];
+    snprintf(b->label, sizeof(b->label), "[sensor %s]", sc->name);
+    if (pp) {
+        const struct src *prof = profile(b, pp, file);
+        const struct sect *ch = prof ? channel_of(b, prof, sc, file) : NULL;
+        if (!ch || !apply_channel(b, prof, ch, s, o))
+            return 0;
+        snprintf(b->label, sizeof(b->label), "[sensor %s]", sc->name);
+    } else if (find_pair(sc, "channel")) {
+        at(b, file, find_pair(sc, "channel")->line, "channel");
+        return cfg_fail(&b->err, "needs a profile");
+    }
+    return apply_all(b, sc, file, s, 0, o);
+}
+
+/* [device NAME] with a profile: one sensor NAME.CHANNEL per channel; plain
+ * keys (bus, unit_id, poll, ...) apply to all, CHANNEL.KEY to one. */
+static int build_device(struct build *b, const struct sect *sc)
+{
+    const char *file = b->site.path;
+    const struct pair *pp = find_pair(sc, "profile");
+    const struct key *keys = cfg_keys(SECT_SENSOR);
+
+    snprintf(b->label, sizeof(b->label), "[device %s]", sc->name);
+    if (!pp) {
+        at(b, file, sc->line, "profile");
+        return cfg_fail(&b->err, "missing (required in a device section)");
+    }
+    const struct src *prof = profile(b, pp, file);
+    if (!prof)
+        return 0;
+    /* Every CHANNEL.KEY must name a channel of the profile. */
+    for (unsigned i = 0; i < sc->n_pairs; i++) {
+        const char *dot = strchr(sc->pairs[i].key, '.');
+        bool known = !dot;
+        for (unsigned j = 0; dot && j < prof->n_sects; j++)
+            known = known || (prof->sects[j].kind == SECT_CHANNEL &&
+                              strlen(prof->sects[j].name) == (size_t)(dot - sc->pairs[i].key) &&
+                              strncmp(prof->sects[j].name, sc->pairs[i].key, (size_t)(dot - sc->pairs[i].key)) == 0);
+        if (!known) {
+            at(b, file, sc->pairs[i].line, sc->pairs[i].key);
+            return cfg_fail(&b->err, "profile '%s' has no such channel", prof->name);
+        }
+    }
+    for (unsigned j = 0; j < prof->n_sects; j++) {
+        const struct sect *ch = &prof->sects[j];
+        char name[CFG_NAME_MAX * 2 + 2];
+        if (ch->kind != SECT_CHANNEL)
+            continue;
+        snprintf(name, sizeof(name), "%s.%s", sc->name, ch->name);
+        if (strlen(name) >= CFG_NAME_MAX) {
+            at(b, file, sc->line, NULL);
+            return cfg_fail(&b->err, "sensor name '%s' is too long (at most %d characters)", name,
+                            CFG_NAME_MAX - 1);
+        }
+        struct cfg_sensor *s = new_sensor(b, name, file, sc->line);
+        if (!s)
+            return 0;
+        struct origin *o = &b->orig[b->cfg->n_sensors - 1];
+        if (!apply_channel(b, prof, ch, s, o))
+            return 0;
+        snprintf(b->label, sizeof(b->label), "[device %s]", sc->name);
+        size_t cl = strlen(ch->name);
+        for (unsigned i = 0; i < sc->n_pairs; i++) {
+            const struct pair *p = &sc->pairs[i];
+            if (p == pp)
+                continue;
+            if (!strchr(p->key, '.')) {
+                if (!apply(b, keys, p, p->key, file, s, KF_DEVICE, o))
+                    return 0;
+            } else if (strncmp(p->key, ch->name, cl) == 0 && p->key[cl] == '.') {
+                const char *k = p->key + cl + 1;
+                if (strcmp(k, "profile") == 0 || strcmp(k, "channel") == 0 || strcmp(k, "bus") == 0) {
+                    at(b, file, p->line, p->key);
+                    return cfg_fail(&b->err, "set %s for the whole device", k);
+                }
+                if (!apply(b, keys, p, k, file, s, 0, o))
+                    return 0;
+            }
+        }
     }
     return 1;
 }
 
-static int check_all(struct parse *p)
+static int build_all(struct build *b)
 {
-    struct config *c = p->cfg;
-    struct sect *gw = NULL, *mq = NULL;
+    struct config *c = b->cfg;
+    const char *file = b->site.path;
 
-    for (unsigned i = 0; i < p->n_sects; i++) {
-        if (p->sects[i].kind == SECT_GATEWAY)
-            gw = &p->sects[i];
-        if (p->sects[i].kind == SECT_MQTT)
-            mq = &p->sects[i];
-    }
-    if (!gw)
-        return fail(p, 0, NULL, NULL, "[gateway] section missing (it names the gateway: id, site)");
-    if (!c->gateway.id[0])
-        return fail(p, gw->line, gw, "id", "missing (required)");
-    if (!c->gateway.site[0])
-        return fail(p, gw->line, gw, "site", "missing (required)");
-    if (c->mqtt.reconnect_min_ms > c->mqtt.reconnect_max_ms)
-        return fail(p, mq ? mq->line : 0, mq, "reconnect_min", "is above reconnect_max");
-    for (unsigned i = 0; i < p->n_sects; i++) {
-        struct sect *sc = &p->sects[i];
-        if (sc->kind == SECT_BUS) {
-            struct cfg_bus *b = &c->buses[sc->index];
-            if (b->type == BUS_RTU)
-                return fail(p, sc->key_line[0], sc, "type", "rtu buses are not supported by this "
-                            "version yet (tcp, sim)");
-            if (b->type == BUS_TCP && !b->host[0])
-                return fail(p, sc->line, sc, "host", "missing (required for a tcp bus)");
-            if (!sc->key_line[0])
-                return fail(p, sc->line, sc, "type", "missing (required: tcp or sim)");
-        } else if (sc->kind == SECT_SENSOR && !check_sensor(p, sc)) {
-            return 0;
+    /* [gateway] first: profiles are found through it. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < b->site.n_sects; i++) {
+            const struct sect *sc = &b->site.sects[i];
+            bool first = sc->kind == SECT_GATEWAY || sc->kind == SECT_MQTT ||
+                         sc->kind == SECT_STORE || sc->kind == SECT_BUS;
+            if (first != (pass == 0))
+                continue;
+            int ok = 1;
+            switch (sc->kind) {
+            case SECT_GATEWAY:
+                snprintf(b->label, sizeof(b->label), "[gateway]");
+                ok = apply_all(b, sc, file, &c->gateway, 0, NULL);
+                break;
+            case SECT_MQTT:
+                snprintf(b->label, sizeof(b->label), "[mqtt]");
+                ok = apply_all(b, sc, file, &c->mqtt, 0, NULL);
+                break;
+            case SECT_STORE:
+                snprintf(b->label, sizeof(b->label), "[store]");
+                ok = apply_all(b, sc, file, &c->store, 0, NULL);
+                break;
+            case SECT_BUS:
+                if (grow((void **)&c->buses, c->n_buses, sizeof(*c->buses)) < 0) {
+                    at(b, file, sc->line, NULL);
+                    return cfg_fail(&b->err, "out of memory");
+                }
+                bus_defaults(&c->buses[c->n_buses]);
+                snprintf(c->buses[c->n_buses].name, CFG_NAME_MAX, "%s", sc->name);
+                c->buses[c->n_buses].line = sc->line;
+                snprintf(b->label, sizeof(b->label), "[bus %s]", sc->name);
+                ok = apply_all(b, sc, file, &c->buses[c->n_buses++], 0, NULL);
+                break;
+            case SECT_SENSOR: ok = build_sensor(b, sc); break;
+            case SECT_DEVICE: ok = build_device(b, sc); break;
+            default: break;
+            }
+            if (!ok)
+                return 0;
         }
     }
+    return 1;
+}
+
+/* ---- checks across keys and sections ---- */
+
+static const char *sensor_key(int k)
+{
+    return cfg_keys(SECT_SENSOR)[k].name;
+}
+
+static int check_bus(struct build *b, struct cfg_bus *bus, const struct sect *sc)
+{
+    const char *file = b->site.path;
+    static const char *const rtu_only[] = {"device", "baud", "parity", "data_bits", "stop_bits",
+                                           "rs485", "rts", NULL};
+    static const char *const tcp_only[] = {"host", "port", NULL};
+
+    snprintf(b->label, sizeof(b->label), "[bus %s]", bus->name);
+    at(b, file, sc->line, "type");
+    if (!find_pair(sc, "type"))
+        return cfg_fail(&b->err, "missing (required: tcp, rtu or sim)");
+    const char *const *foreign = bus->type == BUS_RTU ? tcp_only : bus->type == BUS_TCP ? rtu_only : NULL;
+    for (int i = 0; foreign && foreign[i]; i++) {
+        const struct pair *p = find_pair(sc, foreign[i]);
+        if (p) {
+            at(b, file, p->line, p->key);
+            return cfg_fail(&b->err, "does not apply to a %s bus", bus->type == BUS_RTU ? "rtu" : "tcp");
+        }
+    }
+    at(b, file, sc->line, NULL);
+    if (bus->type == BUS_TCP && !bus->host[0])
+        return cfg_fail(&b->err, "host: missing (required for a tcp bus)");
+    if (bus->type == BUS_RTU && !bus->device[0])
+        return cfg_fail(&b->err, "device: missing (required for an rtu bus, e.g. /dev/ttyS1)");
+    /* Modbus RTU framing: 11 bits a character; frames apart by 3.5 characters,
+     * fixed at 1.75 ms above 19200 baud. Rounded up to whole ms. */
+    int64_t t35_us = bus->baud > 19200 ? 1750 : (int64_t)(3.5 * 11 * 1e6 / bus->baud + 0.5);
+    if (bus->frame_delay_ms < 0)
+        bus->frame_delay_ms = bus->type == BUS_RTU ? (t35_us + 999) / 1000 : 0;
+    if (!bus->byte_timeout_ms)
+        bus->byte_timeout_ms = bus->type == BUS_RTU ? 20 : 500;
+    return 1;
+}
+
+static int check_sensor(struct build *b, unsigned idx)
+{
+    struct cfg_sensor *s = &b->cfg->sensors[idx];
+    const struct origin *o = &b->orig[idx];
+    struct reg_format *r = &s->reg;
+    enum level lo, hi;
+
+#define AT(k) at(b, o->file[k] ? o->file[k] : o->sect_file, o->file[k] ? o->line[k] : o->sect_line, sensor_key(k))
+    snprintf(b->label, sizeof(b->label), "[sensor %s]", s->name);
+    if (!o->line[K_CLASS])
+        return AT(K_CLASS), cfg_fail(&b->err, "missing (required)");
+    if (!o->line[K_BUS])
+        return AT(K_BUS), cfg_fail(&b->err, "missing (required)");
+    unsigned bi;
+    for (bi = 0; bi < b->cfg->n_buses; bi++)
+        if (strcmp(b->cfg->buses[bi].name, s->bus_name) == 0)
+            break;
+    if (bi == b->cfg->n_buses)
+        return AT(K_BUS), cfg_fail(&b->err, "no [bus %s] in this file", s->bus_name);
+    s->bus = bi;
+    const struct cfg_bus *bus = &b->cfg->buses[bi];
+    if (!o->line[K_LIFELINE])
+        s->lifeline = s->cls->lifeline;
+    if (!o->line[K_DIRECTION])
+        s->rule.dir = s->cls->dir;
+    if (!o->line[K_UNIT])
+        snprintf(s->unit, sizeof(s->unit), "%s", s->cls->unit);
+
+    if (bus->type == BUS_SIM) {
+        if (s->sim.min > s->sim.max)
+            return AT(K_SIM_MIN), cfg_fail(&b->err, "%g is above sim_max %g", s->sim.min, s->sim.max);
+    } else {
+        for (int k = K_SIM; k <= K_SIM_PERIOD; k++)
+            if (o->line[k])
+                return AT(k), cfg_fail(&b->err, "needs a bus of type sim, and [bus %s] is not", bus->name);
+        if (!o->line[K_REGISTER])
+            return AT(K_REGISTER), cfg_fail(&b->err, "missing (required on a Modbus bus)");
+        if (bus->type == BUS_RTU && (s->unit_id < 1 || s->unit_id > 247))
+            return AT(K_UNIT_ID), cfg_fail(&b->err, "%u is not a slave address on an RTU line (1 to 247)", s->unit_id);
+    }
+    bool bits = r->kind == REG_COIL || r->kind == REG_DISCRETE;
+    if (!o->line[K_TYPE] && bits)
+        r->type = TYPE_BOOL;
+    if (bits && r->type != TYPE_BOOL)
+        return AT(K_TYPE), cfg_fail(&b->err, "a %s register holds one bit: type must be bool", reg_kind_names[r->kind]);
+    unsigned width = decode_width(r->type);
+    if (o->line[K_ORDER] && width < 2)
+        return AT(K_ORDER), cfg_fail(&b->err, "word order applies to 32- and 64-bit types, not %s", reg_type_names[r->type]);
+    r->has_bit = o->line[K_BIT] != 0;
+    if (r->has_bit && r->type != TYPE_INT16 && r->type != TYPE_UINT16)
+        return AT(K_BIT), cfg_fail(&b->err, "a bit is taken from a 16-bit word: type must be int16 or uint16");
+    if ((unsigned)r->addr + width - 1 > 65535)
+        return AT(K_REGISTER), cfg_fail(&b->err, "a %s at %u runs past the last address 65535", reg_type_names[r->type], r->addr);
+    if (r->scale == 0)
+        return AT(K_SCALE), cfg_fail(&b->err, "must not be 0");
+    int nmap = !!o->line[K_RAW_MIN] + !!o->line[K_RAW_MAX] + !!o->line[K_MIN] + !!o->line[K_MAX];
+    r->map = nmap > 0;
+    if (nmap && nmap < 4)
+        return AT(o->line[K_RAW_MIN] ? K_RAW_MIN : o->line[K_RAW_MAX] ? K_RAW_MAX : o->line[K_MIN] ? K_MIN : K_MAX),
+               cfg_fail(&b->err, "a linear mapping needs raw_min, raw_max, min and max together");
+    if (r->map && r->raw_min == r->raw_max)
+        return AT(K_RAW_MAX), cfg_fail(&b->err, "must differ from raw_min");
+    if (r->map && (o->line[K_SCALE] || o->line[K_OFFSET]))
+        return AT(o->line[K_SCALE] ? K_SCALE : K_OFFSET), cfg_fail(&b->err, "use either scale/offset or raw_min/raw_max/min/max");
+    r->valid = o->line[K_VALID_MIN] || o->line[K_VALID_MAX];
+    if (r->valid) {
+        if (!o->line[K_VALID_MIN])
+            r->valid_min = -1e308;
+        if (!o->line[K_VALID_MAX])
+            r->valid_max = 1e308;
+    } else if (r->map) {
+        /* A mapped input (4-20 mA) is valid from 3.8 to 20.5 mA (NAMUR NE 43):
+         * 1.25 % of the span below min, 3.125 % above max. An open loop reads
+         * far below and is out_of_range, never a low value. */
+        double a = r->min - 0.0125 * (r->max - r->min);
+        double z = r->max + 0.03125 * (r->max - r->min);
+        r->valid = true;
+        r->valid_min = a < z ? a : z;
+        r->valid_max = a < z ? z : a;
+    }
+    if (r->valid && r->valid_min >= r->valid_max)
+        return AT(K_VALID_MAX), cfg_fail(&b->err, "%g must be above valid_min %g", r->valid_max, r->valid_min);
+    if (rules_check_order(&s->rule, &lo, &hi) < 0) {
+        static const int key_of_level[] = {0, K_BLUE, K_YELLOW, K_ORANGE, K_RED};
+        return AT(key_of_level[hi]),
+               cfg_fail(&b->err, "%g must be %s %s (%g) for a %s sensor: limits run blue, yellow, "
+                        "orange, red in the alarm direction", s->rule.limit[hi],
+                        s->rule.dir == DIR_HIGH ? "above" : "below", level_names[lo], s->rule.limit[lo],
+                        direction_names[s->rule.dir]);
+    }
+#undef AT
+    return 1;
+}
+
+static int check_all(struct build *b)
+{
+    struct config *c = b->cfg;
+    const struct sect *gw = NULL, *mq = NULL;
+
+    for (unsigned i = 0; i < b->site.n_sects; i++) {
+        const struct sect *sc = &b->site.sects[i];
+        if (sc->kind == SECT_GATEWAY)
+            gw = sc;
+        if (sc->kind == SECT_MQTT)
+            mq = sc;
+    }
+    b->label[0] = '\0';
+    at(b, b->site.path, 0, NULL);
+    if (!gw)
+        return cfg_fail(&b->err, "[gateway] section missing (it names the gateway: id, site)");
+    snprintf(b->label, sizeof(b->label), "[gateway]");
+    at(b, b->site.path, gw->line, "id");
+    if (!c->gateway.id[0])
+        return cfg_fail(&b->err, "missing (required)");
+    at(b, b->site.path, gw->line, "site");
+    if (!c->gateway.site[0])
+        return cfg_fail(&b->err, "missing (required)");
+    snprintf(b->label, sizeof(b->label), "[mqtt]");
+    at(b, b->site.path, mq ? mq->line : 0, "reconnect_min");
+    if (c->mqtt.reconnect_min_ms > c->mqtt.reconnect_max_ms)
+        return cfg_fail(&b->err, "is above reconnect_max");
+    for (unsigned i = 0, bi = 0; i < b->site.n_sects; i++)
+        if (b->site.sects[i].kind == SECT_BUS && !check_bus(b, &c->buses[bi++], &b->site.sects[i]))
+            return 0;
+    for (unsigned i = 0; i < c->n_sensors; i++)
+        if (!check_sensor(b, i))
+            return 0;
     return 1;
 }
 
@@ -723,32 +790,27 @@ static void config_defaults(struct config *c)
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
-    struct parse p = {.file = path, .cfg = cfg, .err = err, .errlen = errlen, .at_line_start = true};
-    int r;
+    struct build b = {.cfg = cfg, .err = {.buf = err, .len = errlen}};
 
     config_defaults(cfg);
-    if (strlen(path) >= sizeof(cfg->path)) {
+    err[0] = '\0';
+    if (strlen(path) >= sizeof(cfg->path) || strlen(path) >= sizeof(b.site.path)) {
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
     }
     snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-    p.fp = fopen(path, "r");
-    if (!p.fp) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
+    snprintf(b.site.path, sizeof(b.site.path), "%s", path);
+    b.site.err = &b.err;
+    if (src_read(&b.site) == 0 && build_all(&b))
+        check_all(&b);
+    src_free(&b.site);
+    for (unsigned i = 0; i < b.n_profiles; i++) {
+        src_free(b.profiles[i]);
+        free(b.profiles[i]);
     }
-    r = ini_parse_stream(reader, &p, handler, &p);
-    if (ferror(p.fp))
-        fail(&p, p.line, NULL, NULL, "read error: %s", strerror(errno));
-    fclose(p.fp);
-    if (!p.failed && r > 0)
-        fail(&p, r, NULL, NULL, "syntax error (expected [section], key = value, or a ; comment)");
-    if (!p.failed && r < 0)
-        fail(&p, 0, NULL, NULL, "out of memory");
-    if (!p.failed)
-        check_all(&p);
-    free(p.sects);
-    if (p.failed) {
+    free(b.profiles);
+    free(b.orig);
+    if (b.err.failed) {
         config_free(cfg);
         return -1;
     }

@@ -22,11 +22,14 @@
 #define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG */
 
 enum bus_type { BUS_TCP, BUS_RTU, BUS_SIM };
+enum rs485_mode { RS485_AUTO, RS485_ON, RS485_OFF };
+enum rts_mode { RTS_NONE, RTS_UP, RTS_DOWN };
 enum sim_wave { WAVE_CONST, WAVE_TRIANGLE, WAVE_SINE, WAVE_SQUARE, WAVE_RAMP };
 
 struct cfg_gateway {
     char id[CFG_NAME_MAX];
     char site[CFG_NAME_MAX];
+    char profiles[CFG_PATH_MAX]; /* directory of device profiles (*.ini) */
     enum log_target log;
     int log_level; /* syslog priority, LOG_INFO by default */
 };
@@ -47,9 +50,26 @@ struct cfg_store {
 struct cfg_bus {
     char name[CFG_NAME_MAX];
     enum bus_type type;
+    /* tcp */
     char host[CFG_HOST_MAX];
     uint16_t port;
-    int64_t timeout_ms; /* Modbus response timeout */
+    /* rtu */
+    char device[CFG_PATH_MAX];
+    int baud;
+    int parity;          /* 'N', 'E' or 'O' */
+    int data_bits;
+    int stop_bits;
+    enum rs485_mode rs485;
+    enum rts_mode rts;
+    /* both */
+    int64_t timeout_ms;      /* Modbus response timeout (and TCP connect timeout) */
+    int64_t byte_timeout_ms; /* gap allowed between bytes of one reply */
+    int64_t frame_delay_ms;  /* silence before each request; rtu default: 3.5 characters */
+    int retries;             /* extra tries of a request after a timeout or CRC error */
+    int backoff_after;       /* consecutive failures before a slave is backed off */
+    int64_t backoff_max_ms;  /* a backed-off slave is tried at least this often */
+    int max_gap;             /* unused registers a coalesced request may span */
+    int max_registers;       /* registers per request (bits: 16 x this, at most 2000) */
     int line;
 };
 
@@ -61,6 +81,7 @@ struct cfg_sim {
 
 struct cfg_sensor {
     char name[CFG_NAME_MAX];
+    char bus_name[CFG_NAME_MAX];
     const struct sensor_class *cls;
     enum lifeline lifeline;
     unsigned bus;        /* index into config.buses */

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -59,6 +62,80 @@ static void good_full(void **state)
     config_free(&c);
 }
 
+static const struct cfg_sensor *find(const struct config *c, const char *name)
+{
+    for (unsigned i = 0; i < c->n_sensors; i++)
+        if (strcmp(c->sensors[i].name, name) == 0)
+            return &c->sensors[i];
+    fail_msg("no sensor %s", name); /* does not return */
+    return &c->sensors[0];
+}
+
+static void good_profiles(void **state)
+{
+    struct config c;
+    char err[CFG_ERR_MAX] = "";
+    (void)state;
+
+    assert_int_equal(config_load("configs/good-profiles.conf", &c, err, sizeof(err)), 0);
+    assert_int_equal(c.n_sensors, 1 + 8);
+    const struct cfg_bus *b = &c.buses[0];
+    assert_int_equal(b->type, BUS_RTU);
+    assert_int_equal(b->baud, 19200);
+    assert_int_equal(b->parity, 'E');
+    assert_int_equal(b->frame_delay_ms, 3); /* 3.5 x 11 bits at 19200 = 2.0 ms, rounded up */
+    /* a channel of the profile, with the site's limits */
+    const struct cfg_sensor *g = find(&c, "gas-01");
+    assert_string_equal(g->cls->name, "gas");
+    assert_int_equal(g->reg.type, TYPE_FLOAT32);
+    assert_int_equal(g->reg.order, ORDER_CDAB);
+    assert_int_equal(g->unit_id, 3);
+    assert_true(g->rule.has[LEVEL_RED] && g->rule.limit[LEVEL_RED] == 50);
+    assert_true(g->reg.valid);
+    /* a whole device: eight channels, one overridden */
+    const struct cfg_sensor *p = find(&c, "ai-01.ch1");
+    assert_string_equal(p->cls->name, "water_pressure");
+    assert_int_equal(p->rule.dir, DIR_LOW);
+    assert_string_equal(p->unit, "MPa");
+    assert_int_equal(p->unit_id, 5);
+    assert_int_equal(p->poll_ms, 2000);
+    assert_int_equal(p->reg.kind, REG_INPUT);
+    assert_int_equal(p->reg.addr, 0);
+    assert_true(p->reg.map && p->reg.raw_min == 4000 && p->reg.max == 1.6);
+    /* NAMUR NE 43 from the final range: 3.8 mA .. 20.5 mA */
+    assert_true(fabs(p->reg.valid_min - -0.02) < 1e-9 && fabs(p->reg.valid_max - 1.65) < 1e-9);
+    const struct cfg_sensor *ch8 = find(&c, "ai-01.ch8");
+    assert_int_equal(ch8->reg.addr, 7);
+    assert_string_equal(ch8->unit, "%");
+    assert_int_equal(ch8->poll_ms, 2000);
+    config_free(&c);
+}
+
+static void every_profile_loads(void **state)
+{
+    static const char *const profiles[] = {"gas-detector", "pressure-transmitter", "level-radar",
+                                           "inclinometer-2axis", "ai8-4-20ma", "dio8",
+                                           "elevator-status"};
+    (void)state;
+    for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
+        char path[] = "/tmp/lifeline-test-profile-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        dprintf(fd, "[gateway]\nid = g\nsite = s\nprofiles = %s/../../drivers/profiles\n"
+                    "[bus b]\ntype = tcp\nhost = 127.0.0.1\n[device d]\nprofile = %s\nbus = b\n",
+                getenv("PWD"), profiles[i]);
+        close(fd);
+        struct config c;
+        char err[CFG_ERR_MAX] = "";
+        int r = config_load(path, &c, err, sizeof(err));
+        unlink(path);
+        if (r != 0)
+            fail_msg("profile %s: %s", profiles[i], err);
+        assert_true(c.n_sensors >= 1);
+        config_free(&c);
+    }
+}
+
 static void demo_config_is_valid(void **state)
 {
     struct config c;
@@ -89,11 +166,20 @@ static const struct bad {
     {"bad-missing-id.conf", 1, "[gateway] id: missing (required)"},
     {"bad-host-name.conf", 6, "[mqtt] host: 'broker.example' is not a numeric IPv4 or IPv6 address"},
     {"bad-unit-id.conf", 12, "[sensor s1] unit_id: 300 is out of range (0 to 255)"},
-    {"bad-order-16bit.conf", 13, "[sensor s1] order: word order applies to 32-bit types, not int16"},
+    {"bad-order-16bit.conf", 13, "[sensor s1] order: word order applies to 32- and 64-bit types, not int16"},
     {"bad-last-address.conf", 11, "[sensor s1] register: a float32 at 65535 runs past the last address"},
     {"bad-outside-section.conf", 1, "port: key outside any section"},
     {"bad-syntax.conf", 6, "syntax error"},
-    {"bad-rtu.conf", 6, "[bus rs485-1] type: rtu buses are not supported"},
+    {"bad-rtu.conf", 8, "[bus rs485-1] baud: 14400 is not a supported rate"},
+    {"bad-rtu-no-device.conf", 5, "[bus rs485-1] device: missing (required for an rtu bus"},
+    {"bad-bit.conf", 12, "[sensor s1] bit: 16 is out of range (0 to 15)"},
+    {"bad-bit-type.conf", 13, "[sensor s1] bit: a bit is taken from a 16-bit word"},
+    {"bad-profile-missing.conf", 11, "[sensor s1] profile: profile 'no-such-device' not found"},
+    {"bad-map-partial.conf", 12, "[sensor s1] raw_min: a linear mapping needs raw_min, raw_max, min and max together"},
+    {"bad-device-channel.conf", 14, "[device incl-01] tilt_z.red: profile 'inclinometer-2axis' has no such channel"},
+    {"bad-rtu-unit.conf", 12, "[sensor s1] unit_id: 0 is not a slave address on an RTU line (1 to 247)"},
+    {"bad-tcp-rtu-key.conf", 8, "[bus b] baud: does not apply to a tcp bus"},
+    {"bad-profile-key-in-device.conf", 13, "[device incl-01] red: applies to one channel: write CHANNEL.red"},
     {"bad-unknown-class.conf", 8, "[sensor s1] class: unknown class 'methane'"},
     {"bad-no-gateway.conf", 0, "[gateway] section missing"},
     {"bad-empty-sensor.conf", 7, "[sensor s1] class: missing (required)"},
@@ -150,6 +236,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_full),
+        cmocka_unit_test(good_profiles),
+        cmocka_unit_test(every_profile_loads),
         cmocka_unit_test(demo_config_is_valid),
         cmocka_unit_test(bad_files),
         cmocka_unit_test(durations),

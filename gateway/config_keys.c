@@ -1,0 +1,404 @@
+#include "config_keys.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cfg_fail(struct cfg_err *e, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    if (e->failed)
+        return 0;
+    e->failed = true;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    const char *l = e->label ? e->label : "";
+    char where[CFG_PATH_MAX + 16];
+    if (e->line > 0)
+        snprintf(where, sizeof(where), "%s:%d", e->file, e->line);
+    else
+        snprintf(where, sizeof(where), "%s", e->file);
+    snprintf(e->buf, e->len, "%s: %s%s%s%s%s", where, l, *l ? " " : "", e->key ? e->key : "",
+             e->key ? ": " : "", what);
+    return 0;
+}
+
+/* ---- value parsers: one per type; each returns 1 (ok) or 0 (error recorded) */
+
+static int p_str(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    size_t size = (size_t)k->max, n = strlen(v);
+
+    if (!n)
+        return cfg_fail(e, "empty value");
+    if (n >= size)
+        return cfg_fail(e, "'%s' is too long (at most %zu characters)", v, size - 1);
+    memcpy((char *)obj + k->off, v, n + 1);
+    return 1;
+}
+
+/* Names that become MQTT topic levels or console words. */
+static int p_ident(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    for (const char *c = v; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+            return cfg_fail(e, "'%s' may only contain letters, digits, '-', '_' and '.'", v);
+    return p_str(e, k, obj, v);
+}
+
+static int p_ipaddr(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
+        return cfg_fail(e, "'%s' is not a numeric IPv4 or IPv6 address (host names are not "
+                           "resolved, so a lookup can never stall the gateway)", v);
+    return p_str(e, k, obj, v);
+}
+
+int cfg_parse_double(const char *v, double *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtod(v, &end);
+    return errno == 0 && end != v && *end == '\0' && isfinite(*out) ? 0 : -1;
+}
+
+static int p_double(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    double d;
+
+    if (cfg_parse_double(v, &d) < 0)
+        return cfg_fail(e, "'%s' is not a number", v);
+    if (d < k->min || d > k->max)
+        return cfg_fail(e, "%s is out of range (%g to %g)", v, k->min, k->max);
+    *(double *)((char *)obj + k->off) = d;
+    return 1;
+}
+
+/* A whole number within the key's bounds; the callers store it at their width. */
+static int get_int(struct cfg_err *e, const struct key *k, const char *v, long *n)
+{
+    char *end;
+
+    errno = 0;
+    *n = strtol(v, &end, 10);
+    if (errno || end == v || *end)
+        return cfg_fail(e, "'%s' is not a whole number", v);
+    if (*n < k->min || *n > k->max)
+        return cfg_fail(e, "%s is out of range (%.0f to %.0f)", v, k->min, k->max);
+    return 1;
+}
+
+static int p_int(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    long n;
+    int ok = get_int(e, k, v, &n);
+    if (ok)
+        *(int *)((char *)obj + k->off) = (int)n;
+    return ok;
+}
+
+static int p_u16(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    long n;
+    int ok = get_int(e, k, v, &n);
+    if (ok)
+        *(uint16_t *)((char *)obj + k->off) = (uint16_t)n;
+    return ok;
+}
+
+static int p_u8(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    long n;
+    int ok = get_int(e, k, v, &n);
+    if (ok)
+        *(uint8_t *)((char *)obj + k->off) = (uint8_t)n;
+    return ok;
+}
+
+int config_parse_duration(const char *s, int64_t *ms)
+{
+    static const struct { const char *suffix; double mult; } units[] = {
+        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000},
+    };
+    char *end;
+    double d;
+
+    errno = 0;
+    d = strtod(s, &end);
+    if (errno || end == s || !isfinite(d))
+        return -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) == 0) {
+            double v = d * units[i].mult;
+            if (v > 1e15 || v < -1e15)
+                return -1;
+            *ms = (int64_t)llround(v);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int p_duration(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    int64_t ms;
+
+    if (config_parse_duration(v, &ms) < 0)
+        return cfg_fail(e, "'%s' is not a duration (e.g. 500ms, 2s, 5m, 1h)", v);
+    if (ms < 0)
+        return cfg_fail(e, "%s must not be negative", v);
+    if (ms < k->min || ms > k->max)
+        return cfg_fail(e, "%s is out of range (%.0fms to %.0fms)", v, k->min, k->max);
+    *(int64_t *)((char *)obj + k->off) = ms;
+    return 1;
+}
+
+static int lookup(const char *const *names, const char *v)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], v) == 0)
+            return i;
+    return -1;
+}
+
+static int p_enum(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    const char *const *names = k->arg;
+    int i = lookup(names, v);
+    char all[256];
+    size_t used = 0;
+
+    if (i >= 0) {
+        *(int *)((char *)obj + k->off) = i;
+        return 1;
+    }
+    all[0] = '\0';
+    for (int j = 0; names[j] && used < sizeof(all); j++)
+        used += (size_t)snprintf(all + used, sizeof(all) - used, "%s%s", j ? "|" : "", names[j]);
+    return cfg_fail(e, "'%s' is not one of %s", v, all);
+}
+
+/* Enums whose config words are not their enum index. */
+static int p_parity(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    if (strcmp(v, "N") && strcmp(v, "E") && strcmp(v, "O"))
+        return cfg_fail(e, "'%s' is not N, E or O", v);
+    *(int *)((char *)obj + k->off) = v[0];
+    return 1;
+}
+
+static int p_baud(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    static const long rates[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+    long n;
+    char *end;
+
+    errno = 0;
+    n = strtol(v, &end, 10);
+    for (size_t i = 0; !errno && end != v && !*end && i < sizeof(rates) / sizeof(rates[0]); i++) {
+        if (rates[i] == n) {
+            *(int *)((char *)obj + k->off) = (int)n;
+            return 1;
+        }
+    }
+    return cfg_fail(e, "%s is not a supported rate (1200, 2400, 4800, 9600, 19200, 38400, "
+                       "57600, 115200)", v);
+}
+
+static int p_limit(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    struct cfg_sensor *s = obj;
+    int level = (int)k->min;
+    double d;
+
+    if (cfg_parse_double(v, &d) < 0)
+        return cfg_fail(e, "'%s' is not a number", v);
+    s->rule.limit[level] = d;
+    s->rule.has[level] = true;
+    return 1;
+}
+
+static int p_register(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    struct cfg_sensor *s = obj;
+    char kind[16], *end;
+    const char *colon = strchr(v, ':');
+    long addr;
+    int i;
+
+    (void)k;
+    if (!colon || (size_t)(colon - v) >= sizeof(kind))
+        return cfg_fail(e, "'%s' is not KIND:ADDRESS (e.g. holding:0)", v);
+    memcpy(kind, v, (size_t)(colon - v));
+    kind[colon - v] = '\0';
+    i = lookup(reg_kind_names, kind);
+    if (i < 0)
+        return cfg_fail(e, "unknown register kind '%s' (holding, input, coil or discrete)", kind);
+    errno = 0;
+    addr = strtol(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || addr < 0 || addr > 65535)
+        return cfg_fail(e, "address '%s' is not 0 to 65535", colon + 1);
+    s->reg.kind = (enum reg_kind)i;
+    s->reg.addr = (uint16_t)addr;
+    return 1;
+}
+
+static int p_class(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    struct cfg_sensor *s = obj;
+
+    (void)k;
+    s->cls = class_find(v);
+    return s->cls ? 1 : cfg_fail(e, "unknown class '%s'", v);
+}
+
+/* profile and channel are read by the builder before the other keys. */
+static int p_taken(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    (void)e, (void)k, (void)obj, (void)v;
+    return 1;
+}
+
+/* ---- the tables: one per section kind ---- */
+
+#define GW(f) offsetof(struct cfg_gateway, f)
+#define MQ(f) offsetof(struct cfg_mqtt, f)
+#define ST(f) offsetof(struct cfg_store, f)
+#define BU(f) offsetof(struct cfg_bus, f)
+#define SE(f) offsetof(struct cfg_sensor, f)
+#define DAY_MS 86400000.0
+#define C KF_CHANNEL
+#define D KF_DEVICE
+#define END {NULL, NULL, 0, NULL, 0, 0, 0}
+
+static const char *const log_names[] = {"stderr", "syslog", NULL};
+static const char *const log_level_names[] = {"emerg", "alert", "crit", "error", "warning",
+                                              "notice", "info", "debug", NULL};
+static const char *const bus_type_names[] = {"tcp", "rtu", "sim", NULL};
+static const char *const rs485_names[] = {"auto", "on", "off", NULL};
+static const char *const rts_names[] = {"none", "up", "down", NULL};
+static const char *const wave_names[] = {"const", "triangle", "sine", "square", "ramp", NULL};
+
+static const struct key gateway_keys[] = {
+    {"id", p_ident, GW(id), NULL, 0, CFG_NAME_MAX, 0},
+    {"site", p_ident, GW(site), NULL, 0, CFG_NAME_MAX, 0},
+    {"log", p_enum, GW(log), log_names, 0, 0, 0},
+    {"log_level", p_enum, GW(log_level), log_level_names, 0, 0, 0},
+    {"profiles", p_str, GW(profiles), NULL, 0, CFG_PATH_MAX, 0},
+    END,
+};
+
+static const struct key mqtt_keys[] = {
+    {"host", p_ipaddr, MQ(host), NULL, 0, CFG_HOST_MAX, 0},
+    {"port", p_u16, MQ(port), NULL, 1, 65535, 0},
+    {"keepalive", p_int, MQ(keepalive_s), NULL, 5, 3600, 0},
+    {"reconnect_min", p_duration, MQ(reconnect_min_ms), NULL, 100, DAY_MS, 0},
+    {"reconnect_max", p_duration, MQ(reconnect_max_ms), NULL, 100, DAY_MS, 0},
+    {"max_inflight", p_int, MQ(max_inflight), NULL, 1, 1000, 0},
+    END,
+};
+
+static const struct key store_keys[] = {
+    {"path", p_str, ST(path), NULL, 0, CFG_PATH_MAX, 0},
+    END,
+};
+
+static const struct key bus_keys[] = {
+    {"type", p_enum, BU(type), bus_type_names, 0, 0, 0},
+    {"host", p_str, BU(host), NULL, 0, CFG_HOST_MAX, 0},
+    {"port", p_u16, BU(port), NULL, 1, 65535, 0},
+    {"device", p_str, BU(device), NULL, 0, CFG_PATH_MAX, 0},
+    {"baud", p_baud, BU(baud), NULL, 0, 0, 0},
+    {"parity", p_parity, BU(parity), NULL, 0, 0, 0},
+    {"data_bits", p_int, BU(data_bits), NULL, 7, 8, 0},
+    {"stop_bits", p_int, BU(stop_bits), NULL, 1, 2, 0},
+    {"rs485", p_enum, BU(rs485), rs485_names, 0, 0, 0},
+    {"rts", p_enum, BU(rts), rts_names, 0, 0, 0},
+    {"timeout", p_duration, BU(timeout_ms), NULL, 10, 60000, 0},
+    {"byte_timeout", p_duration, BU(byte_timeout_ms), NULL, 1, 10000, 0},
+    {"frame_delay", p_duration, BU(frame_delay_ms), NULL, 0, 10000, 0},
+    {"retries", p_int, BU(retries), NULL, 0, 5, 0},
+    {"backoff_after", p_int, BU(backoff_after), NULL, 1, 1000, 0},
+    {"backoff_max", p_duration, BU(backoff_max_ms), NULL, 100, DAY_MS, 0},
+    {"max_gap", p_int, BU(max_gap), NULL, 0, 124, 0},
+    {"max_registers", p_int, BU(max_registers), NULL, 1, 125, 0},
+    END,
+};
+
+static const struct key sensor_keys[] = {
+    [K_CLASS] = {"class", p_class, 0, NULL, 0, 0, C},
+    [K_LIFELINE] = {"lifeline", p_enum, SE(lifeline), lifeline_names, 0, 0, C},
+    [K_BUS] = {"bus", p_ident, SE(bus_name), NULL, 0, CFG_NAME_MAX, D},
+    [K_UNIT_ID] = {"unit_id", p_u8, SE(unit_id), NULL, 0, 255, D},
+    [K_REGISTER] = {"register", p_register, 0, NULL, 0, 0, C},
+    [K_TYPE] = {"type", p_enum, SE(reg.type), reg_type_names, 0, 0, C},
+    [K_ORDER] = {"order", p_enum, SE(reg.order), word_order_names, 0, 0, C | D},
+    [K_BIT] = {"bit", p_int, SE(reg.bit), NULL, 0, 15, C},
+    [K_SCALE] = {"scale", p_double, SE(reg.scale), NULL, -1e12, 1e12, C},
+    [K_OFFSET] = {"offset", p_double, SE(reg.offset), NULL, -1e12, 1e12, C},
+    [K_RAW_MIN] = {"raw_min", p_double, SE(reg.raw_min), NULL, -1e15, 1e15, C},
+    [K_RAW_MAX] = {"raw_max", p_double, SE(reg.raw_max), NULL, -1e15, 1e15, C},
+    [K_MIN] = {"min", p_double, SE(reg.min), NULL, -1e15, 1e15, C},
+    [K_MAX] = {"max", p_double, SE(reg.max), NULL, -1e15, 1e15, C},
+    [K_VALID_MIN] = {"valid_min", p_double, SE(reg.valid_min), NULL, -1e15, 1e15, C},
+    [K_VALID_MAX] = {"valid_max", p_double, SE(reg.valid_max), NULL, -1e15, 1e15, C},
+    [K_UNIT] = {"unit", p_str, SE(unit), NULL, 0, CFG_UNIT_MAX, C},
+    [K_POLL] = {"poll", p_duration, SE(poll_ms), NULL, 10, DAY_MS, D},
+    [K_DIRECTION] = {"direction", p_enum, SE(rule.dir), direction_names, 0, 0, C},
+    [K_RED] = {"red", p_limit, 0, NULL, LEVEL_RED, 0, C},
+    [K_ORANGE] = {"orange", p_limit, 0, NULL, LEVEL_ORANGE, 0, C},
+    [K_YELLOW] = {"yellow", p_limit, 0, NULL, LEVEL_YELLOW, 0, C},
+    [K_BLUE] = {"blue", p_limit, 0, NULL, LEVEL_BLUE, 0, C},
+    [K_HYSTERESIS] = {"hysteresis", p_double, SE(rule.hysteresis), NULL, 0, 1e12, C},
+    [K_ON_DELAY] = {"on_delay", p_duration, SE(rule.on_delay_ms), NULL, 0, DAY_MS, C},
+    [K_OFF_DELAY] = {"off_delay", p_duration, SE(rule.off_delay_ms), NULL, 0, DAY_MS, C},
+    [K_SIM] = {"sim", p_enum, SE(sim.wave), wave_names, 0, 0, 0},
+    [K_SIM_MIN] = {"sim_min", p_double, SE(sim.min), NULL, -1e12, 1e12, 0},
+    [K_SIM_MAX] = {"sim_max", p_double, SE(sim.max), NULL, -1e12, 1e12, 0},
+    [K_SIM_PERIOD] = {"sim_period", p_duration, SE(sim.period_ms), NULL, 100, DAY_MS, 0},
+    [K_PROFILE] = {"profile", p_taken, 0, NULL, 0, 0, D},
+    [K_CHANNEL] = {"channel", p_taken, 0, NULL, 0, 0, 0},
+    END,
+};
+
+static const struct key profile_keys[] = {
+    {"description", p_taken, 0, NULL, 0, 0, 0},
+    {"source", p_taken, 0, NULL, 0, 0, 0},
+    END,
+};
+
+static const struct key no_keys[] = {END};
+
+const struct key *cfg_keys(enum sect_kind kind)
+{
+    switch (kind) {
+    case SECT_GATEWAY: return gateway_keys;
+    case SECT_MQTT: return mqtt_keys;
+    case SECT_STORE: return store_keys;
+    case SECT_BUS: return bus_keys;
+    case SECT_SENSOR:
+    case SECT_DEVICE:
+    case SECT_CHANNEL: return sensor_keys;
+    case SECT_PROFILE: return profile_keys;
+    default: return no_keys;
+    }
+}
+
+int cfg_key_index(const struct key *keys, const char *name)
+{
+    for (int i = 0; keys[i].name; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return i;
+    return -1;
+}
