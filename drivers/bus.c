@@ -1,6 +1,7 @@
 #include "bus.h"
 
 #include <errno.h>
+#include <modbus.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,13 @@
 
 #define BUS_RETRY_MIN_MS 1000
 #define BUS_RETRY_MAX_MS 30000
+#define BACKOFF_MIN_MS 1000
 
 static const struct bus_ops *ops_for(enum bus_type t)
 {
     switch (t) {
     case BUS_TCP: return &modbus_tcp_ops;
+    case BUS_RTU: return &modbus_rtu_ops;
     case BUS_SIM: return &sim_ops;
     default: return NULL;
     }
@@ -93,6 +96,81 @@ unsigned sampleq_drain(struct sampleq *q, struct sample *out, unsigned max)
     return n;
 }
 
+/* ---- statistics ---- */
+
+enum bus_err bus_classify(int err)
+{
+    int e = err < 0 ? -err : err;
+
+    if (e == ETIMEDOUT)
+        return BERR_TIMEOUT;
+    if (e == EMBBADCRC)
+        return BERR_CRC;
+    if (e > MODBUS_ENOBASE && e <= MODBUS_ENOBASE + MODBUS_EXCEPTION_GATEWAY_TARGET)
+        return BERR_EXCEPTION;
+    if (e == EMBBADDATA || e == EMBBADEXC || e == EMBBADSLAVE || e == EMBMDATA || e == EMBUNKEXC)
+        return BERR_BAD_REPLY;
+    return BERR_CONNECTION;
+}
+
+static void count(struct bus_counts *c, int err, int64_t us)
+{
+    c->requests++;
+    c->busy_us += (uint64_t)us;
+    if (err) {
+        enum bus_err k = bus_classify(err);
+        c->errors[k]++;
+        if (k == BERR_EXCEPTION)
+            c->exceptions[-err - MODBUS_ENOBASE]++;
+        return;
+    }
+    c->ok++;
+    unsigned b = 0;
+    while (b + 1 < BUS_LAT_BUCKETS && (uint64_t)us >= (2ull << b))
+        b++;
+    c->lat_hist[b]++;
+    if (!c->lat_n || (uint64_t)us < c->lat_min_us)
+        c->lat_min_us = (uint64_t)us;
+    if ((uint64_t)us > c->lat_max_us)
+        c->lat_max_us = (uint64_t)us;
+    c->lat_n++;
+    c->lat_sum_us += (uint64_t)us;
+}
+
+uint64_t bus_latency_percentile(const struct bus_counts *c, double p)
+{
+    uint64_t want = (uint64_t)((double)c->lat_n * p / 100.0 + 0.999999), seen = 0;
+
+    for (unsigned b = 0; b < BUS_LAT_BUCKETS; b++) {
+        seen += c->lat_hist[b];
+        if (seen >= want && seen)
+            return 2ull << b;
+    }
+    return c->lat_max_us;
+}
+
+unsigned bus_stats(struct bus *b, struct bus_counts *total, struct slave_state *slaves, unsigned max)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&b->stats_mu);
+    *total = b->counts;
+    n = b->plan.n_slaves < max ? b->plan.n_slaves : max;
+    for (unsigned i = 0; i < n; i++)
+        slaves[i] = b->slaves[i];
+    pthread_mutex_unlock(&b->stats_mu);
+    return n;
+}
+
+/* ---- the worker ---- */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Sleeps until deadline (monotonic ms) or a wake-up; true when told to stop. */
 static bool wait_until(struct bus *b, int64_t deadline)
 {
@@ -111,32 +189,131 @@ static bool wait_until(struct bus *b, int64_t deadline)
     return true;
 }
 
-static void emit(struct bus *b, unsigned sensor, double value, enum quality q, int err)
+static void emit(struct bus *b, unsigned sensor, int64_t ts, double value, enum quality q, int err)
 {
-    struct sample s = {.sensor = sensor, .gen = b->gen, .ts_ms = loop_wallclock_ms(),
-                       .value = value, .quality = q, .err = err};
+    struct sample s = {.sensor = sensor, .gen = b->gen, .ts_ms = ts, .value = value,
+                       .quality = q, .err = err};
     sampleq_push(b->q, &s);
 }
 
-/* The most overdue sensor first; ties go to the lower index (config order). */
-static unsigned next_sensor(const struct bus *b)
+static void emit_fault(struct bus *b, const struct plan_group *g, int err)
 {
-    unsigned best = 0;
-    for (unsigned i = 1; i < b->n_sensors; i++)
-        if (b->next_due[i] < b->next_due[best])
-            best = i;
-    return best;
+    int64_t ts = loop_wallclock_ms();
+
+    for (unsigned m = 0; m < g->n; m++)
+        emit(b, b->plan.members[g->first + m], ts, 0, Q_COMM_FAULT, err);
 }
 
-/* Advance on the fixed grid so the schedule never drifts; periods that could
- * not be served (bus overloaded) are skipped, not bunched up. */
-static void advance(struct bus *b, unsigned i, int64_t now)
+static const char *err_text(int err)
 {
-    int64_t period = b->cfg->sensors[b->sensors[i]].poll_ms;
+    return modbus_strerror(err < 0 ? -err : err);
+}
 
-    b->next_due[i] += period;
-    if (b->next_due[i] <= now)
-        b->next_due[i] += ((now - b->next_due[i]) / period + 1) * period;
+static void slave_failed(struct bus *b, struct slave_state *sl, int err, int64_t now)
+{
+    sl->fails++;
+    sl->last_err = err;
+    if (sl->fails < (unsigned)b->bcfg->backoff_after)
+        return;
+    bool first = sl->backoff_ms == 0;
+    sl->backoff_ms = first ? BACKOFF_MIN_MS : sl->backoff_ms * 2;
+    if (sl->backoff_ms > b->bcfg->backoff_max_ms)
+        sl->backoff_ms = b->bcfg->backoff_max_ms;
+    sl->retry_at = now + sl->backoff_ms;
+    if (first)
+        log_warn("bus '%s': unit %u not answering (%s) after %u tries, backing off up to %llds",
+                 b->bcfg->name, sl->unit, err_text(err), sl->fails,
+                 (long long)(b->bcfg->backoff_max_ms / 1000));
+}
+
+static void slave_ok(struct bus *b, struct slave_state *sl)
+{
+    if (sl->backoff_ms)
+        log_info("bus '%s': unit %u answers again after %u failures", b->bcfg->name, sl->unit, sl->fails);
+    sl->fails = 0;
+    sl->backoff_ms = 0;
+    sl->retry_at = 0;
+}
+
+static void decode_members(struct bus *b, const struct plan_group *g, const uint16_t *regs)
+{
+    int64_t ts = loop_wallclock_ms();
+
+    for (unsigned m = 0; m < g->n; m++) {
+        unsigned idx = b->plan.members[g->first + m];
+        const struct cfg_sensor *s = &b->cfg->sensors[idx];
+        double v = 0;
+        int r = decode_value(&s->reg, regs + (s->reg.addr - g->addr), &v);
+        emit(b, idx, ts, v, r == 0 ? Q_GOOD : Q_OUT_OF_RANGE, r);
+    }
+}
+
+static void compute_members(struct bus *b, const struct plan_group *g)
+{
+    int64_t ts = loop_wallclock_ms();
+
+    for (unsigned m = 0; m < g->n; m++) {
+        unsigned idx = b->plan.members[g->first + m];
+        double v = 0;
+        enum quality q = b->ops->value(b, &b->cfg->sensors[idx], &v);
+        emit(b, idx, ts, v, q, 0);
+    }
+}
+
+/* One request, retried after a timeout or a CRC error; the frame gap is kept
+ * before each try. Returns 0 or the negative error of the last try. */
+static int transact(struct bus *b, struct plan_group *g, uint16_t *regs, struct slave_state *sl)
+{
+    int r = 0;
+
+    for (int t = 0; t <= b->bcfg->retries; t++) {
+        int64_t gap_until = b->last_end_us + b->bcfg->frame_delay_ms * 1000;
+        while (now_us() < gap_until && !atomic_load(&b->stop)) {
+            struct timespec d = {0, (long)(gap_until - now_us()) * 1000};
+            if (d.tv_nsec > 0)
+                nanosleep(&d, NULL);
+        }
+        int64_t t0 = now_us();
+        r = b->ops->read(b, g, regs);
+        int64_t t1 = now_us();
+        b->last_end_us = t1;
+        pthread_mutex_lock(&b->stats_mu);
+        count(&b->counts, r, t1 - t0);
+        count(&sl->counts, r, t1 - t0);
+        pthread_mutex_unlock(&b->stats_mu);
+        enum bus_err k = bus_classify(r);
+        if (r == 0 || b->broken || (k != BERR_TIMEOUT && k != BERR_CRC))
+            break;
+    }
+    return r;
+}
+
+static void poll_group(struct bus *b, struct plan_group *g, uint16_t *regs)
+{
+    struct slave_state *sl = &b->slaves[g->slave];
+    int64_t now = loop_clock_ms();
+
+    if (!b->ops->read) {
+        compute_members(b, g);
+        return;
+    }
+    if (sl->backoff_ms && now < sl->retry_at) {
+        /* A dead slave costs no bus time; the core still hears of every poll. */
+        pthread_mutex_lock(&b->stats_mu);
+        sl->counts.skipped++;
+        b->counts.skipped++;
+        pthread_mutex_unlock(&b->stats_mu);
+        emit_fault(b, g, sl->last_err);
+        return;
+    }
+    int r = transact(b, g, regs, sl);
+    if (r == 0) {
+        slave_ok(b, sl);
+        decode_members(b, g, regs);
+    } else {
+        slave_failed(b, sl, r, loop_clock_ms());
+        emit_fault(b, g, r);
+    }
 }
 
 static bool ensure_open(struct bus *b, int64_t *retry_ms, bool *failing)
@@ -146,21 +323,21 @@ static bool ensure_open(struct bus *b, int64_t *retry_ms, bool *failing)
     if (b->open) {
         b->ops->close(b);
         b->open = false;
-        atomic_fetch_add(&b->stats.reconnects, 1);
+        b->reconnects++;
     }
     int r = b->ops->open(b);
     if (r == 0) {
         b->open = true;
         b->broken = false;
         if (*failing)
-            log_info("bus '%s': connected again", b->bcfg->name);
+            log_info("bus '%s': open again", b->bcfg->name);
         *failing = false;
         *retry_ms = BUS_RETRY_MIN_MS;
         return true;
     }
     if (!*failing)
         log_warn("bus '%s': cannot open: %s, retrying with back-off up to %ds",
-                 b->bcfg->name, strerror(-r), BUS_RETRY_MAX_MS / 1000);
+                 b->bcfg->name, err_text(r), BUS_RETRY_MAX_MS / 1000);
     *failing = true;
     return false;
 }
@@ -170,15 +347,18 @@ static void *worker(void *arg)
     struct bus *b = arg;
     int64_t retry_ms = BUS_RETRY_MIN_MS;
     bool failing = false;
+    static const unsigned regs_n = PLAN_MAX_BITS;
+    uint16_t *regs = calloc(regs_n, sizeof(*regs));
 
-    while (!atomic_load(&b->stop)) {
+    while (regs && !atomic_load(&b->stop)) {
         if (!ensure_open(b, &retry_ms, &failing)) {
-            /* Every sensor that fell due while the bus is down gets a comm_fault. */
+            /* Every group that fell due while the bus is down gets a comm_fault. */
             int64_t now = loop_clock_ms();
-            for (unsigned i = 0; i < b->n_sensors; i++) {
-                if (b->next_due[i] <= now) {
-                    emit(b, b->sensors[i], 0, Q_COMM_FAULT, ECONNREFUSED);
-                    advance(b, i, now);
+            for (unsigned i = 0; i < b->plan.n_groups; i++) {
+                struct plan_group *g = &b->plan.groups[i];
+                if (g->next_due <= now) {
+                    emit_fault(b, g, -ECONNREFUSED);
+                    plan_advance(g, now);
                 }
             }
             if (wait_until(b, now + retry_ms))
@@ -186,19 +366,15 @@ static void *worker(void *arg)
             retry_ms = retry_ms * 2 > BUS_RETRY_MAX_MS ? BUS_RETRY_MAX_MS : retry_ms * 2;
             continue;
         }
-        unsigned i = next_sensor(b);
-        if (wait_until(b, b->next_due[i]))
+        struct plan_group *g = &b->plan.groups[plan_next(&b->plan)];
+        if (wait_until(b, g->next_due))
             break;
-        const struct cfg_sensor *s = &b->cfg->sensors[b->sensors[i]];
-        double value = 0;
-        int err = 0;
-        atomic_fetch_add(&b->stats.requests, 1);
-        enum quality q = b->ops->read(b, s, &value, &err);
-        if (q == Q_COMM_FAULT)
-            atomic_fetch_add(&b->stats.errors, 1);
-        emit(b, b->sensors[i], value, q, err);
-        advance(b, i, loop_clock_ms());
+        poll_group(b, g, regs);
+        plan_advance(g, loop_clock_ms());
     }
+    if (!regs)
+        log_err("bus '%s': out of memory, bus stopped", b->bcfg->name);
+    free(regs);
     if (b->open)
         b->ops->close(b);
     b->open = false;
@@ -207,6 +383,8 @@ static void *worker(void *arg)
 
 int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sampleq *q, uint32_t gen)
 {
+    int r;
+
     memset(b, 0, sizeof(*b));
     b->wake_fd = -1;
     b->cfg = cfg;
@@ -214,37 +392,31 @@ int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sa
     b->ops = ops_for(b->bcfg->type);
     b->q = q;
     b->gen = gen;
+    pthread_mutex_init(&b->stats_mu, NULL);
     if (!b->ops)
         return -ENOTSUP;
-    for (unsigned i = 0; i < cfg->n_sensors; i++)
-        if (cfg->sensors[i].bus == index)
-            b->n_sensors++;
-    if (b->n_sensors == 0)
-        return 0; /* a bus without sensors needs no thread */
-    b->sensors = calloc(b->n_sensors, sizeof(*b->sensors));
-    b->next_due = calloc(b->n_sensors, sizeof(*b->next_due));
-    b->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!b->sensors || !b->next_due || b->wake_fd < 0)
-        goto fail;
     b->t0_ms = loop_clock_ms();
-    for (unsigned i = 0, n = 0; i < cfg->n_sensors; i++) {
-        if (cfg->sensors[i].bus != index)
-            continue;
-        b->sensors[n] = i;
-        b->next_due[n++] = b->t0_ms;
-    }
-    int r = pthread_create(&b->thread, NULL, worker, b);
-    if (r != 0) {
-        errno = r;
+    r = plan_build(&b->plan, cfg, index, b->ops->read != NULL, b->bcfg->max_gap,
+                        b->bcfg->max_registers, b->t0_ms);
+    if (r < 0 || b->plan.n_groups == 0)
+        return r; /* a bus without sensors needs no thread */
+    b->slaves = calloc(b->plan.n_slaves, sizeof(*b->slaves));
+    b->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!b->slaves || b->wake_fd < 0) {
+        r = -ENOMEM;
         goto fail;
     }
+    for (unsigned i = 0; i < b->plan.n_slaves; i++)
+        b->slaves[i].unit = b->plan.units[i];
+    r = -pthread_create(&b->thread, NULL, worker, b);
+    if (r < 0)
+        goto fail;
     b->started = true;
     return 0;
 fail:
-    r = -errno;
-    log_err("bus '%s': cannot start worker: %s", b->bcfg->name, strerror(errno));
+    log_err("bus '%s': cannot start worker: %s", b->bcfg->name, strerror(-r));
     bus_stop(b);
-    return r ? r : -ENOMEM;
+    return r;
 }
 
 void bus_stop(struct bus *b)
@@ -260,8 +432,8 @@ void bus_stop(struct bus *b)
     if (b->wake_fd >= 0)
         close(b->wake_fd);
     b->wake_fd = -1;
-    free(b->sensors);
-    free(b->next_due);
-    b->sensors = NULL;
-    b->next_due = NULL;
+    free(b->slaves);
+    b->slaves = NULL;
+    plan_free(&b->plan);
+    pthread_mutex_destroy(&b->stats_mu);
 }

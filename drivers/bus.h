@@ -1,7 +1,9 @@
 /* bus: field buses behind one small interface. Each bus runs in its own
- * worker thread that owns its device context and polls its sensors in turn;
- * it talks to the core only through the sample queue and its eventfd, so a
- * dead or slow slave costs only its own bus time.
+ * worker thread that owns its device context and polls its sensors by the
+ * plan of poll.h; it talks to the core only through the sample queue and its
+ * eventfd, so a dead or slow slave costs only its own bus time. A slave that
+ * fails backoff_after times in a row is backed off (tried at most every
+ * backoff_max, exponentially) and comes back by itself when it answers.
  *
  * A driver fills one const struct bus_ops (after collectd's plugin callbacks
  * and libmodbus's backend vtable); adding a bus type touches one file. */
@@ -14,6 +16,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "plan.h"
 #include "sample.h"
 
 struct bus;
@@ -22,10 +25,12 @@ struct bus_ops {
     const char *type;
     /* Called in the worker; may block up to the bus timeout. 0 or -errno. */
     int (*open)(struct bus *b);
-    /* Reads one sensor: fills *value and returns its quality; on comm_fault
-     * *err says why (errno or libmodbus code). Sets b->broken when the
-     * connection must be re-opened. */
-    enum quality (*read)(struct bus *b, const struct cfg_sensor *s, double *value, int *err);
+    /* Reads g->count registers (bits as 0/1 words) of g into regs. 0, or a
+     * negative errno / libmodbus code (-EMBBADCRC, -(MODBUS_ENOBASE + code)...).
+     * Sets b->broken when the connection must be re-opened. */
+    int (*read)(struct bus *b, const struct plan_group *g, uint16_t *regs);
+    /* Buses without registers (sim) compute each sensor's value instead. */
+    enum quality (*value)(struct bus *b, const struct cfg_sensor *s, double *value);
     void (*close)(struct bus *b);
 };
 
@@ -45,29 +50,47 @@ void sampleq_push(struct sampleq *q, const struct sample *s);
 /* Core side: clears the eventfd and takes up to max samples. */
 unsigned sampleq_drain(struct sampleq *q, struct sample *out, unsigned max);
 
-struct bus_stats {
-    atomic_uint_least64_t requests;
-    atomic_uint_least64_t errors;
-    atomic_uint_least64_t reconnects;
+/* Errors by kind, as the console and the status message show them. */
+enum bus_err { BERR_TIMEOUT, BERR_CRC, BERR_EXCEPTION, BERR_BAD_REPLY, BERR_CONNECTION, BERR_KINDS };
+#define BUS_LAT_BUCKETS 24 /* latency histogram: bucket i holds [2^i, 2^(i+1)) us */
+
+struct bus_counts {
+    uint64_t requests, ok, errors[BERR_KINDS];
+    uint64_t exceptions[12];  /* by Modbus exception code 1..11 */
+    uint64_t skipped;         /* polls of a backed-off slave, answered comm_fault without a request */
+    uint64_t lat_n, lat_sum_us, lat_min_us, lat_max_us;
+    uint32_t lat_hist[BUS_LAT_BUCKETS];
+    uint64_t busy_us;         /* time spent in requests */
+};
+
+struct slave_state {
+    uint8_t unit;
+    unsigned fails;           /* consecutive */
+    int64_t backoff_ms;       /* 0: not backed off */
+    int64_t retry_at;         /* monotonic ms */
+    int last_err;
+    struct bus_counts counts;
 };
 
 struct bus {
     const struct config *cfg;   /* read-only while the worker runs */
     const struct cfg_bus *bcfg;
     const struct bus_ops *ops;
-    unsigned *sensors;          /* indexes into cfg->sensors on this bus */
-    int64_t *next_due;          /* monotonic ms, per entry of sensors */
-    unsigned n_sensors;
+    struct plan plan;
+    struct slave_state *slaves; /* by plan slave index */
     struct sampleq *q;
     uint32_t gen;
     void *priv;                 /* the driver's context */
-    bool open, broken;
+    bool open, broken, warned;
     int64_t t0_ms;              /* worker start, monotonic */
+    int64_t last_end_us;        /* end of the last transaction, for the frame gap */
     int wake_fd;
     atomic_bool stop;
     pthread_t thread;
     bool started;
-    struct bus_stats stats;
+    pthread_mutex_t stats_mu;   /* guards counts and slaves[].counts */
+    struct bus_counts counts;
+    uint64_t reconnects;
 };
 
 /* Starts the worker for cfg->buses[index]. 0 or -errno. */
@@ -75,7 +98,15 @@ int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sa
 /* Stops and joins the worker (waits at most one bus timeout); accepts a never-started bus. */
 void bus_stop(struct bus *b);
 
+/* A copy of the bus totals and of up to max slaves' counts; returns the
+ * number of slaves. Safe from any thread. */
+unsigned bus_stats(struct bus *b, struct bus_counts *total, struct slave_state *slaves, unsigned max);
+/* The p-th percentile (0-100) of a latency histogram, in us (upper bound of its bucket). */
+uint64_t bus_latency_percentile(const struct bus_counts *c, double p);
+enum bus_err bus_classify(int err);
+
 extern const struct bus_ops modbus_tcp_ops;
+extern const struct bus_ops modbus_rtu_ops;
 extern const struct bus_ops sim_ops;
 
 #endif

@@ -1,5 +1,6 @@
-/* modbus: Modbus TCP bus driver on libmodbus (blocking calls, in the bus
- * worker only). RTU joins this file as a second bus_ops (issue #3). */
+/* modbus: Modbus TCP and RTU bus drivers on libmodbus. Blocking calls, in
+ * the bus worker only; everything else (scheduling, retries, back-off,
+ * statistics) is the same for both and lives in bus.c. */
 #include <errno.h>
 #include <modbus.h>
 #include <stdio.h>
@@ -8,17 +9,18 @@
 #include "bus.h"
 #include "log.h"
 
-static int tcp_open(struct bus *b)
+static void set_timeouts(modbus_t *ctx, const struct cfg_bus *c)
 {
-    char port[8];
-    modbus_t *ctx;
-    int64_t to = b->bcfg->timeout_ms;
+    modbus_set_response_timeout(ctx, (uint32_t)(c->timeout_ms / 1000), (uint32_t)(c->timeout_ms % 1000) * 1000);
+    modbus_set_byte_timeout(ctx, (uint32_t)(c->byte_timeout_ms / 1000),
+                            (uint32_t)(c->byte_timeout_ms % 1000) * 1000);
+}
 
-    snprintf(port, sizeof(port), "%u", b->bcfg->port);
-    ctx = modbus_new_tcp_pi(b->bcfg->host, port);
+static int connect_ctx(struct bus *b, modbus_t *ctx)
+{
     if (!ctx)
         return -errno;
-    modbus_set_response_timeout(ctx, (uint32_t)(to / 1000), (uint32_t)(to % 1000) * 1000);
+    set_timeouts(ctx, b->bcfg);
     if (modbus_connect(ctx) < 0) {
         int e = errno;
         modbus_free(ctx);
@@ -28,7 +30,46 @@ static int tcp_open(struct bus *b)
     return 0;
 }
 
-static void tcp_close(struct bus *b)
+static int tcp_open(struct bus *b)
+{
+    char port[8];
+
+    snprintf(port, sizeof(port), "%u", b->bcfg->port);
+    return connect_ctx(b, modbus_new_tcp_pi(b->bcfg->host, port));
+}
+
+/* The direction of an RS-485 transceiver is switched by the kernel's RS485
+ * mode, by RTS, or by the adapter itself; a port with none of the first two
+ * (a USB adapter, a pty) gets a warning, once, not a failure. */
+static int rtu_open(struct bus *b)
+{
+    const struct cfg_bus *c = b->bcfg;
+    modbus_t *ctx = modbus_new_rtu(c->device, c->baud, (char)c->parity, c->data_bits, c->stop_bits);
+    int r = connect_ctx(b, ctx);
+
+    if (r < 0)
+        return r;
+    if (c->rs485 != RS485_OFF && modbus_rtu_set_serial_mode(ctx, MODBUS_RTU_RS485) < 0) {
+        if (c->rs485 == RS485_ON) {
+            r = -errno;
+            log_err("bus '%s': %s has no kernel RS-485 mode: %s", c->name, c->device, strerror(errno));
+            modbus_close(ctx);
+            modbus_free(ctx);
+            b->priv = NULL;
+            return r;
+        }
+        if (!b->warned)
+            log_warn("bus '%s': %s has no kernel RS-485 mode (%s): assuming the adapter switches "
+                     "direction itself", c->name, c->device, strerror(errno));
+        b->warned = true;
+    }
+    if (c->rts != RTS_NONE &&
+        modbus_rtu_set_rts(ctx, c->rts == RTS_UP ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) < 0)
+        log_warn("bus '%s': RTS direction control on %s: %s", c->name, c->device, strerror(errno));
+    return 0;
+}
+
+static void mb_close(struct bus *b)
 {
     modbus_t *ctx = b->priv;
 
@@ -39,49 +80,53 @@ static void tcp_close(struct bus *b)
     b->priv = NULL;
 }
 
-/* Errors after which the TCP stream cannot be trusted: reconnect. */
+/* Errors after which the stream cannot be trusted: reconnect. */
 static bool connection_lost(int e)
 {
-    return e == ECONNRESET || e == EPIPE || e == EBADF || e == ENOTCONN ||
-           e == ECONNREFUSED || e == EMBBADDATA || e == EMBBADEXC ||
-           e == EMBBADSLAVE || e == EMBMDATA;
+    return e == ECONNRESET || e == EPIPE || e == EBADF || e == ENOTCONN || e == ECONNREFUSED ||
+           e == EIO;
 }
 
-static enum quality tcp_read(struct bus *b, const struct cfg_sensor *s, double *value, int *err)
+static int mb_read(struct bus *b, const struct plan_group *g, uint16_t *regs)
 {
     modbus_t *ctx = b->priv;
-    const struct reg_format *f = &s->reg;
-    uint16_t regs[4] = {0};
-    uint8_t bit = 0;
-    int n = (int)decode_width(f->type), r;
+    uint8_t *bits = (uint8_t *)regs; /* unpacked below, back to front */
+    int r;
 
-    modbus_set_slave(ctx, s->unit_id);
-    switch (f->kind) {
-    case REG_HOLDING: r = modbus_read_registers(ctx, f->addr, n, regs); break;
-    case REG_INPUT: r = modbus_read_input_registers(ctx, f->addr, n, regs); break;
-    case REG_COIL: r = modbus_read_bits(ctx, f->addr, 1, &bit); regs[0] = bit; break;
-    case REG_DISCRETE: r = modbus_read_input_bits(ctx, f->addr, 1, &bit); regs[0] = bit; break;
+    modbus_set_slave(ctx, g->unit);
+    switch (g->kind) {
+    case REG_HOLDING: r = modbus_read_registers(ctx, g->addr, g->count, regs); break;
+    case REG_INPUT: r = modbus_read_input_registers(ctx, g->addr, g->count, regs); break;
+    case REG_COIL: r = modbus_read_bits(ctx, g->addr, g->count, bits); break;
+    case REG_DISCRETE: r = modbus_read_input_bits(ctx, g->addr, g->count, bits); break;
     default: r = -1; errno = EINVAL; break;
     }
     if (r < 0) {
-        *err = errno;
-        /* A reply that arrives after the timeout would be taken as the answer
-         * to the next request: flush it, and drop a connection whose framing
-         * (transaction id, length) no longer matches rather than desynchronise. */
-        if (connection_lost(*err))
+        int e = errno;
+        if (connection_lost(e))
             b->broken = true;
-        else if (*err == ETIMEDOUT)
-            modbus_flush(ctx);
-        return Q_COMM_FAULT;
+        else if (e != ETIMEDOUT && bus_classify(e) != BERR_EXCEPTION)
+            modbus_flush(ctx); /* CRC or framing trouble: drop what is left */
+        else if (e == ETIMEDOUT && b->bcfg->type == BUS_TCP)
+            modbus_flush(ctx); /* a late reply must not answer the next request */
+        return -e;
     }
-    if (decode_value(f, regs, value) < 0)
-        return Q_OUT_OF_RANGE;
-    return Q_GOOD;
+    if (g->kind == REG_COIL || g->kind == REG_DISCRETE)
+        for (int i = g->count - 1; i >= 0; i--)
+            regs[i] = bits[i];
+    return 0;
 }
 
 const struct bus_ops modbus_tcp_ops = {
     .type = "tcp",
     .open = tcp_open,
-    .read = tcp_read,
-    .close = tcp_close,
+    .read = mb_read,
+    .close = mb_close,
+};
+
+const struct bus_ops modbus_rtu_ops = {
+    .type = "rtu",
+    .open = rtu_open,
+    .read = mb_read,
+    .close = mb_close,
 };

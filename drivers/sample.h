@@ -21,5 +21,7 @@ struct sample {
 };
 
 const char *quality_name(enum quality q);
+/* Why a sample is not good: the errno or libmodbus text of its err. */
+const char *sample_err_text(int err);
 
 #endif

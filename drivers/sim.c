@@ -17,13 +17,12 @@ static void sim_close(struct bus *b)
     (void)b;
 }
 
-static enum quality sim_read(struct bus *b, const struct cfg_sensor *s, double *value, int *err)
+static enum quality sim_value(struct bus *b, const struct cfg_sensor *s, double *value)
 {
     const struct cfg_sim *w = &s->sim;
     double phase = (double)((loop_clock_ms() - b->t0_ms) % w->period_ms) / (double)w->period_ms;
     double span = w->max - w->min, x;
 
-    (void)err;
     switch (w->wave) {
     case WAVE_TRIANGLE: x = phase < 0.5 ? 2 * phase : 2 - 2 * phase; break;
     case WAVE_SINE: x = 0.5 - 0.5 * cos(2 * M_PI * phase); break;
@@ -39,6 +38,6 @@ static enum quality sim_read(struct bus *b, const struct cfg_sensor *s, double *
 const struct bus_ops sim_ops = {
     .type = "sim",
     .open = sim_open,
-    .read = sim_read,
+    .value = sim_value,
     .close = sim_close,
 };

@@ -97,9 +97,11 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     if (smp->gen != g->gen || smp->sensor >= g->cfg.n_sensors)
         return; /* from the workers of a config replaced by a reload */
     rt = &g->rt[smp->sensor];
-    if (smp->quality != rt->quality && rt->ts_ms)
-        log_info("core: sensor '%s': quality %s -> %s", g->cfg.sensors[smp->sensor].name,
-                 quality_name(rt->quality), quality_name(smp->quality));
+    if (smp->quality != rt->quality && (rt->ts_ms || smp->quality != Q_GOOD))
+        log_info("core: sensor '%s': quality %s -> %s%s%s%s", g->cfg.sensors[smp->sensor].name,
+                 quality_name(rt->quality), quality_name(smp->quality),
+                 smp->quality == Q_GOOD ? "" : " (", smp->quality == Q_GOOD ? "" : sample_err_text(smp->err),
+                 smp->quality == Q_GOOD ? "" : ")");
     rt->value = smp->value;
     rt->quality = smp->quality;
     rt->ts_ms = smp->ts_ms;

@@ -1,0 +1,49 @@
+/* plan: a bus's polling plan. Sensors of one slave, register kind and poll
+ * period whose registers are contiguous (or nearly: up to max_gap unused
+ * registers between them) share one request, up to the protocol's limit
+ * (125 registers, 2000 bits). Each group runs on a fixed grid from t0, so the
+ * schedule never drifts; the most overdue group goes first. Pure: time is
+ * passed in, so tests drive it with an injected clock. */
+#ifndef LIFELINE_PLAN_H
+#define LIFELINE_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define PLAN_MAX_REGS 125
+#define PLAN_MAX_BITS 2000
+
+struct plan_group {
+    uint8_t unit;
+    enum reg_kind kind;
+    uint16_t addr, count;  /* registers (or bits) read in one request */
+    int64_t period_ms;
+    int64_t next_due;      /* monotonic ms */
+    unsigned first, n;     /* its sensors: plan->members[first .. first + n) */
+    unsigned slave;        /* index of its unit among the bus's slaves */
+};
+
+struct plan {
+    struct plan_group *groups;
+    unsigned n_groups;
+    unsigned *members;     /* sensor indexes into cfg->sensors */
+    unsigned n_members;
+    uint8_t *units;        /* the distinct unit ids, by slave index */
+    unsigned n_slaves;
+};
+
+/* Plans the sensors of cfg->buses[bus]. With coalesce false every sensor is a
+ * group of its own (buses without registers). 0 or -ENOMEM. */
+int plan_build(struct plan *p, const struct config *cfg, unsigned bus, bool coalesce,
+                    int max_gap, int max_regs, int64_t t0);
+void plan_free(struct plan *p);
+
+/* The group due first. */
+unsigned plan_next(const struct plan *p);
+/* Moves g to its next slot on the grid after now; slots the bus could not
+ * serve are skipped, not bunched up. */
+void plan_advance(struct plan_group *g, int64_t now);
+
+#endif
