@@ -113,3 +113,6 @@ install: $(B)/lifelined $(B)/lifeline-center
 
 clean:
 	rm -rf build build-san
+
+# --- benchmarks (figures, never pass/fail) --------------------------------
+-include bench/bench.mk
