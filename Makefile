@@ -106,10 +106,11 @@ deps:
 	fi
 
 install: $(B)/lifelined $(B)/lifeline-center
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lifeline
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lifeline/profiles
 	install -m 0755 $(B)/lifelined $(DESTDIR)$(PREFIX)/sbin/lifelined
 	install -m 0755 $(B)/lifeline-center $(DESTDIR)$(PREFIX)/bin/lifeline-center
 	install -m 0644 config/*.conf $(DESTDIR)$(PREFIX)/share/lifeline/
+	install -m 0644 drivers/profiles/*.ini $(DESTDIR)$(PREFIX)/share/lifeline/profiles/
 
 clean:
 	rm -rf build build-san
