@@ -171,7 +171,8 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Sleeps until deadline (monotonic ms) or a wake-up; true when told to stop. */
+/* Sleeps until deadline (monotonic ms); true when woken early (a write was
+ * queued, or the bus is stopping). */
 static bool wait_until(struct bus *b, int64_t deadline)
 {
     while (!atomic_load(&b->stop)) {
@@ -184,6 +185,7 @@ static bool wait_until(struct bus *b, int64_t deadline)
             uint64_t v;
             if (read(b->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 log_err("bus '%s': wake read: %s", b->bcfg->name, strerror(errno));
+            return true;
         }
     }
     return true;
@@ -191,8 +193,8 @@ static bool wait_until(struct bus *b, int64_t deadline)
 
 static void emit(struct bus *b, unsigned sensor, int64_t ts, double value, enum quality q, int err)
 {
-    struct sample s = {.sensor = sensor, .gen = b->gen, .ts_ms = ts, .value = value,
-                       .quality = q, .err = err};
+    struct sample s = {.kind = SAMPLE_VALUE, .sensor = sensor, .gen = b->gen, .ts_ms = ts,
+                       .value = value, .quality = q, .err = err};
     sampleq_push(b->q, &s);
 }
 
@@ -316,6 +318,71 @@ static void poll_group(struct bus *b, struct plan_group *g, uint16_t *regs)
     }
 }
 
+int bus_write(struct bus *b, const struct bus_write *w)
+{
+    int r = 0;
+    uint64_t one = 1;
+
+    if (!b->ops || !b->ops->write || !b->started)
+        return -ENOTSUP;
+    if ((w->kind != REG_COIL && w->kind != REG_HOLDING) || w->count < 1 || w->count > BUS_WRITE_MAX ||
+        (unsigned)w->addr + w->count - 1 > 65535)
+        return -EINVAL;
+    pthread_mutex_lock(&b->write_mu);
+    if (b->w_count == BUS_WRITE_QUEUE)
+        r = -EAGAIN;
+    else
+        b->writes[(b->w_head + b->w_count++) % BUS_WRITE_QUEUE] = *w;
+    pthread_mutex_unlock(&b->write_mu);
+    if (r == 0 && write(b->wake_fd, &one, sizeof(one)) < 0)
+        log_err("bus '%s': wake write: %s", b->bcfg->name, strerror(errno));
+    return r;
+}
+
+static bool take_write(struct bus *b, struct bus_write *w)
+{
+    bool got;
+
+    pthread_mutex_lock(&b->write_mu);
+    got = b->w_count > 0;
+    if (got) {
+        *w = b->writes[b->w_head];
+        b->w_head = (b->w_head + 1) % BUS_WRITE_QUEUE;
+        b->w_count--;
+    }
+    pthread_mutex_unlock(&b->write_mu);
+    return got;
+}
+
+/* Writes, then (if asked) reads back through the same path as polling. */
+static void do_write(struct bus *b, const struct bus_write *w, uint16_t *regs)
+{
+    struct plan_group g = {.unit = w->unit, .kind = w->kind, .addr = w->addr, .count = w->count};
+    struct slave_state scratch = {.unit = w->unit};
+    struct sample done = {.kind = SAMPLE_WRITE_DONE, .bus = b->index, .gen = b->gen,
+                          .write_id = w->id};
+    int64_t t0 = now_us();
+    int r = b->ops->write(b, w);
+
+    b->last_end_us = now_us();
+    pthread_mutex_lock(&b->stats_mu);
+    count(&b->counts, r, b->last_end_us - t0);
+    pthread_mutex_unlock(&b->stats_mu);
+    if (r == 0 && w->verify) {
+        r = transact(b, &g, regs, &scratch);
+        for (unsigned i = 0; r == 0 && i < w->count; i++)
+            if ((w->kind == REG_COIL ? !!regs[i] : regs[i]) != (w->kind == REG_COIL ? !!w->values[i] : w->values[i]))
+                r = -EIO; /* the device took the write but holds another value */
+    }
+    done.ts_ms = loop_wallclock_ms();
+    done.err = r;
+    if (r)
+        log_warn("bus '%s': write to unit %u %s %u (%u values) failed: %s", b->bcfg->name, w->unit,
+                 reg_kind_names[w->kind], w->addr, w->count,
+                 r == -EIO ? "read-back differs" : err_text(r));
+    sampleq_push(b->q, &done);
+}
+
 static bool ensure_open(struct bus *b, int64_t *retry_ms, bool *failing)
 {
     if (b->open && !b->broken)
@@ -361,14 +428,27 @@ static void *worker(void *arg)
                     plan_advance(g, now);
                 }
             }
-            if (wait_until(b, now + retry_ms))
+            /* A write cannot wait for the line to come back: fail it now. */
+            struct bus_write w;
+            while (take_write(b, &w)) {
+                struct sample done = {.kind = SAMPLE_WRITE_DONE, .bus = b->index, .gen = b->gen,
+                                      .write_id = w.id, .ts_ms = loop_wallclock_ms(), .err = -ENOTCONN};
+                sampleq_push(b->q, &done);
+            }
+            if (wait_until(b, now + retry_ms) && atomic_load(&b->stop))
                 break;
             retry_ms = retry_ms * 2 > BUS_RETRY_MAX_MS ? BUS_RETRY_MAX_MS : retry_ms * 2;
             continue;
         }
+        /* Writes go first: a fan or a valve must not wait for the poll cycle. */
+        struct bus_write w;
+        if (take_write(b, &w)) {
+            do_write(b, &w, regs);
+            continue;
+        }
         struct plan_group *g = &b->plan.groups[plan_next(&b->plan)];
         if (wait_until(b, g->next_due))
-            break;
+            continue; /* woken: a write, or stop */
         poll_group(b, g, regs);
         plan_advance(g, loop_clock_ms());
     }
@@ -392,7 +472,9 @@ int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sa
     b->ops = ops_for(b->bcfg->type);
     b->q = q;
     b->gen = gen;
+    b->index = index;
     pthread_mutex_init(&b->stats_mu, NULL);
+    pthread_mutex_init(&b->write_mu, NULL);
     if (!b->ops)
         return -ENOTSUP;
     b->t0_ms = loop_clock_ms();

@@ -21,6 +21,20 @@
 
 struct bus;
 
+#define BUS_WRITE_MAX 123 /* registers in one Write Multiple Registers request */
+#define BUS_WRITE_QUEUE 16
+
+/* A write for rule actions and the console: coils (values 0/1) or holding
+ * registers, optionally read back and compared. */
+struct bus_write {
+    uint64_t id;           /* the caller's; comes back in the SAMPLE_WRITE_DONE */
+    uint8_t unit;
+    enum reg_kind kind;    /* REG_COIL or REG_HOLDING */
+    uint16_t addr, count;  /* 1..BUS_WRITE_MAX */
+    uint16_t values[BUS_WRITE_MAX];
+    bool verify;
+};
+
 struct bus_ops {
     const char *type;
     /* Called in the worker; may block up to the bus timeout. 0 or -errno. */
@@ -31,6 +45,8 @@ struct bus_ops {
     int (*read)(struct bus *b, const struct plan_group *g, uint16_t *regs);
     /* Buses without registers (sim) compute each sensor's value instead. */
     enum quality (*value)(struct bus *b, const struct cfg_sensor *s, double *value);
+    /* Performs one write (no read-back: bus.c does that with read). 0 or -error. */
+    int (*write)(struct bus *b, const struct bus_write *w);
     void (*close)(struct bus *b);
 };
 
@@ -88,6 +104,10 @@ struct bus {
     atomic_bool stop;
     pthread_t thread;
     bool started;
+    pthread_mutex_t write_mu;   /* guards the write queue */
+    struct bus_write writes[BUS_WRITE_QUEUE];
+    unsigned w_head, w_count;
+    unsigned index;             /* in cfg->buses */
     pthread_mutex_t stats_mu;   /* guards counts and slaves[].counts */
     struct bus_counts counts;
     uint64_t reconnects;
@@ -97,6 +117,11 @@ struct bus {
 int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sampleq *q, uint32_t gen);
 /* Stops and joins the worker (waits at most one bus timeout); accepts a never-started bus. */
 void bus_stop(struct bus *b);
+
+/* Queues a write; the worker does it before its next poll and reports the
+ * result as a SAMPLE_WRITE_DONE on the sample queue. 0, -EAGAIN when the
+ * queue is full, -ENOTSUP on a bus that cannot write, -EINVAL on a bad request. */
+int bus_write(struct bus *b, const struct bus_write *w);
 
 /* A copy of the bus totals and of up to max slaves' counts; returns the
  * number of slaves. Safe from any thread. */

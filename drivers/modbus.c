@@ -117,10 +117,38 @@ static int mb_read(struct bus *b, const struct plan_group *g, uint16_t *regs)
     return 0;
 }
 
+static int mb_write(struct bus *b, const struct bus_write *w)
+{
+    modbus_t *ctx = b->priv;
+    uint8_t bits[BUS_WRITE_MAX];
+    int r;
+
+    modbus_set_slave(ctx, w->unit);
+    if (w->kind == REG_COIL) {
+        for (unsigned i = 0; i < w->count; i++)
+            bits[i] = w->values[i] ? 1 : 0;
+        r = w->count == 1 ? modbus_write_bit(ctx, w->addr, bits[0])
+                          : modbus_write_bits(ctx, w->addr, w->count, bits);
+    } else {
+        r = w->count == 1 ? modbus_write_register(ctx, w->addr, w->values[0])
+                          : modbus_write_registers(ctx, w->addr, w->count, w->values);
+    }
+    if (r < 0) {
+        int e = errno;
+        if (connection_lost(e))
+            b->broken = true;
+        else if (b->bcfg->type == BUS_TCP || bus_classify(e) != BERR_EXCEPTION)
+            modbus_flush(ctx);
+        return -e;
+    }
+    return 0;
+}
+
 const struct bus_ops modbus_tcp_ops = {
     .type = "tcp",
     .open = tcp_open,
     .read = mb_read,
+    .write = mb_write,
     .close = mb_close,
 };
 
@@ -128,5 +156,6 @@ const struct bus_ops modbus_rtu_ops = {
     .type = "rtu",
     .open = rtu_open,
     .read = mb_read,
+    .write = mb_write,
     .close = mb_close,
 };

@@ -11,13 +11,21 @@ enum quality {
     Q_OUT_OF_RANGE, /* outside the physical range; NaN/Inf */
 };
 
+enum sample_kind {
+    SAMPLE_VALUE,      /* a reading of sensor */
+    SAMPLE_WRITE_DONE, /* the result of a bus write: write_id, err */
+};
+
 struct sample {
+    enum sample_kind kind;
     uint32_t sensor; /* index into the config's sensor array */
+    uint32_t bus;    /* for SAMPLE_WRITE_DONE: index into the config's buses */
+    uint64_t write_id;
     uint32_t gen;    /* config generation the worker ran under */
     int64_t ts_ms;   /* CLOCK_REALTIME, ms since the epoch */
     double value;
     enum quality quality;
-    int err;         /* for comm_fault: errno or libmodbus code, 0 otherwise */
+    int err;         /* comm_fault/out_of_range or a failed write: -errno or -libmodbus code */
 };
 
 const char *quality_name(enum quality q);

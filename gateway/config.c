@@ -173,8 +173,9 @@ static void section_begin(struct src *s, const char *text)
     memset(sc, 0, sizeof(*sc));
     sc->kind = kinds[i].kind;
     sc->line = s->line;
-    snprintf(sc->name, sizeof(sc->name), "%s", name);
-    snprintf(s->label, sizeof(s->label), "[%s%s%s]", word, *name ? " " : "", name);
+    /* (both checked above to fit; the precisions tell the compiler) */
+    snprintf(sc->name, sizeof(sc->name), "%.*s", CFG_NAME_MAX - 1, name);
+    snprintf(s->label, sizeof(s->label), "[%.10s%s%.*s]", word, *name ? " " : "", CFG_NAME_MAX - 1, name);
     s->skip = false;
 }
 

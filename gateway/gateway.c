@@ -96,6 +96,13 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
 
     if (smp->gen != g->gen || smp->sensor >= g->cfg.n_sensors)
         return; /* from the workers of a config replaced by a reload */
+    if (smp->kind == SAMPLE_WRITE_DONE) {
+        /* Writes come from rule actions and the console (to come); until
+         * then there is nobody to tell but the log, where bus.c wrote failures. */
+        log_debug("core: bus '%s': write %llu done: %s", g->cfg.buses[smp->bus].name,
+                  (unsigned long long)smp->write_id, smp->err ? sample_err_text(smp->err) : "ok");
+        return;
+    }
     rt = &g->rt[smp->sensor];
     if (smp->quality != rt->quality && (rt->ts_ms || smp->quality != Q_GOOD))
         log_info("core: sensor '%s': quality %s -> %s%s%s%s", g->cfg.sensors[smp->sensor].name,
