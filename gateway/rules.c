@@ -52,8 +52,10 @@ bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
             continue;
         double lim = cfg->limit[l];
         bool enter = cfg->dir == DIR_HIGH ? value >= lim : value <= lim;
-        bool leave = cfg->dir == DIR_HIGH ? value <= lim - cfg->hysteresis
-                                          : value >= lim + cfg->hysteresis;
+        /* strictly past the band: with no hysteresis, a value resting on the
+         * limit (a status bit at 1 with red = 1) stays in its level */
+        bool leave = cfg->dir == DIR_HIGH ? value < lim - cfg->hysteresis
+                                          : value > lim + cfg->hysteresis;
         track(&st->enter_since[l], enter, now_ms);
         track(&st->leave_since[l], leave, now_ms);
     }

@@ -3,8 +3,8 @@
  *
  * A level's condition (high: value >= limit; low: value <= limit) must hold
  * for on_delay before the sensor enters that level; a level is left once the
- * value is past its limit by the hysteresis band (high: value <= limit - hyst)
- * for off_delay. Noise inside the band therefore never flaps. Samples of bad
+ * value is past its limit by more than the hysteresis band (high: value <
+ * limit - hyst) for off_delay. Noise inside the band therefore never flaps. Samples of bad
  * quality hold the state: they neither raise nor clear, and restart the delays. */
 #ifndef LIFELINE_RULES_H
 #define LIFELINE_RULES_H

@@ -16,5 +16,6 @@ def test_demo_shows_alarm_lifecycle():
     for word in ("STATUS  hefei-north/demo-gw online", " raised ", " escalated ", " cleared "):
         assert word in out, out
     assert "gas-01 [gas]" in out and "level-01 [drainage]" in out
+    assert "lift-1.trapped [elevator]" in out
     assert "STATUS  hefei-north/demo-gw offline" in out
     assert "demo: stopped" in out

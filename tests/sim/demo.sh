@@ -38,13 +38,15 @@ wait_port "$BPORT" mosquitto
 wait_port "$SPORT" lifeline-sim
 sed -e "/^\[mqtt\]/,/^\[/ s/^port = .*/port = $BPORT/" \
     -e "/^\[bus field-1\]/,/^\[/ s/^port = .*/port = $SPORT/" \
-    -e "s|^path = .*|path = $DIR/lifeline.db|" "$ROOT/config/demo.conf" > "$DIR/demo.conf"
+    -e "s|^path = .*|path = $DIR/lifeline.db|" \
+    -e "s|^profiles = .*|profiles = $ROOT/drivers/profiles|" "$ROOT/config/demo.conf" > "$DIR/demo.conf"
 
 cat <<MSG
 Lifeline demo: broker 127.0.0.1:$BPORT, simulated site 127.0.0.1:$SPORT (scenario demo, speed $SPEED)
 gateway hefei-north/demo-gw with $DIR/demo.conf; its log is $DIR/lifelined.log
 Gas rises to 60 %LEL and falls back, the water level floods and drains, the
-supply main loses pressure: watch the alarms reach the monitoring center.
+supply main loses pressure, a passenger is trapped in the elevator: watch the
+alarms reach the monitoring center.
 Ctrl-C stops everything.
 
 MSG

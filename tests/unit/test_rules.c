@@ -157,7 +157,8 @@ static void low_direction(void **state)
     assert_int_equal(feed(&r, 18.4, 1000), EV_NONE); /* band up to 18.5 */
     assert_int_equal(feed(&r, 18.6, 1000), EV_DEESCALATED);
     assert_int_equal(feed(&r, 19.9, 1000), EV_NONE);
-    assert_int_equal(feed(&r, 20.0, 1000), EV_CLEARED);
+    assert_int_equal(feed(&r, 20.0, 1000), EV_NONE); /* on the band's edge: not past it */
+    assert_int_equal(feed(&r, 20.1, 1000), EV_CLEARED);
 }
 
 static void bad_quality_holds(void **state)
@@ -189,6 +190,10 @@ static void subset_of_levels(void **state)
     assert_int_equal(feed(&r, 0, 1000), EV_NONE);
     assert_int_equal(feed(&r, 1, 1000), EV_RAISED);
     assert_int_equal(r.last.level, LEVEL_RED);
+    /* a bit resting at 1 (the limit itself, no hysteresis) stays red: this
+     * flapped raised/cleared every poll in the first demo with a status bit */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(feed(&r, 1, 1000), EV_NONE);
     assert_int_equal(feed(&r, 0, 1000), EV_CLEARED);
 }
 
