@@ -63,6 +63,10 @@ static int rtu_open(struct bus *b)
                      "direction itself", c->name, c->device, strerror(errno));
         b->warned = true;
     }
+    /* After a timeout or a bad reply, libmodbus waits one more response
+     * timeout and flushes: a reply that comes late on a shared line is
+     * thrown away, never taken as the answer to the next request. */
+    modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_LINK | MODBUS_ERROR_RECOVERY_PROTOCOL);
     if (c->rts != RTS_NONE &&
         modbus_rtu_set_rts(ctx, c->rts == RTS_UP ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) < 0)
         log_warn("bus '%s': RTS direction control on %s: %s", c->name, c->device, strerror(errno));
@@ -87,6 +91,21 @@ static bool connection_lost(int e)
            e == EIO;
 }
 
+/* After a failed request, make sure nothing of it can answer the next one.
+ * TCP: a timeout or a reply that does not match means a late or foreign
+ * reply may still come on this stream; reconnecting drops it (a transaction
+ * id mismatch would otherwise be blamed on the next, innocent unit). RTU:
+ * libmodbus's error recovery already waited a timeout and flushed the line. */
+static void recover(struct bus *b, modbus_t *ctx, int e)
+{
+    if (connection_lost(e))
+        b->broken = true;
+    else if (b->bcfg->type == BUS_TCP && bus_classify(e) != BERR_EXCEPTION)
+        b->broken = true;
+    else if (bus_classify(e) != BERR_EXCEPTION && bus_classify(e) != BERR_TIMEOUT)
+        modbus_flush(ctx);
+}
+
 static int mb_read(struct bus *b, const struct plan_group *g, uint16_t *regs)
 {
     modbus_t *ctx = b->priv;
@@ -103,12 +122,7 @@ static int mb_read(struct bus *b, const struct plan_group *g, uint16_t *regs)
     }
     if (r < 0) {
         int e = errno;
-        if (connection_lost(e))
-            b->broken = true;
-        else if (e != ETIMEDOUT && bus_classify(e) != BERR_EXCEPTION)
-            modbus_flush(ctx); /* CRC or framing trouble: drop what is left */
-        else if (e == ETIMEDOUT && b->bcfg->type == BUS_TCP)
-            modbus_flush(ctx); /* a late reply must not answer the next request */
+        recover(b, ctx, e);
         return -e;
     }
     if (g->kind == REG_COIL || g->kind == REG_DISCRETE)
@@ -135,10 +149,7 @@ static int mb_write(struct bus *b, const struct bus_write *w)
     }
     if (r < 0) {
         int e = errno;
-        if (connection_lost(e))
-            b->broken = true;
-        else if (b->bcfg->type == BUS_TCP || bus_classify(e) != BERR_EXCEPTION)
-            modbus_flush(ctx);
+        recover(b, ctx, e);
         return -e;
     }
     return 0;

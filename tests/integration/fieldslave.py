@@ -32,19 +32,23 @@ per request received on the main server, swallowed ones included, flushed:
 "MONOTONIC_TIME UNIT FUNCTION_CODE ADDRESS COUNT" (CLOCK_MONOTONIC, seconds,
 comparable with time.monotonic() in the test process).
 
-How the faults sit on pymodbus 3.0.0rc1 (Debian 12): everything except the
-byte stream is pymodbus. The hook is ModbusBaseRequestHandler.execute(), the
-one method where the stock server turns a decoded request into a response and
-sends it; FaultyHandler replaces it (log, then dead/hang -> return without
-sending, exception -> ExceptionResponse, otherwise request.execute(context),
-then the encoded reply is written now or via loop.call_at for delay and
---char-timing). Replies on one connection/line leave in order. Two framer
-subclasses accept every unit id so requests for unknown units reach execute()
-and get logged (RTU: no answer, like a real bus; TCP: exception 0x0B, as a
-TCP/RTU gateway answers), and fix two stock framer habits: the TCP framer
-drops or disconnects on a request split across TCP segments, so ADUs are
+How the faults sit on pymodbus 3.0.0rc1 (Debian 12): servers, framing,
+decoding and the datastore are stock pymodbus; nothing speaks raw Modbus. The
+hook is ModbusBaseRequestHandler.execute(), the one method where the stock
+server turns a decoded request into a reply and sends it. FaultyHandler (a
+mixin on the stock TCP and serial handlers) replaces it: log the request;
+dead unit or hang -> return without sending; exception -> ExceptionResponse;
+else request.execute(slave context) as stock. The encoded reply is written at
+once or, for delay and --char-timing, queued and sent by loop.call_at, always
+in request order per connection/line. The side door is a stock
+ModbusTcpServer whose handler only re-reads the control file first.
+Two small framer subclasses (the only byte-level code) accept every unit id,
+so requests for units not served still reach execute() and are logged (RTU:
+no answer, as on a real line; TCP: exception 0x0B, as a TCP/RTU gateway
+answers), and fix two stock habits: the TCP framer drops a request split
+across TCP segments (or disconnects on a split header), so whole ADUs are
 reassembled first; the RTU framer never resynchronises on line silence, so a
-gap of more than max(t3.5, 20 ms) discards a stale partial frame.
+gap longer than max(t3.5, 20 ms) discards a stale partial frame.
 
 --char-timing (RTU): a pty moves bytes instantly, so the reply is held back
 until the moment its last byte would arrive on a real line: request wire time
@@ -61,8 +65,8 @@ a note goes to stderr.
 """
 import argparse
 import asyncio
+import collections
 import logging
-import os
 import signal
 import sys
 import time
@@ -174,7 +178,10 @@ class FaultyHandler:
     """Mixin replacing ModbusBaseRequestHandler.execute() for the main server."""
 
     silent_unknown_units = False  # RTU: a missing slave never answers
-    busy_until = 0.0  # when the last scheduled reply leaves: replies stay in order
+
+    def __init__(self, owner):
+        super().__init__(owner)
+        self.outbox = collections.deque()  # (when, packet): late replies, in order
 
     def execute(self, request, *addr):
         faults = self.server.faults
@@ -199,21 +206,33 @@ class FaultyHandler:
         response.transaction_id = request.transaction_id
         response.unit_id = unit
         packet = self.framer.buildPacket(response)
-        loop = asyncio.get_running_loop()
-        at = max(loop.time() + faults.delay.get(unit, 0.0) + self.wire_time(request, packet),
-                 self.busy_until)
-        self.busy_until = at
-        if at <= loop.time():
-            self._send_(packet)
-        else:
-            loop.call_at(at, self._send_late, packet)
+        self.reply(packet, faults.delay.get(unit, 0.0) + self.wire_time(request, packet))
 
     def wire_time(self, request, packet):  # pylint: disable=unused-argument
         return 0.0
 
-    def _send_late(self, packet):
-        if self.running and self.transport is not None and not self.transport.is_closing():
+    def reply(self, packet, delay):
+        """Send now, or at now + DELAY but never before an earlier reply: one
+        line or connection carries replies in the order of the requests."""
+        loop = asyncio.get_running_loop()
+        if not self.outbox and delay <= 0:
             self._send_(packet)
+            return
+        when = loop.time() + delay
+        if self.outbox:
+            when = max(when, self.outbox[-1][0])
+        self.outbox.append((when, packet))
+        if len(self.outbox) == 1:
+            loop.call_at(when, self._drain)
+
+    def _drain(self):
+        loop = asyncio.get_running_loop()
+        while self.outbox and self.outbox[0][0] <= loop.time() + 0.0005:
+            packet = self.outbox.popleft()[1]
+            if self.running and self.transport is not None and not self.transport.is_closing():
+                self._send_(packet)
+        if self.outbox:
+            loop.call_at(self.outbox[0][0], self._drain)
 
 
 class FaultyTcpHandler(FaultyHandler, ModbusConnectedRequestHandler):
