@@ -22,6 +22,9 @@ in force when that request is handled:
     delay UNIT MS                 send UNIT's replies MS ms late (0 = normal)
     exception UNIT CODE           answer every request to UNIT with exception
                                   CODE (1..11); CODE 0 clears
+    garble UNIT | short UNIT      corrupt the last byte of UNIT's replies (a CRC
+                                  error on RTU) | send only half of each reply;
+                                  `clean UNIT` ends either
     hang | unhang                 answer nothing on the main server (meant for
                                   TCP: connections are still accepted)
     set UNIT KIND ADDR VALUE...   KIND holding|input|coil|discrete; raw words
@@ -100,6 +103,7 @@ class Faults:
     def __init__(self, context, units, ctl_path, log_path):
         self.context, self.units = context, set(units)
         self.dead, self.delay, self.exception, self.hang = set(), {}, {}, False
+        self.mangle = {}  # unit -> "garble" | "short"
         open(ctl_path, "ab").close()
         self.ctl = open(ctl_path, "rb", buffering=0)
         self.partial = b""
@@ -156,6 +160,10 @@ class Faults:
             if not 0 <= code <= 11:
                 raise ValueError("exception code must be 0..11")
             self.exception[unit(w[1])] = code
+        elif cmd in ("garble", "short") and n == 2:
+            self.mangle[unit(w[1])] = cmd
+        elif cmd == "clean" and n == 2:
+            self.mangle.pop(unit(w[1]), None)
         elif cmd == "set" and n >= 5:
             self.set_values(unit(w[1]), w[2], int(w[3]), [int(v) for v in w[4:]])
         else:
@@ -206,6 +214,11 @@ class FaultyHandler:
         response.transaction_id = request.transaction_id
         response.unit_id = unit
         packet = self.framer.buildPacket(response)
+        mangle = faults.mangle.get(unit)
+        if mangle == "garble":
+            packet = packet[:-1] + bytes([packet[-1] ^ 0xFF])
+        elif mangle == "short":
+            packet = packet[:len(packet) // 2]
         self.reply(packet, faults.delay.get(unit, 0.0) + self.wire_time(request, packet))
 
     def wire_time(self, request, packet):  # pylint: disable=unused-argument

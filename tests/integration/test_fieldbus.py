@@ -314,3 +314,27 @@ def test_twenty_contiguous_registers_one_request_per_period(tmp_path, broker, fi
     assert {(r.addr, r.count) for r in reqs} == {(100, 20)}
     wait_for(lambda: last_good(tmp_path, "r19") == 19, 5, "the last register's value")
     assert gw.stop() == 0
+
+
+def test_garbled_and_short_rtu_replies_are_comm_faults(tmp_path, broker, fieldslaves, gateways):
+    s = fieldslaves(units=(1, 2), rtu=True, baud=115200)
+    s.set_value(1, 0, "uint16", 11)
+    s.set_value(2, 0, "uint16", 22)
+    body = "[bus rs485-1]\ntype = rtu\ndevice = %s\nbaud = 115200\ntimeout = 200ms\n" % s.device
+    for u in (1, 2):
+        body += "[sensor u%d]\nclass = gas\nbus = rs485-1\nunit_id = %d\nregister = holding:0\npoll = 200ms\n" % (u, u)
+    gw = gateways(conf(tmp_path, broker, body)).start()
+    wait_for(lambda: last_good(tmp_path, "u1") == 11 and last_good(tmp_path, "u2") == 22, 15, "both read")
+    s.command("garble 1")
+    s.command("short 2")
+    wait_for(lambda: "sensor 'u1': quality good -> comm_fault (Invalid CRC)" in gw.output(), 10, "CRC error")
+    wait_for(lambda: "sensor 'u2': quality good -> comm_fault (Connection timed out)" in gw.output(), 10,
+             "a short reply times out")
+    t = now_ms()
+    s.command("clean 1")
+    s.command("clean 2")
+    wait_for(lambda: len([r for r in db_rows(tmp_path, "u1", t) if r[2] == 0]) >= 3 and
+             len([r for r in db_rows(tmp_path, "u2", t) if r[2] == 0]) >= 3, 15, "clean replies again")
+    assert {r[1] for r in db_rows(tmp_path, "u1") if r[2] == 0} == {11}
+    assert {r[1] for r in db_rows(tmp_path, "u2") if r[2] == 0} == {22}
+    assert gw.stop() == 0
