@@ -1,0 +1,14 @@
+# Benchmarks: figures, never pass/fail. Included by the top-level Makefile,
+# so $(B), $(CC), $(CFLAGS) and $(LDFLAGS) are the project's.
+#   make bench          every benchmark
+#   make bench-modbus   polling rate vs a raw libmodbus loop, coalescing, RTU limits
+.PHONY: bench bench-modbus
+
+bench: bench-modbus
+
+$(B)/bench/raw_loop: bench/modbus/raw_loop.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libmodbus)
+
+bench-modbus: $(B)/lifelined $(B)/lifeline-sim $(B)/bench/raw_loop
+	LIFELINE_BUILD=$(CURDIR)/$(B) bench/modbus/run.sh
