@@ -45,7 +45,7 @@ CFLAGS   += -DLIFELINE_PROFILES_DIR='"$(PREFIX)/share/lifeline/profiles"'
 CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/config_keys.c gateway/classes.c gateway/rules.c \
             gateway/store.c gateway/payload.c gateway/uplink.c gateway/gateway.c \
             drivers/bus.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
-CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
 LIBCORE  := $(B)/liblifeline.a
 
 BINS := $(B)/lifelined $(B)/lifeline-sim $(B)/lifeline-center
@@ -59,6 +59,16 @@ all: $(BINS) $(UNIT_BIN)
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# config/classes.ini is compiled in: a gateway always has its class defaults.
+$(B)/gen/classes_ini.c: config/classes.ini
+	@mkdir -p $(dir $@)
+	{ echo '/* generated from config/classes.ini by the Makefile */'; \
+	  echo 'extern const char config_classes_ini[];'; echo 'const char config_classes_ini[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; echo ';'; } > $@
+
+$(B)/gen/classes_ini.o: $(B)/gen/classes_ini.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIBCORE): $(CORE_OBJ)
 	$(AR) rcs $@ $^

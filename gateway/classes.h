@@ -1,6 +1,5 @@
-/* classes: sensor classes and the eight lifelines. A class gives a sensor its
- * default unit, alarm direction and lifeline; the sensor may override each.
- * (Default limits per class come with config/classes.ini, issue #4.) */
+/* classes: the eight lifelines a sensor belongs to. The classes themselves
+ * (unit, direction, lifeline and default limits) are data: config/classes.ini. */
 #ifndef LIFELINE_CLASSES_H
 #define LIFELINE_CLASSES_H
 
@@ -11,14 +10,6 @@ enum lifeline {
     LL_TELECOM, LL_POWER, LL_BRIDGE, LL_ELEVATOR, LL_COUNT
 };
 
-struct sensor_class {
-    const char *name;
-    enum lifeline lifeline;
-    const char *unit;
-    enum direction dir;
-};
-
-const struct sensor_class *class_find(const char *name);
 /* NULL-terminated, by enum */
 extern const char *const lifeline_names[];
 

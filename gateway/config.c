@@ -16,6 +16,9 @@
 
 #include "config_keys.h"
 
+/* config/classes.ini, compiled in by the Makefile */
+extern const char config_classes_ini[];
+
 #ifndef LIFELINE_PROFILES_DIR
 #define LIFELINE_PROFILES_DIR "/usr/share/lifeline/profiles"
 #endif
@@ -40,7 +43,8 @@ struct sect {
 struct src {
     char path[CFG_PATH_MAX];
     char name[CFG_NAME_MAX]; /* profile name */
-    bool is_profile;
+    enum src_kind { SRC_SITE, SRC_PROFILE, SRC_CLASSES } kind;
+    const char *text; /* read from memory instead of path (the built-in classes) */
     struct sect *sects;
     unsigned n_sects;
     /* while reading */
@@ -63,6 +67,7 @@ struct build {
     struct config *cfg;
     struct cfg_err err;
     struct src site;
+    struct src classes;
     struct src **profiles;
     unsigned n_profiles;
     struct origin *orig; /* per cfg->sensors entry */
@@ -123,11 +128,17 @@ static int src_fail(struct src *s, int line, const char *key, const char *fmt, .
 
 static void section_begin(struct src *s, const char *text)
 {
-    static const struct { const char *word; enum sect_kind kind; bool named, profile; } kinds[] = {
-        {"gateway", SECT_GATEWAY, false, false}, {"mqtt", SECT_MQTT, false, false},
-        {"store", SECT_STORE, false, false},     {"bus", SECT_BUS, true, false},
-        {"sensor", SECT_SENSOR, true, false},    {"device", SECT_DEVICE, true, false},
-        {"profile", SECT_PROFILE, false, true},  {"channel", SECT_CHANNEL, true, true},
+    static const struct { const char *word; enum sect_kind kind; bool named; enum src_kind src; } kinds[] = {
+        {"gateway", SECT_GATEWAY, false, SRC_SITE}, {"mqtt", SECT_MQTT, false, SRC_SITE},
+        {"store", SECT_STORE, false, SRC_SITE},     {"bus", SECT_BUS, true, SRC_SITE},
+        {"sensor", SECT_SENSOR, true, SRC_SITE},    {"device", SECT_DEVICE, true, SRC_SITE},
+        {"profile", SECT_PROFILE, false, SRC_PROFILE}, {"channel", SECT_CHANNEL, true, SRC_PROFILE},
+        {"class", SECT_CLASS, true, SRC_CLASSES},
+    };
+    static const char *const expected[] = {
+        [SRC_SITE] = "gateway, mqtt, store, bus NAME, sensor NAME, device NAME",
+        [SRC_PROFILE] = "profile, channel NAME",
+        [SRC_CLASSES] = "class NAME",
     };
     char word[32] = "", name[128] = "", extra[8] = "";
     int n = sscanf(text, "%31s %127s %7s", word, name, extra);
@@ -135,12 +146,10 @@ static void section_begin(struct src *s, const char *text)
 
     s->skip = true;
     for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-        if (strcmp(word, kinds[i].word) == 0 && kinds[i].profile == s->is_profile)
+        if (strcmp(word, kinds[i].word) == 0 && kinds[i].src == s->kind)
             break;
     if (n < 1 || i == sizeof(kinds) / sizeof(kinds[0])) {
-        src_fail(s, s->line, NULL, "unknown section [%s] (%s)", text,
-                    s->is_profile ? "profile, channel NAME"
-                                  : "gateway, mqtt, store, bus NAME, sensor NAME, device NAME");
+        src_fail(s, s->line, NULL, "unknown section [%s] (%s)", text, expected[s->kind]);
         return;
     }
     if (kinds[i].named != (n == 2)) {
@@ -249,7 +258,7 @@ static int src_read(struct src *s)
     int r;
 
     s->at_line_start = true;
-    s->fp = fopen(s->path, "r");
+    s->fp = s->text ? fmemopen((void *)s->text, strlen(s->text), "r") : fopen(s->path, "r");
     if (!s->fp) {
         s->err->file = s->path;
         s->err->line = 0;
@@ -374,10 +383,100 @@ static struct cfg_sensor *new_sensor(struct build *b, const char *name, const ch
     return s;
 }
 
+/* A path from the site file: relative ones are relative to its directory. */
+static void site_relative(const struct build *b, const char *path, char *out, size_t len)
+{
+    char site_dir[CFG_PATH_MAX];
+
+    snprintf(site_dir, sizeof(site_dir), "%s", b->site.path);
+    if (path[0] == '/')
+        snprintf(out, len, "%s", path);
+    else
+        snprintf(out, len, "%s/%s", dirname(site_dir), path);
+}
+
+/* The class defaults: [gateway] classes, or the built-in config/classes.ini. */
+static int load_classes(struct build *b)
+{
+    struct src *s = &b->classes;
+
+    s->kind = SRC_CLASSES;
+    s->err = &b->err;
+    if (b->cfg->gateway.classes[0]) {
+        char full[CFG_PATH_MAX * 2 + 2];
+        site_relative(b, b->cfg->gateway.classes, full, sizeof(full));
+        if (strlen(full) >= sizeof(s->path)) {
+            at(b, b->site.path, 0, "classes");
+            return cfg_fail(&b->err, "path too long");
+        }
+        snprintf(s->path, sizeof(s->path), "%s", full);
+    } else {
+        snprintf(s->path, sizeof(s->path), "config/classes.ini (built in)");
+        s->text = config_classes_ini;
+    }
+    if (src_read(s) < 0)
+        return 0;
+    for (unsigned i = 0; i < s->n_sects; i++) {
+        if (!find_pair(&s->sects[i], "lifeline")) {
+            snprintf(b->label, sizeof(b->label), "[class %s]", s->sects[i].name);
+            at(b, s->path, s->sects[i].line, "lifeline");
+            return cfg_fail(&b->err, "missing (every class names its lifeline)");
+        }
+    }
+    return 1;
+}
+
+static bool is_limit(const char *key)
+{
+    return !strcmp(key, "blue") || !strcmp(key, "yellow") || !strcmp(key, "orange") || !strcmp(key, "red");
+}
+
+/* The limits are a set: a layer that gives any replaces the ones below. */
+static void limits_from_layer(struct cfg_sensor *s, const struct sect *sc, const char *prefix)
+{
+    size_t pl = prefix ? strlen(prefix) : 0;
+
+    for (unsigned i = 0; i < sc->n_pairs; i++) {
+        const char *k = sc->pairs[i].key;
+        if (prefix && (strncmp(k, prefix, pl) != 0 || k[pl] != '.'))
+            continue;
+        if (is_limit(prefix ? k + pl + 1 : k)) {
+            memset(s->rule.has, 0, sizeof(s->rule.has));
+            memset(s->limit_pct, 0, sizeof(s->limit_pct));
+            return;
+        }
+    }
+}
+
+/* Applies the class a sensor names (its own class key wins over the
+ * profile channel's) as the lowest layer. */
+static int apply_class(struct build *b, struct cfg_sensor *s, struct origin *o,
+                       const struct pair *cp, const char *file)
+{
+    const char *label = b->label;
+    char saved[sizeof(b->label)];
+
+    if (!cp)
+        return 1; /* reported as "class: missing" by the checks */
+    for (unsigned i = 0; i < b->classes.n_sects; i++) {
+        const struct sect *sc = &b->classes.sects[i];
+        if (strcmp(sc->name, cp->value) != 0)
+            continue;
+        snprintf(saved, sizeof(saved), "%s", label);
+        snprintf(b->label, sizeof(b->label), "[class %s]", sc->name);
+        limits_from_layer(s, sc, NULL);
+        int ok = apply_all(b, sc, b->classes.path, s, KF_CLASS, o);
+        snprintf(b->label, sizeof(b->label), "%s", saved);
+        return ok;
+    }
+    at(b, file, cp->line, "class");
+    return cfg_fail(&b->err, "unknown class '%s' (the classes are in %s)", cp->value, b->classes.path);
+}
+
 /* Reads profile NAME once; later references share it. */
 static struct src *profile(struct build *b, const struct pair *p, const char *file)
 {
-    char dir[CFG_PATH_MAX * 2 + 2], site_dir[CFG_PATH_MAX];
+    char dir[CFG_PATH_MAX * 2 + 2];
     const char *base = b->cfg->gateway.profiles[0] ? b->cfg->gateway.profiles : LIFELINE_PROFILES_DIR;
 
     at(b, file, p->line, "profile");
@@ -388,12 +487,7 @@ static struct src *profile(struct build *b, const struct pair *p, const char *fi
     for (unsigned i = 0; i < b->n_profiles; i++)
         if (strcmp(b->profiles[i]->name, p->value) == 0)
             return b->profiles[i];
-    /* A relative directory is relative to the site file's. */
-    snprintf(site_dir, sizeof(site_dir), "%s", b->site.path);
-    if (base[0] == '/')
-        snprintf(dir, sizeof(dir), "%s", base);
-    else
-        snprintf(dir, sizeof(dir), "%s/%s", dirname(site_dir), base);
+    site_relative(b, base, dir, sizeof(dir));
     struct src *s = calloc(1, sizeof(*s));
     if (!s || grow((void **)&b->profiles, b->n_profiles, sizeof(*b->profiles)) < 0) {
         free(s);
@@ -401,7 +495,7 @@ static struct src *profile(struct build *b, const struct pair *p, const char *fi
         return NULL;
     }
     b->profiles[b->n_profiles++] = s;
-    s->is_profile = true;
+    s->kind = SRC_PROFILE;
     s->err = &b->err;
     snprintf(s->name, sizeof(s->name), "%s", p->value);
     int n = snprintf(s->path, sizeof(s->path), "%s/%.*s.ini", dir, CFG_NAME_MAX, p->value);
@@ -460,6 +554,7 @@ static int apply_channel(struct build *b, const struct src *prof, const struct s
                          struct cfg_sensor *s, struct origin *o)
 {
     snprintf(b->label, sizeof(b->label), "[channel %s]", ch->name);
+    limits_from_layer(s, ch, NULL);
     return apply_all(b, ch, prof->path, s, KF_CHANNEL, o);
 }
 
@@ -467,22 +562,31 @@ static int build_sensor(struct build *b, const struct sect *sc)
 {
     const char *file = b->site.path;
     struct cfg_sensor *s = new_sensor(b, sc->name, file, sc->line);
-    const struct pair *pp = find_pair(sc, "profile");
+    const struct pair *pp = find_pair(sc, "profile"), *own = find_pair(sc, "class");
+    const struct src *prof = NULL;
+    const struct sect *ch = NULL;
 
     if (!s)
         return 0;
     struct origin *o = &b->orig[b->cfg->n_sensors - 1];
     snprintf(b->label, sizeof(b->label), "[sensor %s]", sc->name);
     if (pp) {
-        const struct src *prof = profile(b, pp, file);
-        const struct sect *ch = prof ? channel_of(b, prof, sc, file) : NULL;
-        if (!ch || !apply_channel(b, prof, ch, s, o))
+        prof = profile(b, pp, file);
+        ch = prof ? channel_of(b, prof, sc, file) : NULL;
+        if (!ch)
             return 0;
-        snprintf(b->label, sizeof(b->label), "[sensor %s]", sc->name);
     } else if (find_pair(sc, "channel")) {
         at(b, file, find_pair(sc, "channel")->line, "channel");
         return cfg_fail(&b->err, "needs a profile");
     }
+    /* layers: class defaults, the profile's channel, the sensor's own keys */
+    const struct pair *chc = ch ? find_pair(ch, "class") : NULL;
+    if (!apply_class(b, s, o, own ? own : chc, own ? file : prof ? prof->path : file))
+        return 0;
+    if (ch && !apply_channel(b, prof, ch, s, o))
+        return 0;
+    snprintf(b->label, sizeof(b->label), "[sensor %s]", sc->name);
+    limits_from_layer(s, sc, NULL);
     return apply_all(b, sc, file, s, 0, o);
 }
 
@@ -530,9 +634,14 @@ static int build_device(struct build *b, const struct sect *sc)
         if (!s)
             return 0;
         struct origin *o = &b->orig[b->cfg->n_sensors - 1];
-        if (!apply_channel(b, prof, ch, s, o))
+        char cls_key[CFG_NAME_MAX + 8];
+        snprintf(cls_key, sizeof(cls_key), "%s.class", ch->name);
+        const struct pair *own = find_pair(sc, cls_key), *chc = find_pair(ch, "class");
+        if (!apply_class(b, s, o, own ? own : chc, own ? file : prof->path) ||
+            !apply_channel(b, prof, ch, s, o))
             return 0;
         snprintf(b->label, sizeof(b->label), "[device %s]", sc->name);
+        limits_from_layer(s, sc, ch->name);
         size_t cl = strlen(ch->name);
         for (unsigned i = 0; i < sc->n_pairs; i++) {
             const struct pair *p = &sc->pairs[i];
@@ -600,6 +709,8 @@ static int build_all(struct build *b)
             if (!ok)
                 return 0;
         }
+        if (pass == 0 && !load_classes(b))
+            return 0;
     }
     return 1;
 }
@@ -666,12 +777,6 @@ static int check_sensor(struct build *b, unsigned idx)
         return AT(K_BUS), cfg_fail(&b->err, "no [bus %s] in this file", s->bus_name);
     s->bus = bi;
     const struct cfg_bus *bus = &b->cfg->buses[bi];
-    if (!o->line[K_LIFELINE])
-        s->lifeline = s->cls->lifeline;
-    if (!o->line[K_DIRECTION])
-        s->rule.dir = s->cls->dir;
-    if (!o->line[K_UNIT])
-        snprintf(s->unit, sizeof(s->unit), "%s", s->cls->unit);
 
     if (bus->type == BUS_SIM) {
         if (s->sim.min > s->sim.max)
@@ -727,9 +832,23 @@ static int check_sensor(struct build *b, unsigned idx)
     }
     if (r->valid && r->valid_min >= r->valid_max)
         return AT(K_VALID_MAX), cfg_fail(&b->err, "%g must be above valid_min %g", r->valid_max, r->valid_min);
+    /* N% limits are of the sensor's design value; N% hysteresis of each limit */
+    static const int key_of[] = {0, K_BLUE, K_YELLOW, K_ORANGE, K_RED};
+    for (int l = LEVEL_BLUE; l < LEVEL_COUNT; l++) {
+        if (!s->rule.has[l] || !s->limit_pct[l])
+            continue;
+        if (!o->line[K_DESIGN]) {
+            at(b, o->sect_file, o->sect_line, "design");
+            return cfg_fail(&b->err, "missing: the %s limit is %g%% of the sensor's design value "
+                            "(from %s:%d)", level_names[l], s->rule.limit[l], o->file[key_of[l]],
+                            o->line[key_of[l]]);
+        }
+        s->rule.limit[l] = s->rule.limit[l] * s->design / 100.0;
+        s->limit_pct[l] = false;
+    }
+    rules_prepare(&s->rule, s->hyst_pct);
     if (rules_check_order(&s->rule, &lo, &hi) < 0) {
-        static const int key_of_level[] = {0, K_BLUE, K_YELLOW, K_ORANGE, K_RED};
-        return AT(key_of_level[hi]),
+        return AT(key_of[hi]),
                cfg_fail(&b->err, "%g must be %s %s (%g) for a %s sensor: limits run blue, yellow, "
                         "orange, red in the alarm direction", s->rule.limit[hi],
                         s->rule.dir == DIR_HIGH ? "above" : "below", level_names[lo], s->rule.limit[lo],
@@ -805,6 +924,7 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
     if (src_read(&b.site) == 0 && build_all(&b))
         check_all(&b);
     src_free(&b.site);
+    src_free(&b.classes);
     for (unsigned i = 0; i < b.n_profiles; i++) {
         src_free(b.profiles[i]);
         free(b.profiles[i]);

@@ -30,6 +30,7 @@ struct cfg_gateway {
     char id[CFG_NAME_MAX];
     char site[CFG_NAME_MAX];
     char profiles[CFG_PATH_MAX]; /* directory of device profiles (*.ini) */
+    char classes[CFG_PATH_MAX];  /* class defaults; empty: the compiled-in config/classes.ini */
     enum log_target log;
     int log_level; /* syslog priority, LOG_INFO by default */
 };
@@ -82,7 +83,7 @@ struct cfg_sim {
 struct cfg_sensor {
     char name[CFG_NAME_MAX];
     char bus_name[CFG_NAME_MAX];
-    const struct sensor_class *cls;
+    char cls[CFG_NAME_MAX];
     enum lifeline lifeline;
     unsigned bus;        /* index into config.buses */
     uint8_t unit_id;
@@ -90,6 +91,10 @@ struct cfg_sensor {
     char unit[CFG_UNIT_MAX];
     int64_t poll_ms;
     struct rule_cfg rule;
+    /* limits and hysteresis given in percent, resolved into rule by the checks */
+    double design;                 /* the sensor's design value, for N% limits */
+    bool limit_pct[LEVEL_COUNT];
+    bool hyst_pct;
     struct cfg_sim sim;
     int line;
 };

@@ -216,16 +216,54 @@ static int p_baud(struct cfg_err *e, const struct key *k, void *obj, const char 
                        "57600, 115200)", v);
 }
 
+/* A number, or with a trailing % a percentage (of the design value for a
+ * limit, of each limit for the hysteresis). */
+static int number_or_pct(struct cfg_err *e, const char *v, double *d, bool *pct)
+{
+    char buf[64];
+    size_t n = strlen(v);
+
+    *pct = n > 1 && v[n - 1] == '%';
+    if (*pct) {
+        if (n >= sizeof(buf))
+            return cfg_fail(e, "'%s' is not a number or a percentage", v);
+        memcpy(buf, v, n - 1);
+        buf[n - 1] = '\0';
+        v = buf;
+    }
+    if (cfg_parse_double(v, d) < 0)
+        return cfg_fail(e, "'%s%s' is not a number or a percentage", v, *pct ? "%" : "");
+    return 1;
+}
+
 static int p_limit(struct cfg_err *e, const struct key *k, void *obj, const char *v)
 {
     struct cfg_sensor *s = obj;
     int level = (int)k->min;
     double d;
+    bool pct;
 
-    if (cfg_parse_double(v, &d) < 0)
-        return cfg_fail(e, "'%s' is not a number", v);
+    if (!number_or_pct(e, v, &d, &pct))
+        return 0;
     s->rule.limit[level] = d;
     s->rule.has[level] = true;
+    s->limit_pct[level] = pct;
+    return 1;
+}
+
+static int p_hysteresis(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    struct cfg_sensor *s = obj;
+    double d;
+    bool pct;
+
+    (void)k;
+    if (!number_or_pct(e, v, &d, &pct))
+        return 0;
+    if (d < 0)
+        return cfg_fail(e, "%s must not be negative", v);
+    s->rule.hysteresis = d;
+    s->hyst_pct = pct;
     return 1;
 }
 
@@ -254,15 +292,6 @@ static int p_register(struct cfg_err *e, const struct key *k, void *obj, const c
     return 1;
 }
 
-static int p_class(struct cfg_err *e, const struct key *k, void *obj, const char *v)
-{
-    struct cfg_sensor *s = obj;
-
-    (void)k;
-    s->cls = class_find(v);
-    return s->cls ? 1 : cfg_fail(e, "unknown class '%s'", v);
-}
-
 /* profile and channel are read by the builder before the other keys. */
 static int p_taken(struct cfg_err *e, const struct key *k, void *obj, const char *v)
 {
@@ -280,6 +309,7 @@ static int p_taken(struct cfg_err *e, const struct key *k, void *obj, const char
 #define DAY_MS 86400000.0
 #define C KF_CHANNEL
 #define D KF_DEVICE
+#define K KF_CLASS
 #define END {NULL, NULL, 0, NULL, 0, 0, 0}
 
 static const char *const log_names[] = {"stderr", "syslog", NULL};
@@ -296,6 +326,7 @@ static const struct key gateway_keys[] = {
     {"log", p_enum, GW(log), log_names, 0, 0, 0},
     {"log_level", p_enum, GW(log_level), log_level_names, 0, 0, 0},
     {"profiles", p_str, GW(profiles), NULL, 0, CFG_PATH_MAX, 0},
+    {"classes", p_str, GW(classes), NULL, 0, CFG_PATH_MAX, 0},
     END,
 };
 
@@ -337,8 +368,8 @@ static const struct key bus_keys[] = {
 };
 
 static const struct key sensor_keys[] = {
-    [K_CLASS] = {"class", p_class, 0, NULL, 0, 0, C},
-    [K_LIFELINE] = {"lifeline", p_enum, SE(lifeline), lifeline_names, 0, 0, C},
+    [K_CLASS] = {"class", p_ident, SE(cls), NULL, 0, CFG_NAME_MAX, C},
+    [K_LIFELINE] = {"lifeline", p_enum, SE(lifeline), lifeline_names, 0, 0, C | K},
     [K_BUS] = {"bus", p_ident, SE(bus_name), NULL, 0, CFG_NAME_MAX, D},
     [K_UNIT_ID] = {"unit_id", p_u8, SE(unit_id), NULL, 0, 255, D},
     [K_REGISTER] = {"register", p_register, 0, NULL, 0, 0, C},
@@ -353,22 +384,25 @@ static const struct key sensor_keys[] = {
     [K_MAX] = {"max", p_double, SE(reg.max), NULL, -1e15, 1e15, C},
     [K_VALID_MIN] = {"valid_min", p_double, SE(reg.valid_min), NULL, -1e15, 1e15, C},
     [K_VALID_MAX] = {"valid_max", p_double, SE(reg.valid_max), NULL, -1e15, 1e15, C},
-    [K_UNIT] = {"unit", p_str, SE(unit), NULL, 0, CFG_UNIT_MAX, C},
+    [K_UNIT] = {"unit", p_str, SE(unit), NULL, 0, CFG_UNIT_MAX, C | K},
     [K_POLL] = {"poll", p_duration, SE(poll_ms), NULL, 10, DAY_MS, D},
-    [K_DIRECTION] = {"direction", p_enum, SE(rule.dir), direction_names, 0, 0, C},
-    [K_RED] = {"red", p_limit, 0, NULL, LEVEL_RED, 0, C},
-    [K_ORANGE] = {"orange", p_limit, 0, NULL, LEVEL_ORANGE, 0, C},
-    [K_YELLOW] = {"yellow", p_limit, 0, NULL, LEVEL_YELLOW, 0, C},
-    [K_BLUE] = {"blue", p_limit, 0, NULL, LEVEL_BLUE, 0, C},
-    [K_HYSTERESIS] = {"hysteresis", p_double, SE(rule.hysteresis), NULL, 0, 1e12, C},
-    [K_ON_DELAY] = {"on_delay", p_duration, SE(rule.on_delay_ms), NULL, 0, DAY_MS, C},
-    [K_OFF_DELAY] = {"off_delay", p_duration, SE(rule.off_delay_ms), NULL, 0, DAY_MS, C},
+    [K_DIRECTION] = {"direction", p_enum, SE(rule.dir), direction_names, 0, 0, C | K},
+    [K_RED] = {"red", p_limit, 0, NULL, LEVEL_RED, 0, C | K},
+    [K_ORANGE] = {"orange", p_limit, 0, NULL, LEVEL_ORANGE, 0, C | K},
+    [K_YELLOW] = {"yellow", p_limit, 0, NULL, LEVEL_YELLOW, 0, C | K},
+    [K_BLUE] = {"blue", p_limit, 0, NULL, LEVEL_BLUE, 0, C | K},
+    [K_HYSTERESIS] = {"hysteresis", p_hysteresis, 0, NULL, 0, 0, C | K},
+    [K_ON_DELAY] = {"on_delay", p_duration, SE(rule.on_delay_ms), NULL, 0, DAY_MS, C | K},
+    [K_OFF_DELAY] = {"off_delay", p_duration, SE(rule.off_delay_ms), NULL, 0, DAY_MS, C | K},
     [K_SIM] = {"sim", p_enum, SE(sim.wave), wave_names, 0, 0, 0},
     [K_SIM_MIN] = {"sim_min", p_double, SE(sim.min), NULL, -1e12, 1e12, 0},
     [K_SIM_MAX] = {"sim_max", p_double, SE(sim.max), NULL, -1e12, 1e12, 0},
     [K_SIM_PERIOD] = {"sim_period", p_duration, SE(sim.period_ms), NULL, 100, DAY_MS, 0},
     [K_PROFILE] = {"profile", p_taken, 0, NULL, 0, 0, D},
     [K_CHANNEL] = {"channel", p_taken, 0, NULL, 0, 0, 0},
+    [K_DESIGN] = {"design", p_double, SE(design), NULL, -1e15, 1e15, C},
+    [K_ON_COUNT] = {"on_count", p_int, SE(rule.on_count), NULL, 0, 10000, C | K},
+    [K_OFF_COUNT] = {"off_count", p_int, SE(rule.off_count), NULL, 0, 10000, C | K},
     END,
 };
 
@@ -389,7 +423,8 @@ const struct key *cfg_keys(enum sect_kind kind)
     case SECT_BUS: return bus_keys;
     case SECT_SENSOR:
     case SECT_DEVICE:
-    case SECT_CHANNEL: return sensor_keys;
+    case SECT_CHANNEL:
+    case SECT_CLASS: return sensor_keys;
     case SECT_PROFILE: return profile_keys;
     default: return no_keys;
     }

@@ -11,7 +11,7 @@
 
 enum sect_kind {
     SECT_NONE, SECT_GATEWAY, SECT_MQTT, SECT_STORE, SECT_BUS, SECT_SENSOR, SECT_DEVICE,
-    SECT_PROFILE, SECT_CHANNEL,
+    SECT_PROFILE, SECT_CHANNEL, SECT_CLASS,
 };
 
 /* Where the value being applied came from, for the one error we report. */
@@ -35,6 +35,7 @@ typedef int (*key_fn)(struct cfg_err *e, const struct key *k, void *obj, const c
 /* Where a key may appear besides its own section kind. */
 #define KF_CHANNEL 1u /* a profile's [channel] */
 #define KF_DEVICE 2u  /* a [device] (for all its channels) */
+#define KF_CLASS 4u   /* a [class] of the class defaults */
 
 struct key {
     const char *name;
@@ -50,7 +51,8 @@ enum {
     K_CLASS, K_LIFELINE, K_BUS, K_UNIT_ID, K_REGISTER, K_TYPE, K_ORDER, K_BIT, K_SCALE, K_OFFSET,
     K_RAW_MIN, K_RAW_MAX, K_MIN, K_MAX, K_VALID_MIN, K_VALID_MAX, K_UNIT, K_POLL, K_DIRECTION,
     K_RED, K_ORANGE, K_YELLOW, K_BLUE, K_HYSTERESIS, K_ON_DELAY, K_OFF_DELAY, K_SIM, K_SIM_MIN,
-    K_SIM_MAX, K_SIM_PERIOD, K_PROFILE, K_CHANNEL, K_SENSOR_KEYS
+    K_SIM_MAX, K_SIM_PERIOD, K_PROFILE, K_CHANNEL, K_DESIGN, K_ON_COUNT, K_OFF_COUNT,
+    K_SENSOR_KEYS
 };
 
 const struct key *cfg_keys(enum sect_kind kind);

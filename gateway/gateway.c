@@ -68,7 +68,7 @@ static void emit_event(struct gateway *g, unsigned idx, const struct sample *smp
         return;
     struct alarm_msg m = {
         .seq = seq, .ts_ms = smp->ts_ms, .alarm_id = rt->alarm_id, .sensor = s->name,
-        .cls = s->cls->name, .lifeline = lifeline_names[s->lifeline], .event = event,
+        .cls = s->cls, .lifeline = lifeline_names[s->lifeline], .event = event,
         .level = level_name(res->level), .prev_level = level_name(res->prev_level),
         .unit = s->unit, .quality = quality_name(smp->quality),
         .value = smp->value, .has_value = true,

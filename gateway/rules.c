@@ -22,20 +22,35 @@ void rules_init(struct rule_state *st, enum level level)
     for (int i = 0; i < LEVEL_COUNT; i++) {
         st->enter_since[i] = -1;
         st->leave_since[i] = -1;
+        st->enter_n[i] = st->leave_n[i] = 0;
     }
 }
 
-static void track(int64_t *since, bool holds, int64_t now)
+void rules_prepare(struct rule_cfg *cfg, bool pct)
 {
-    if (!holds)
-        *since = -1;
-    else if (*since < 0)
-        *since = now;
+    for (int l = 0; l < LEVEL_COUNT; l++)
+        cfg->band[l] = pct ? cfg->limit[l] * cfg->hysteresis / 100.0 : cfg->hysteresis;
+    for (int l = 0; l < LEVEL_COUNT; l++)
+        if (cfg->band[l] < 0)
+            cfg->band[l] = -cfg->band[l];
 }
 
-static bool held(int64_t since, int64_t now, int64_t delay)
+static void track(int64_t *since, int *n, bool holds, int64_t now)
 {
-    return since >= 0 && now - since >= delay;
+    if (!holds) {
+        *since = -1;
+        *n = 0;
+    } else {
+        if (*since < 0)
+            *since = now;
+        (*n)++;
+    }
+}
+
+/* The condition held long enough: for the delay and for the count of samples. */
+static bool held(int64_t since, int n, int64_t now, int64_t delay, int count)
+{
+    return since >= 0 && now - since >= delay && n >= count;
 }
 
 bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
@@ -54,14 +69,14 @@ bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
         bool enter = cfg->dir == DIR_HIGH ? value >= lim : value <= lim;
         /* strictly past the band: with no hysteresis, a value resting on the
          * limit (a status bit at 1 with red = 1) stays in its level */
-        bool leave = cfg->dir == DIR_HIGH ? value < lim - cfg->hysteresis
-                                          : value > lim + cfg->hysteresis;
-        track(&st->enter_since[l], enter, now_ms);
-        track(&st->leave_since[l], leave, now_ms);
+        bool leave = cfg->dir == DIR_HIGH ? value < lim - cfg->band[l]
+                                          : value > lim + cfg->band[l];
+        track(&st->enter_since[l], &st->enter_n[l], enter, now_ms);
+        track(&st->leave_since[l], &st->leave_n[l], leave, now_ms);
     }
     /* Up: the most severe level whose condition held for on_delay. */
     for (int l = LEVEL_RED; l > (int)st->level; l--) {
-        if (cfg->has[l] && held(st->enter_since[l], now_ms, cfg->on_delay_ms)) {
+        if (cfg->has[l] && held(st->enter_since[l], st->enter_n[l], now_ms, cfg->on_delay_ms, cfg->on_count)) {
             next = (enum level)l;
             break;
         }
@@ -69,10 +84,10 @@ bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
     /* Down: leave the current level once it has been left for off_delay, to
      * the most severe lower level not also left. */
     if (next == st->level && st->level > LEVEL_NONE &&
-        held(st->leave_since[st->level], now_ms, cfg->off_delay_ms)) {
+        held(st->leave_since[st->level], st->leave_n[st->level], now_ms, cfg->off_delay_ms, cfg->off_count)) {
         next = LEVEL_NONE;
         for (int l = (int)st->level - 1; l > LEVEL_NONE; l--) {
-            if (cfg->has[l] && !held(st->leave_since[l], now_ms, cfg->off_delay_ms)) {
+            if (cfg->has[l] && !held(st->leave_since[l], st->leave_n[l], now_ms, cfg->off_delay_ms, cfg->off_count)) {
                 next = (enum level)l;
                 break;
             }

@@ -30,15 +30,19 @@ struct rule_cfg {
     enum direction dir;
     double limit[LEVEL_COUNT]; /* index by level; [0] unused */
     bool has[LEVEL_COUNT];
-    double hysteresis; /* absolute, in the sensor's unit */
+    double hysteresis;            /* as configured: absolute, or percent of each limit */
+    double band[LEVEL_COUNT];     /* the hysteresis of each level, absolute (rules_prepare) */
     int64_t on_delay_ms;
     int64_t off_delay_ms;
+    int on_count, off_count;      /* consecutive good samples, besides the delays */
 };
 
 struct rule_state {
     enum level level;
     int64_t enter_since[LEVEL_COUNT]; /* -1: condition not holding */
     int64_t leave_since[LEVEL_COUNT];
+    int enter_n[LEVEL_COUNT];         /* consecutive samples the condition held */
+    int leave_n[LEVEL_COUNT];
 };
 
 struct rule_result {
@@ -49,6 +53,8 @@ struct rule_result {
 };
 
 void rules_init(struct rule_state *st, enum level level);
+/* Fills cfg->band from the hysteresis: absolute, or with pct, that percent of each limit. */
+void rules_prepare(struct rule_cfg *cfg, bool pct);
 
 /* Feed one sample. Returns true and fills *res when the level changed. */
 bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,

@@ -114,6 +114,7 @@ min = 0
 max = 1.6
 [sensor tilt]
 class = bridge_tilt
+design = 0.5
 bus = tcp-1
 unit_id = 3
 register = holding:502

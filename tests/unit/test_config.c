@@ -36,7 +36,7 @@ static void good_full(void **state)
 
     const struct cfg_sensor *g = &c.sensors[0];
     assert_string_equal(g->name, "gas-01");
-    assert_string_equal(g->cls->name, "gas");
+    assert_string_equal(g->cls, "gas");
     assert_int_equal(g->lifeline, LL_GAS);
     assert_int_equal(g->bus, 0);
     assert_int_equal(g->unit_id, 3);
@@ -86,7 +86,7 @@ static void good_profiles(void **state)
     assert_int_equal(b->frame_delay_ms, 3); /* 3.5 x 11 bits at 19200 = 2.0 ms, rounded up */
     /* a channel of the profile, with the site's limits */
     const struct cfg_sensor *g = find(&c, "gas-01");
-    assert_string_equal(g->cls->name, "gas");
+    assert_string_equal(g->cls, "gas");
     assert_int_equal(g->reg.type, TYPE_FLOAT32);
     assert_int_equal(g->reg.order, ORDER_CDAB);
     assert_int_equal(g->unit_id, 3);
@@ -94,7 +94,7 @@ static void good_profiles(void **state)
     assert_true(g->reg.valid);
     /* a whole device: eight channels, one overridden */
     const struct cfg_sensor *p = find(&c, "ai-01.ch1");
-    assert_string_equal(p->cls->name, "water_pressure");
+    assert_string_equal(p->cls, "water_pressure");
     assert_int_equal(p->rule.dir, DIR_LOW);
     assert_string_equal(p->unit, "MPa");
     assert_int_equal(p->unit_id, 5);
@@ -113,27 +113,80 @@ static void good_profiles(void **state)
 
 static void every_profile_loads(void **state)
 {
-    static const char *const profiles[] = {"gas-detector", "pressure-transmitter", "level-radar",
-                                           "inclinometer-2axis", "ai8-4-20ma", "dio8",
-                                           "elevator-status"};
+    static const char *const profiles[][2] = {
+        {"gas-detector", ""}, {"pressure-transmitter", ""}, {"level-radar", ""},
+        /* bridge classes' limits are percentages of a design value */
+        {"inclinometer-2axis", "tilt_x.design = 0.5\ntilt_y.design = 0.5\n"},
+        {"ai8-4-20ma", ""}, {"dio8", ""}, {"elevator-status", ""}};
     (void)state;
     for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
         char path[] = "/tmp/lifeline-test-profile-XXXXXX";
         int fd = mkstemp(path);
         assert_true(fd >= 0);
         dprintf(fd, "[gateway]\nid = g\nsite = s\nprofiles = %s/../../drivers/profiles\n"
-                    "[bus b]\ntype = tcp\nhost = 127.0.0.1\n[device d]\nprofile = %s\nbus = b\n",
-                getenv("PWD"), profiles[i]);
+                    "[bus b]\ntype = tcp\nhost = 127.0.0.1\n[device d]\nprofile = %s\nbus = b\n%s",
+                getenv("PWD"), profiles[i][0], profiles[i][1]);
         close(fd);
         struct config c;
         char err[CFG_ERR_MAX] = "";
         int r = config_load(path, &c, err, sizeof(err));
         unlink(path);
         if (r != 0)
-            fail_msg("profile %s: %s", profiles[i], err);
+            fail_msg("profile %s: %s", profiles[i][0], err);
         assert_true(c.n_sensors >= 1);
         config_free(&c);
     }
+}
+
+static void class_defaults(void **state)
+{
+    struct config c;
+    char err[CFG_ERR_MAX] = "";
+    (void)state;
+
+    if (config_load("configs/good-classes.conf", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    /* every class of config/classes.ini loads and its limits are in order */
+    assert_int_equal(c.n_sensors, 14);
+    const struct cfg_sensor *g = find(&c, "gas");
+    assert_string_equal(g->unit, "%LEL");
+    assert_int_equal(g->lifeline, LL_GAS);
+    assert_int_equal(g->rule.dir, DIR_HIGH);
+    assert_true(g->rule.limit[LEVEL_BLUE] == 10 && g->rule.limit[LEVEL_YELLOW] == 20 &&
+                g->rule.limit[LEVEL_ORANGE] == 25 && g->rule.limit[LEVEL_RED] == 50);
+    assert_int_equal(g->rule.on_delay_ms, 2000);
+    assert_true(g->rule.band[LEVEL_RED] == 2);
+    /* one limit of the sensor's own replaces the class's set */
+    const struct cfg_sensor *r = find(&c, "gas-own-red");
+    assert_true(r->rule.has[LEVEL_RED] && r->rule.limit[LEVEL_RED] == 40);
+    assert_false(r->rule.has[LEVEL_BLUE] || r->rule.has[LEVEL_YELLOW] || r->rule.has[LEVEL_ORANGE]);
+    assert_int_equal(r->rule.on_delay_ms, 2000); /* the rest of the class stays */
+    const struct cfg_sensor *o = find(&c, "oxygen");
+    assert_int_equal(o->rule.dir, DIR_LOW);
+    assert_true(o->rule.limit[LEVEL_YELLOW] == 19.5 && o->rule.limit[LEVEL_RED] == 18);
+    /* bridge limits: percentages of the design value; hysteresis 2 % of each limit */
+    const struct cfg_sensor *b = find(&c, "bridge_strain");
+    assert_true(fabs(b->rule.limit[LEVEL_BLUE] - 720) < 1e-9);
+    assert_true(fabs(b->rule.limit[LEVEL_ORANGE] - 1020) < 1e-9);
+    assert_true(fabs(b->rule.limit[LEVEL_RED] - 1200) < 1e-9);
+    assert_true(fabs(b->rule.band[LEVEL_RED] - 24) < 1e-9);
+    assert_true(fabs(b->rule.band[LEVEL_BLUE] - 14.4) < 1e-9);
+    assert_int_equal(find(&c, "bridge_tilt")->lifeline, LL_BRIDGE);
+    assert_int_equal(find(&c, "temperature")->rule.on_count, 3);
+    assert_false(find(&c, "water_flow")->rule.has[LEVEL_RED]);
+    assert_true(find(&c, "digital")->rule.has[LEVEL_RED]);
+    assert_int_equal(find(&c, "elevator")->lifeline, LL_ELEVATOR);
+    config_free(&c);
+
+    /* a utility's own class file instead of the built-in one */
+    assert_int_equal(config_load("configs/good-own-classes.conf", &c, err, sizeof(err)), 0);
+    assert_string_equal(c.sensors[0].unit, "ppm");
+    assert_true(c.sensors[0].rule.limit[LEVEL_RED] == 5000);
+    assert_false(c.sensors[0].rule.has[LEVEL_YELLOW]);
+    config_free(&c);
+    assert_int_equal(config_load("configs/broken-classes.conf", &c, err, sizeof(err)), -1);
+    assert_string_equal(err, "configs/bad-classes-no-lifeline.ini:1: [class gas] lifeline: missing "
+                             "(every class names its lifeline)");
 }
 
 static void demo_config_is_valid(void **state)
@@ -184,6 +237,7 @@ static const struct bad {
     {"bad-no-gateway.conf", 0, "[gateway] section missing"},
     {"bad-empty-sensor.conf", 7, "[sensor s1] class: missing (required)"},
     {"bad-long-line.conf", 4, "line too long"},
+    {"bad-design-missing.conf", 8, "[sensor strain-1] design: missing: the blue limit is 60% of the sensor's design value"},
     {"does-not-exist.conf", 0, "cannot open: No such file or directory"},
 };
 
@@ -238,6 +292,7 @@ int main(void)
         cmocka_unit_test(good_full),
         cmocka_unit_test(good_profiles),
         cmocka_unit_test(every_profile_loads),
+        cmocka_unit_test(class_defaults),
         cmocka_unit_test(demo_config_is_valid),
         cmocka_unit_test(bad_files),
         cmocka_unit_test(durations),

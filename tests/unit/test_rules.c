@@ -49,6 +49,7 @@ static void steps_up_and_down(void **state)
 {
     struct run r = {.cfg = gas(0, 0)};
     (void)state;
+    rules_prepare(&r.cfg, false);
     rules_init(&r.st, LEVEL_NONE);
 
     assert_int_equal(feed(&r, 5, 1000), EV_NONE);
@@ -79,6 +80,7 @@ static void noise_inside_band(void **state)
     struct run r = {.cfg = gas(0, 0)};
     double v = 51;
     (void)state;
+    rules_prepare(&r.cfg, false);
     rules_init(&r.st, LEVEL_NONE);
     srand(7);
     assert_int_equal(feed(&r, v, 100), EV_RAISED);
@@ -97,6 +99,7 @@ static void on_delay_honoured(void **state)
 {
     struct run r = {.cfg = gas(5000, 0)};
     (void)state;
+    rules_prepare(&r.cfg, false);
     rules_init(&r.st, LEVEL_NONE);
 
     /* 5 samples (4 s) above yellow, then a dip below every limit: the delay restarts */
@@ -113,6 +116,7 @@ static void on_delay_per_level(void **state)
 {
     struct run r = {.cfg = gas(5000, 0)};
     (void)state;
+    rules_prepare(&r.cfg, false);
     rules_init(&r.st, LEVEL_NONE);
 
     /* yellow from t=0, red from t=3 s: yellow is confirmed at 5 s, red at 8 s */
@@ -132,6 +136,7 @@ static void off_delay_honoured(void **state)
 {
     struct run r = {.cfg = gas(0, 3000)};
     (void)state;
+    rules_prepare(&r.cfg, false);
     rules_init(&r.st, LEVEL_NONE);
 
     assert_int_equal(feed(&r, 25, 1000), EV_RAISED);
@@ -148,6 +153,7 @@ static void low_direction(void **state)
     r.cfg.has[LEVEL_YELLOW] = true;
     r.cfg.limit[LEVEL_RED] = 18;
     r.cfg.has[LEVEL_RED] = true;
+    rules_prepare(&r.cfg, false);
     rules_init(&r.st, LEVEL_NONE);
 
     assert_int_equal(feed(&r, 20.9, 1000), EV_NONE);
@@ -166,6 +172,7 @@ static void bad_quality_holds(void **state)
     struct run r = {.cfg = gas(2000, 0)};
     struct rule_result res;
     (void)state;
+    rules_prepare(&r.cfg, false);
     rules_init(&r.st, LEVEL_NONE);
 
     feed(&r, 60, 1000);
@@ -186,6 +193,7 @@ static void subset_of_levels(void **state)
     (void)state;
     r.cfg.limit[LEVEL_RED] = 1;
     r.cfg.has[LEVEL_RED] = true; /* a float switch: 0/1 -> red */
+    rules_prepare(&r.cfg, false);
     rules_init(&r.st, LEVEL_NONE);
     assert_int_equal(feed(&r, 0, 1000), EV_NONE);
     assert_int_equal(feed(&r, 1, 1000), EV_RAISED);
@@ -195,6 +203,44 @@ static void subset_of_levels(void **state)
     for (int i = 0; i < 20; i++)
         assert_int_equal(feed(&r, 1, 1000), EV_NONE);
     assert_int_equal(feed(&r, 0, 1000), EV_CLEARED);
+}
+
+static void delays_by_count(void **state)
+{
+    struct run r = {.cfg = gas(0, 0)};
+    (void)state;
+    r.cfg.on_count = 3;
+    r.cfg.off_count = 2;
+    rules_prepare(&r.cfg, false);
+    rules_init(&r.st, LEVEL_NONE);
+    /* three consecutive samples above yellow, whatever the time between them */
+    assert_int_equal(feed(&r, 25, 10), EV_NONE);
+    assert_int_equal(feed(&r, 25, 10), EV_NONE);
+    assert_int_equal(feed(&r, 5, 10), EV_NONE); /* the run is broken: start again */
+    assert_int_equal(feed(&r, 25, 10), EV_NONE);
+    assert_int_equal(feed(&r, 25, 10), EV_NONE);
+    assert_int_equal(feed(&r, 25, 10), EV_RAISED);
+    assert_int_equal(feed(&r, 5, 10), EV_NONE);
+    assert_int_equal(feed(&r, 5, 10), EV_CLEARED);
+    /* count and delay together: both must be met */
+    r.cfg.on_delay_ms = 1000;
+    assert_int_equal(feed(&r, 25, 10), EV_NONE);
+    assert_int_equal(feed(&r, 25, 10), EV_NONE);
+    assert_int_equal(feed(&r, 25, 2000), EV_NONE); /* 3 samples, only 20 ms */
+    assert_int_equal(feed(&r, 25, 10), EV_RAISED);
+}
+
+static void hysteresis_in_percent(void **state)
+{
+    struct run r = {.cfg = gas(0, 0)};
+    (void)state;
+    r.cfg.hysteresis = 10; /* % of each limit: red 50 -> band 5, yellow 20 -> band 2 */
+    rules_prepare(&r.cfg, true);
+    assert_true(r.cfg.band[LEVEL_RED] == 5 && r.cfg.band[LEVEL_YELLOW] == 2);
+    rules_init(&r.st, LEVEL_NONE);
+    assert_int_equal(feed(&r, 51, 10), EV_RAISED);
+    assert_int_equal(feed(&r, 45.5, 10), EV_NONE);
+    assert_int_equal(feed(&r, 44.9, 10), EV_DEESCALATED);
 }
 
 static void order_check(void **state)
@@ -222,6 +268,7 @@ int main(void)
         cmocka_unit_test(on_delay_honoured),  cmocka_unit_test(on_delay_per_level),
         cmocka_unit_test(off_delay_honoured), cmocka_unit_test(low_direction),
         cmocka_unit_test(bad_quality_holds),  cmocka_unit_test(subset_of_levels),
+        cmocka_unit_test(delays_by_count),    cmocka_unit_test(hysteresis_in_percent),
         cmocka_unit_test(order_check),
     };
     return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
