@@ -335,6 +335,10 @@ static void sensor_defaults(struct cfg_sensor *s)
                                  .scale = 1.0};
     s->poll_ms = 1000;
     s->sim = (struct cfg_sim){.wave = WAVE_CONST, .period_ms = 60000};
+    s->rate_window_ms = 60000;
+    s->rate_level = LEVEL_YELLOW;
+    s->fault_after = 3;
+    s->fault_level = LEVEL_YELLOW;
 }
 
 static void bus_defaults(struct cfg_bus *b)
@@ -441,7 +445,7 @@ static void limits_from_layer(struct cfg_sensor *s, const struct sect *sc, const
         if (prefix && (strncmp(k, prefix, pl) != 0 || k[pl] != '.'))
             continue;
         if (is_limit(prefix ? k + pl + 1 : k)) {
-            memset(s->rule.has, 0, sizeof(s->rule.has));
+            memset(s->rules.level.has, 0, sizeof(s->rules.level.has));
             memset(s->limit_pct, 0, sizeof(s->limit_pct));
             return;
         }
@@ -756,6 +760,42 @@ static int check_bus(struct build *b, struct cfg_bus *bus, const struct sect *sc
     return 1;
 }
 
+/* The rate and fault conditions: the same state machine as the levels, fed
+ * with the change over the window and with the run of bad samples. */
+static int build_rate_and_fault(struct build *b, struct cfg_sensor *s, const struct origin *o)
+{
+    struct sensor_rules *r = &s->rules;
+
+    at(b, o->sect_file, o->sect_line, NULL);
+    if (s->rate_level == LEVEL_NONE || s->fault_level == LEVEL_NONE) {
+        int k = s->rate_level == LEVEL_NONE ? K_RATE_LEVEL : K_FAULT_LEVEL;
+        at(b, o->file[k], o->line[k], sensor_key(k));
+        return cfg_fail(&b->err, "must be blue, yellow, orange or red");
+    }
+    r->has_rate = o->line[K_RATE] != 0;
+    for (int k = K_RATE_WINDOW; k <= K_RATE_HYSTERESIS && !r->has_rate; k++)
+        if (o->line[k]) {
+            at(b, o->file[k], o->line[k], sensor_key(k));
+            return cfg_fail(&b->err, "needs rate = (the change that raises the alarm)");
+        }
+    r->rate_window_ms = s->rate_window_ms;
+    r->rate = (struct rule_cfg){.dir = s->rate_falling ? DIR_LOW : DIR_HIGH,
+                                .hysteresis = s->rate_hysteresis,
+                                .on_delay_ms = s->rules.level.on_delay_ms,
+                                .off_delay_ms = s->rules.level.off_delay_ms};
+    r->rate.limit[s->rate_level] = s->rate_falling ? -s->rate : s->rate;
+    r->rate.has[s->rate_level] = r->has_rate;
+    rules_prepare(&r->rate, false);
+    r->fault = (struct rule_cfg){.dir = DIR_HIGH};
+    r->fault.limit[s->fault_level] = s->fault_after;
+    r->fault.has[s->fault_level] = true;
+    rules_prepare(&r->fault, false);
+    /* silent for three polls (and at least 5 s): the bus itself is stuck */
+    r->stale_ms = o->line[K_STALE_AFTER] ? s->stale_ms
+                                          : (3 * s->poll_ms > 5000 ? 3 * s->poll_ms : 5000);
+    return 1;
+}
+
 static int check_sensor(struct build *b, unsigned idx)
 {
     struct cfg_sensor *s = &b->cfg->sensors[idx];
@@ -835,24 +875,26 @@ static int check_sensor(struct build *b, unsigned idx)
     /* N% limits are of the sensor's design value; N% hysteresis of each limit */
     static const int key_of[] = {0, K_BLUE, K_YELLOW, K_ORANGE, K_RED};
     for (int l = LEVEL_BLUE; l < LEVEL_COUNT; l++) {
-        if (!s->rule.has[l] || !s->limit_pct[l])
+        if (!s->rules.level.has[l] || !s->limit_pct[l])
             continue;
         if (!o->line[K_DESIGN]) {
             at(b, o->sect_file, o->sect_line, "design");
             return cfg_fail(&b->err, "missing: the %s limit is %g%% of the sensor's design value "
-                            "(from %s:%d)", level_names[l], s->rule.limit[l], o->file[key_of[l]],
+                            "(from %s:%d)", level_names[l], s->rules.level.limit[l], o->file[key_of[l]],
                             o->line[key_of[l]]);
         }
-        s->rule.limit[l] = s->rule.limit[l] * s->design / 100.0;
+        s->rules.level.limit[l] = s->rules.level.limit[l] * s->design / 100.0;
         s->limit_pct[l] = false;
     }
-    rules_prepare(&s->rule, s->hyst_pct);
-    if (rules_check_order(&s->rule, &lo, &hi) < 0) {
+    rules_prepare(&s->rules.level, s->hyst_pct);
+    if (!build_rate_and_fault(b, s, o))
+        return 0;
+    if (rules_check_order(&s->rules.level, &lo, &hi) < 0) {
         return AT(key_of[hi]),
                cfg_fail(&b->err, "%g must be %s %s (%g) for a %s sensor: limits run blue, yellow, "
-                        "orange, red in the alarm direction", s->rule.limit[hi],
-                        s->rule.dir == DIR_HIGH ? "above" : "below", level_names[lo], s->rule.limit[lo],
-                        direction_names[s->rule.dir]);
+                        "orange, red in the alarm direction", s->rules.level.limit[hi],
+                        s->rules.level.dir == DIR_HIGH ? "above" : "below", level_names[lo], s->rules.level.limit[lo],
+                        direction_names[s->rules.level.dir]);
     }
 #undef AT
     return 1;

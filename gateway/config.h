@@ -90,8 +90,19 @@ struct cfg_sensor {
     struct reg_format reg;
     char unit[CFG_UNIT_MAX];
     int64_t poll_ms;
-    struct rule_cfg rule;
-    /* limits and hysteresis given in percent, resolved into rule by the checks */
+    struct sensor_rules rules;     /* built by the checks from the keys below */
+    /* rate of change: an alarm at rate_level when the value changes by rate
+     * (rising) or -rate (falling) within rate_window */
+    double rate;
+    int64_t rate_window_ms;
+    int rate_falling;
+    enum level rate_level;
+    double rate_hysteresis;
+    /* fault: fault_after bad samples in a row, or none for stale_after */
+    int fault_after;
+    enum level fault_level;
+    int64_t stale_ms;
+    /* limits and hysteresis given in percent, resolved by the checks */
     double design;                 /* the sensor's design value, for N% limits */
     bool limit_pct[LEVEL_COUNT];
     bool hyst_pct;

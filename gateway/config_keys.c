@@ -245,8 +245,8 @@ static int p_limit(struct cfg_err *e, const struct key *k, void *obj, const char
 
     if (!number_or_pct(e, v, &d, &pct))
         return 0;
-    s->rule.limit[level] = d;
-    s->rule.has[level] = true;
+    s->rules.level.limit[level] = d;
+    s->rules.level.has[level] = true;
     s->limit_pct[level] = pct;
     return 1;
 }
@@ -262,7 +262,7 @@ static int p_hysteresis(struct cfg_err *e, const struct key *k, void *obj, const
         return 0;
     if (d < 0)
         return cfg_fail(e, "%s must not be negative", v);
-    s->rule.hysteresis = d;
+    s->rules.level.hysteresis = d;
     s->hyst_pct = pct;
     return 1;
 }
@@ -318,6 +318,7 @@ static const char *const log_level_names[] = {"emerg", "alert", "crit", "error",
 static const char *const bus_type_names[] = {"tcp", "rtu", "sim", NULL};
 static const char *const rs485_names[] = {"auto", "on", "off", NULL};
 static const char *const rts_names[] = {"none", "up", "down", NULL};
+static const char *const rate_dir_names[] = {"rising", "falling", NULL};
 static const char *const wave_names[] = {"const", "triangle", "sine", "square", "ramp", NULL};
 
 static const struct key gateway_keys[] = {
@@ -386,14 +387,14 @@ static const struct key sensor_keys[] = {
     [K_VALID_MAX] = {"valid_max", p_double, SE(reg.valid_max), NULL, -1e15, 1e15, C},
     [K_UNIT] = {"unit", p_str, SE(unit), NULL, 0, CFG_UNIT_MAX, C | K},
     [K_POLL] = {"poll", p_duration, SE(poll_ms), NULL, 10, DAY_MS, D},
-    [K_DIRECTION] = {"direction", p_enum, SE(rule.dir), direction_names, 0, 0, C | K},
+    [K_DIRECTION] = {"direction", p_enum, SE(rules.level.dir), direction_names, 0, 0, C | K},
     [K_RED] = {"red", p_limit, 0, NULL, LEVEL_RED, 0, C | K},
     [K_ORANGE] = {"orange", p_limit, 0, NULL, LEVEL_ORANGE, 0, C | K},
     [K_YELLOW] = {"yellow", p_limit, 0, NULL, LEVEL_YELLOW, 0, C | K},
     [K_BLUE] = {"blue", p_limit, 0, NULL, LEVEL_BLUE, 0, C | K},
     [K_HYSTERESIS] = {"hysteresis", p_hysteresis, 0, NULL, 0, 0, C | K},
-    [K_ON_DELAY] = {"on_delay", p_duration, SE(rule.on_delay_ms), NULL, 0, DAY_MS, C | K},
-    [K_OFF_DELAY] = {"off_delay", p_duration, SE(rule.off_delay_ms), NULL, 0, DAY_MS, C | K},
+    [K_ON_DELAY] = {"on_delay", p_duration, SE(rules.level.on_delay_ms), NULL, 0, DAY_MS, C | K},
+    [K_OFF_DELAY] = {"off_delay", p_duration, SE(rules.level.off_delay_ms), NULL, 0, DAY_MS, C | K},
     [K_SIM] = {"sim", p_enum, SE(sim.wave), wave_names, 0, 0, 0},
     [K_SIM_MIN] = {"sim_min", p_double, SE(sim.min), NULL, -1e12, 1e12, 0},
     [K_SIM_MAX] = {"sim_max", p_double, SE(sim.max), NULL, -1e12, 1e12, 0},
@@ -401,8 +402,16 @@ static const struct key sensor_keys[] = {
     [K_PROFILE] = {"profile", p_taken, 0, NULL, 0, 0, D},
     [K_CHANNEL] = {"channel", p_taken, 0, NULL, 0, 0, 0},
     [K_DESIGN] = {"design", p_double, SE(design), NULL, -1e15, 1e15, C},
-    [K_ON_COUNT] = {"on_count", p_int, SE(rule.on_count), NULL, 0, 10000, C | K},
-    [K_OFF_COUNT] = {"off_count", p_int, SE(rule.off_count), NULL, 0, 10000, C | K},
+    [K_ON_COUNT] = {"on_count", p_int, SE(rules.level.on_count), NULL, 0, 10000, C | K},
+    [K_OFF_COUNT] = {"off_count", p_int, SE(rules.level.off_count), NULL, 0, 10000, C | K},
+    [K_RATE] = {"rate", p_double, SE(rate), NULL, 1e-12, 1e15, C | K},
+    [K_RATE_WINDOW] = {"rate_window", p_duration, SE(rate_window_ms), NULL, 1000, 7 * DAY_MS, C | K},
+    [K_RATE_DIRECTION] = {"rate_direction", p_enum, SE(rate_falling), rate_dir_names, 0, 0, C | K},
+    [K_RATE_LEVEL] = {"rate_level", p_enum, SE(rate_level), level_names, 0, 0, C | K},
+    [K_RATE_HYSTERESIS] = {"rate_hysteresis", p_double, SE(rate_hysteresis), NULL, 0, 1e15, C | K},
+    [K_FAULT_AFTER] = {"fault_after", p_int, SE(fault_after), NULL, 1, 10000, C | K | D},
+    [K_FAULT_LEVEL] = {"fault_level", p_enum, SE(fault_level), level_names, 0, 0, C | K | D},
+    [K_STALE_AFTER] = {"stale_after", p_duration, SE(stale_ms), NULL, 100, DAY_MS, C | K | D},
     END,
 };
 

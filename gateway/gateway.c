@@ -24,8 +24,8 @@
 
 struct sensor_rt {
     int64_t store_id;
-    struct rule_state rule;
-    int64_t alarm_id; /* the active threshold alarm, 0 when none */
+    struct sensor_state st;
+    int64_t alarm_id[COND_COUNT]; /* the active alarm of each condition, 0 when none */
     double value;
     enum quality quality;
     int64_t ts_ms;
@@ -47,12 +47,15 @@ struct gateway {
     struct sample batch[SAMPLE_BATCH];
 };
 
-static void emit_event(struct gateway *g, unsigned idx, const struct sample *smp,
-                       const struct rule_result *res)
+/* One alarm transition: alarms row, event row and outbox row, in the tick's
+ * transaction; published only after the commit. */
+static void emit_event(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
+                       const struct rule_event *ev)
 {
     const struct cfg_sensor *s = &g->cfg.sensors[idx];
-    struct sensor_rt *rt = &g->rt[idx];
-    const char *event = alarm_event_name(res->event);
+    const struct rule_result *res = &ev->r;
+    int64_t *alarm_id = &g->rt[idx].alarm_id[ev->cond];
+    const char *event = alarm_event_name(res->event), *cond = condition_name(ev->cond);
     char payload[1024];
     int64_t seq;
     int r;
@@ -60,18 +63,19 @@ static void emit_event(struct gateway *g, unsigned idx, const struct sample *smp
     if (store_next_seq(g->store, &seq) < 0)
         return;
     if (res->event == EV_RAISED)
-        r = store_alarm_open(g->store, s->name, "threshold", res->level, smp->ts_ms, &rt->alarm_id);
+        r = store_alarm_open(g->store, s->name, cond, res->level, ts_ms, alarm_id);
     else
-        r = store_alarm_update(g->store, rt->alarm_id, res->level, event, smp->ts_ms,
-                               res->level != LEVEL_NONE);
+        r = store_alarm_update(g->store, *alarm_id, res->level, event, ts_ms, res->level != LEVEL_NONE);
     if (r < 0)
         return;
+    /* value: the reading; for a rate, the change over the window; for a
+     * fault, the run of bad samples (no unit) */
     struct alarm_msg m = {
-        .seq = seq, .ts_ms = smp->ts_ms, .alarm_id = rt->alarm_id, .sensor = s->name,
-        .cls = s->cls, .lifeline = lifeline_names[s->lifeline], .event = event,
+        .seq = seq, .ts_ms = ts_ms, .alarm_id = *alarm_id, .sensor = s->name, .cls = s->cls,
+        .lifeline = lifeline_names[s->lifeline], .condition = cond, .event = event,
         .level = level_name(res->level), .prev_level = level_name(res->prev_level),
-        .unit = s->unit, .quality = quality_name(smp->quality),
-        .value = smp->value, .has_value = true,
+        .unit = ev->cond == COND_FAULT ? "" : s->unit, .quality = quality_name(q),
+        .value = ev->value, .has_value = true,
         .threshold = res->threshold, .has_threshold = true,
     };
     int len = payload_alarm(&m, payload, sizeof(payload));
@@ -79,19 +83,19 @@ static void emit_event(struct gateway *g, unsigned idx, const struct sample *smp
         log_err("core: sensor '%s': alarm payload does not fit %zu bytes", s->name, sizeof(payload));
         return;
     }
-    if (store_add_event(g->store, seq, rt->alarm_id, smp->ts_ms, event, payload) < 0 ||
+    if (store_add_event(g->store, seq, *alarm_id, ts_ms, event, payload) < 0 ||
         store_outbox_add(g->store, PRIO_ALARM, seq, g->alarm_topic, payload, (size_t)len, 1) < 0)
         return;
-    log_info("alarm: sensor '%s' %s%s%s at %g %s (threshold %g, was %s), seq %lld", s->name, event,
-             res->level == LEVEL_NONE ? "" : " ", res->level == LEVEL_NONE ? "" : level_name(res->level),
-             smp->value, s->unit, res->threshold, level_name(res->prev_level), (long long)seq);
+    log_info("alarm: sensor '%s' %s %s%s%s at %g %s (threshold %g, was %s), seq %lld", s->name, cond,
+             event, res->level == LEVEL_NONE ? "" : " ", res->level == LEVEL_NONE ? "" : level_name(res->level),
+             ev->value, m.unit, res->threshold, level_name(res->prev_level), (long long)seq);
     if (res->level == LEVEL_NONE)
-        rt->alarm_id = 0;
+        *alarm_id = 0;
 }
 
 static void handle_sample(struct gateway *g, const struct sample *smp)
 {
-    struct rule_result res;
+    struct rule_event ev[COND_COUNT];
     struct sensor_rt *rt;
 
     if (smp->gen != g->gen || smp->sensor >= g->cfg.n_sensors)
@@ -113,9 +117,10 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     rt->quality = smp->quality;
     rt->ts_ms = smp->ts_ms;
     store_add_reading(g->store, rt->store_id, smp->ts_ms, smp->value, smp->quality);
-    if (rules_eval(&g->cfg.sensors[smp->sensor].rule, &rt->rule, smp->value, smp->quality,
-                   g->loop.now_ms, &res))
-        emit_event(g, smp->sensor, smp, &res);
+    unsigned n = rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality,
+                              g->loop.now_ms, ev);
+    for (unsigned i = 0; i < n; i++)
+        emit_event(g, smp->sensor, smp->ts_ms, smp->quality, &ev[i]);
 }
 
 static void on_samples(struct loop *l, struct loop_fd *f, uint32_t events)
@@ -139,10 +144,21 @@ static void before_sleep(struct loop *l, void *ctx)
     uplink_pump(g->uplink);
 }
 
+/* Once a second: a sensor that has not been heard of for its stale time
+ * raises its fault (the bus worker itself may be stuck). The wake-up also
+ * lets before_sleep commit readings on time. */
 static void on_tick(struct loop *l, struct loop_timer *t)
 {
-    (void)l;
-    (void)t; /* wakes the loop so before_sleep commits readings on time */
+    struct gateway *g = container_of(t, struct gateway, tick);
+    struct rule_event ev;
+
+    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        if (!rules_stale(&g->cfg.sensors[i].rules, &g->rt[i].st, l->now_ms, &ev))
+            continue;
+        log_warn("core: sensor '%s': no sample for %llds: stale", g->cfg.sensors[i].name,
+                 (long long)(g->cfg.sensors[i].rules.stale_ms / 1000));
+        emit_event(g, i, loop_wallclock_ms(), Q_STALE, &ev);
+    }
 }
 
 /* ---- sensors and buses for one config ---- */
@@ -154,10 +170,14 @@ static void restore_alarm(void *ctx, const struct alarm_row *row)
     for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
         if (strcmp(g->cfg.sensors[i].name, row->sensor) != 0)
             continue;
-        g->rt[i].alarm_id = row->id;
-        rules_init(&g->rt[i].rule, row->level);
-        log_info("core: sensor '%s': alarm %lld continues at %s", row->sensor,
-                 (long long)row->id, level_name(row->level));
+        for (int c = 0; c < COND_COUNT; c++) {
+            if (strcmp(condition_name((enum condition)c), row->condition) != 0)
+                continue;
+            g->rt[i].alarm_id[c] = row->id;
+            rules_init(&g->rt[i].st.cond[c], row->level);
+            log_info("core: sensor '%s': %s alarm %lld continues at %s", row->sensor,
+                     row->condition, (long long)row->id, level_name(row->level));
+        }
         return;
     }
 }
@@ -182,7 +202,7 @@ static struct sensor_rt *runtime_for(struct gateway *g, const struct config *cfg
         }
         if (kept)
             continue;
-        rules_init(&rt[i].rule, LEVEL_NONE);
+        rules_sensor_init(&rt[i].st, g->loop.now_ms);
         if (store_sensor_id(g->store, name, &rt[i].store_id) < 0) {
             free(rt);
             return NULL;

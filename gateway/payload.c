@@ -42,6 +42,7 @@ int payload_alarm(const struct alarm_msg *m, char *buf, size_t len)
     o = add_str(o, "sensor", m->sensor);
     o = add_str(o, "class", m->cls);
     o = add_str(o, "lifeline", m->lifeline);
+    o = add_str(o, "condition", m->condition);
     o = add_str(o, "event", m->event);
     o = add_str(o, "level", m->level);
     o = add_str(o, "prev_level", m->prev_level);

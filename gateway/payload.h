@@ -9,7 +9,7 @@
 
 struct alarm_msg {
     int64_t seq, ts_ms, alarm_id;
-    const char *sensor, *cls, *lifeline, *event, *level, *prev_level, *unit, *quality;
+    const char *sensor, *cls, *lifeline, *condition, *event, *level, *prev_level, *unit, *quality;
     double value, threshold;
     bool has_value, has_threshold;
 };

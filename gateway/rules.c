@@ -129,3 +129,90 @@ int rules_check_order(const struct rule_cfg *cfg, enum level *bad_a, enum level 
     }
     return 0;
 }
+
+/* ---- a sensor's three conditions ---- */
+
+const char *condition_name(enum condition c)
+{
+    static const char *const n[] = {"threshold", "rate", "fault"};
+    return (unsigned)c < COND_COUNT ? n[c] : "?";
+}
+
+void rules_sensor_init(struct sensor_state *st, int64_t now_ms)
+{
+    for (int c = 0; c < COND_COUNT; c++)
+        rules_init(&st->cond[c], LEVEL_NONE);
+    st->rate_head = st->rate_n = 0;
+    st->bad_run = 0;
+    st->last_sample_ms = now_ms;
+}
+
+/* Keeps a point at most every window/32, so the history is bounded and the
+ * change is measured over the window to within 1/32 of it. */
+static void rate_add(const struct sensor_rules *s, struct sensor_state *st, double v, int64_t now)
+{
+    int64_t step = s->rate_window_ms / (RATE_POINTS - 1);
+    unsigned newest = (st->rate_head + RATE_POINTS - 1) % RATE_POINTS;
+
+    if (st->rate_n && now - st->rate_t[newest] < step) {
+        st->rate_v[newest] = v; /* the newest point follows the latest value */
+        return;
+    }
+    st->rate_t[st->rate_head] = now;
+    st->rate_v[st->rate_head] = v;
+    st->rate_head = (st->rate_head + 1) % RATE_POINTS;
+    if (st->rate_n < RATE_POINTS)
+        st->rate_n++;
+}
+
+double rules_rate_delta(const struct sensor_rules *s, const struct sensor_state *st)
+{
+    unsigned newest = (st->rate_head + RATE_POINTS - 1) % RATE_POINTS;
+    unsigned oldest = (st->rate_head + RATE_POINTS - st->rate_n) % RATE_POINTS;
+
+    if (st->rate_n < 2)
+        return 0;
+    /* the oldest point still inside the window */
+    int64_t from = st->rate_t[newest] - s->rate_window_ms;
+    while (oldest != newest && st->rate_t[oldest] < from)
+        oldest = (oldest + 1) % RATE_POINTS;
+    return st->rate_v[newest] - st->rate_v[oldest];
+}
+
+static unsigned run(const struct rule_cfg *cfg, struct rule_state *rs, enum condition c, double v,
+                    enum quality q, int64_t now, struct rule_event *out)
+{
+    if (!rules_eval(cfg, rs, v, q, now, &out->r))
+        return 0;
+    out->cond = c;
+    out->value = v;
+    return 1;
+}
+
+unsigned rules_sample(const struct sensor_rules *s, struct sensor_state *st, double value,
+                      enum quality q, int64_t now_ms, struct rule_event out[COND_COUNT])
+{
+    unsigned n = 0;
+
+    st->last_sample_ms = now_ms;
+    st->bad_run = q == Q_GOOD ? 0 : st->bad_run + 1;
+    n += run(&s->level, &st->cond[COND_THRESHOLD], COND_THRESHOLD, value, q, now_ms, &out[n]);
+    if (s->has_rate) {
+        if (q == Q_GOOD)
+            rate_add(s, st, value, now_ms);
+        n += run(&s->rate, &st->cond[COND_RATE], COND_RATE, rules_rate_delta(s, st), q, now_ms, &out[n]);
+    }
+    n += run(&s->fault, &st->cond[COND_FAULT], COND_FAULT, st->bad_run, Q_GOOD, now_ms, &out[n]);
+    return n;
+}
+
+unsigned rules_stale(const struct sensor_rules *s, struct sensor_state *st, int64_t now_ms,
+                     struct rule_event *out)
+{
+    if (s->stale_ms <= 0 || now_ms - st->last_sample_ms < s->stale_ms)
+        return 0;
+    for (int l = LEVEL_BLUE; l < LEVEL_COUNT; l++)
+        if (s->fault.has[l] && st->bad_run < s->fault.limit[l])
+            st->bad_run = (int)s->fault.limit[l];
+    return run(&s->fault, &st->cond[COND_FAULT], COND_FAULT, st->bad_run, Q_GOOD, now_ms, out);
+}

@@ -1,5 +1,10 @@
-/* rules: the per-sensor threshold state machine. Pure: no I/O, no allocation,
+/* rules: the per-sensor alarm state machines. Pure: no I/O, no allocation,
  * time is passed in (monotonic ms), so tests drive it with an injected clock.
+ *
+ * A sensor has up to three conditions, each an alarm of its own: its level
+ * thresholds, its rate of change (the same machine fed with the change over
+ * a window), and a fault (the machine fed with the count of consecutive bad
+ * samples, or stale when no sample came in time).
  *
  * A level's condition (high: value >= limit; low: value <= limit) must hold
  * for on_delay before the sensor enters that level; a level is left once the
@@ -64,6 +69,46 @@ bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
  * two offending levels in *bad_a (less severe) and *bad_b (more severe). */
 int rules_check_order(const struct rule_cfg *cfg, enum level *bad_a, enum level *bad_b);
 
+enum condition { COND_THRESHOLD, COND_RATE, COND_FAULT, COND_COUNT };
+
+#define RATE_POINTS 33 /* history kept for the rate: one point per 1/32 of the window */
+
+struct sensor_rules {
+    struct rule_cfg level;
+    bool has_rate;
+    struct rule_cfg rate;      /* on the change over rate_window_ms: limit = +rate or -rate */
+    int64_t rate_window_ms;
+    struct rule_cfg fault;     /* on the run of bad samples: limit = fault_after */
+    int64_t stale_ms;          /* no sample for this long counts as fault_after bad ones */
+};
+
+struct sensor_state {
+    struct rule_state cond[COND_COUNT];
+    int64_t rate_t[RATE_POINTS];
+    double rate_v[RATE_POINTS];
+    unsigned rate_head, rate_n;
+    int bad_run;
+    int64_t last_sample_ms;
+};
+
+struct rule_event {
+    enum condition cond;
+    struct rule_result r;
+    double value; /* what the condition saw: the reading, the change, or the bad run */
+};
+
+void rules_sensor_init(struct sensor_state *st, int64_t now_ms);
+/* One sample through every condition; returns the events written to out. */
+unsigned rules_sample(const struct sensor_rules *s, struct sensor_state *st, double value,
+                      enum quality q, int64_t now_ms, struct rule_event out[COND_COUNT]);
+/* No sample at all: raises the fault once the sensor has been silent for
+ * stale_ms. Returns 0 or 1 event. */
+unsigned rules_stale(const struct sensor_rules *s, struct sensor_state *st, int64_t now_ms,
+                     struct rule_event *out);
+/* The change over the rate window as of the newest point (0 with one point). */
+double rules_rate_delta(const struct sensor_rules *s, const struct sensor_state *st);
+
+const char *condition_name(enum condition c);
 const char *level_name(enum level l);
 const char *alarm_event_name(enum alarm_event e);
 extern const char *const level_names[];     /* NULL-terminated, by enum */

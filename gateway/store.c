@@ -34,7 +34,7 @@ static const char *const sql[S_COUNT] = {
                     "VALUES(?1, ?2, ?3, 'raised', ?4, ?4, 1)",
     [S_ALARM_UPDATE] = "UPDATE alarms SET level = ?2, state = ?3, updated_ts = ?4, active = ?5, "
                        "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END WHERE id = ?1",
-    [S_ALARM_ACTIVE] = "SELECT id, sensor, level FROM alarms WHERE active = 1 ORDER BY id",
+    [S_ALARM_ACTIVE] = "SELECT id, sensor, level, condition FROM alarms WHERE active = 1 ORDER BY id",
     [S_EVENT_ADD] = "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_OUTBOX_ADD] = "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_OUTBOX_NEXT] = "SELECT id, seq, topic, payload, qos FROM outbox ORDER BY prio, id LIMIT ?1",
@@ -359,6 +359,7 @@ int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx)
         row.id = sqlite3_column_int64(s, 0);
         snprintf(row.sensor, sizeof(row.sensor), "%s", (const char *)sqlite3_column_text(s, 1));
         row.level = (enum level)sqlite3_column_int(s, 2);
+        snprintf(row.condition, sizeof(row.condition), "%s", (const char *)sqlite3_column_text(s, 3));
         fn(ctx, &row);
     }
     sqlite3_reset(s);

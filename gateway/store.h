@@ -32,6 +32,7 @@ struct outbox_msg {
 struct alarm_row {
     int64_t id;
     char sensor[64];
+    char condition[16];
     enum level level;
 };
 

@@ -4,7 +4,7 @@ import signal
 
 from util import render
 
-EXPECTED_KEYS = {"seq", "ts", "alarm_id", "sensor", "class", "lifeline", "event", "level",
+EXPECTED_KEYS = {"seq", "ts", "alarm_id", "sensor", "class", "lifeline", "condition", "event", "level",
                  "prev_level", "value", "unit", "threshold", "quality"}
 
 
@@ -29,8 +29,8 @@ def test_steps_produce_exact_alarm_sequence(tmp_path, broker, slave, gateways, s
         assert (a["event"], a["level"], a["prev_level"]) == (event, level, prev)
         assert a["value"] == value
         assert a["threshold"] == threshold
-        assert (a["sensor"], a["class"], a["lifeline"], a["unit"], a["quality"]) == \
-            ("gas-01", "gas", "gas", "%LEL", "good")
+        assert (a["sensor"], a["class"], a["lifeline"], a["condition"], a["unit"], a["quality"]) == \
+            ("gas-01", "gas", "gas", "threshold", "%LEL", "good")
         assert a["ts"] > 1.7e12
     seqs = [a["seq"] for a in alarms]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) and seqs[0] >= 1

@@ -46,19 +46,19 @@ static void good_full(void **state)
     assert_int_equal(g->reg.order, ORDER_CDAB);
     assert_string_equal(g->unit, "%LEL");
     assert_int_equal(g->poll_ms, 2000);
-    assert_true(g->rule.has[LEVEL_RED] && g->rule.has[LEVEL_BLUE]);
-    assert_true(g->rule.limit[LEVEL_ORANGE] == 35.0);
-    assert_true(g->rule.hysteresis == 2.0);
-    assert_int_equal(g->rule.on_delay_ms, 5000);
-    assert_int_equal(g->rule.off_delay_ms, 60000);
+    assert_true(g->rules.level.has[LEVEL_RED] && g->rules.level.has[LEVEL_BLUE]);
+    assert_true(g->rules.level.limit[LEVEL_ORANGE] == 35.0);
+    assert_true(g->rules.level.hysteresis == 2.0);
+    assert_int_equal(g->rules.level.on_delay_ms, 5000);
+    assert_int_equal(g->rules.level.off_delay_ms, 60000);
 
     const struct cfg_sensor *o = &c.sensors[1];
-    assert_int_equal(o->rule.dir, DIR_LOW); /* from the class */
+    assert_int_equal(o->rules.level.dir, DIR_LOW); /* from the class */
     assert_string_equal(o->unit, "%vol");
     assert_int_equal(o->lifeline, LL_HEATING); /* overridden */
     assert_int_equal(o->sim.wave, WAVE_SINE);
     assert_int_equal(o->sim.period_ms, 3600000);
-    assert_false(o->rule.has[LEVEL_ORANGE]);
+    assert_false(o->rules.level.has[LEVEL_ORANGE]);
     config_free(&c);
 }
 
@@ -90,12 +90,12 @@ static void good_profiles(void **state)
     assert_int_equal(g->reg.type, TYPE_FLOAT32);
     assert_int_equal(g->reg.order, ORDER_CDAB);
     assert_int_equal(g->unit_id, 3);
-    assert_true(g->rule.has[LEVEL_RED] && g->rule.limit[LEVEL_RED] == 50);
+    assert_true(g->rules.level.has[LEVEL_RED] && g->rules.level.limit[LEVEL_RED] == 50);
     assert_true(g->reg.valid);
     /* a whole device: eight channels, one overridden */
     const struct cfg_sensor *p = find(&c, "ai-01.ch1");
     assert_string_equal(p->cls, "water_pressure");
-    assert_int_equal(p->rule.dir, DIR_LOW);
+    assert_int_equal(p->rules.level.dir, DIR_LOW);
     assert_string_equal(p->unit, "MPa");
     assert_int_equal(p->unit_id, 5);
     assert_int_equal(p->poll_ms, 2000);
@@ -151,38 +151,38 @@ static void class_defaults(void **state)
     const struct cfg_sensor *g = find(&c, "gas");
     assert_string_equal(g->unit, "%LEL");
     assert_int_equal(g->lifeline, LL_GAS);
-    assert_int_equal(g->rule.dir, DIR_HIGH);
-    assert_true(g->rule.limit[LEVEL_BLUE] == 10 && g->rule.limit[LEVEL_YELLOW] == 20 &&
-                g->rule.limit[LEVEL_ORANGE] == 25 && g->rule.limit[LEVEL_RED] == 50);
-    assert_int_equal(g->rule.on_delay_ms, 2000);
-    assert_true(g->rule.band[LEVEL_RED] == 2);
+    assert_int_equal(g->rules.level.dir, DIR_HIGH);
+    assert_true(g->rules.level.limit[LEVEL_BLUE] == 10 && g->rules.level.limit[LEVEL_YELLOW] == 20 &&
+                g->rules.level.limit[LEVEL_ORANGE] == 25 && g->rules.level.limit[LEVEL_RED] == 50);
+    assert_int_equal(g->rules.level.on_delay_ms, 2000);
+    assert_true(g->rules.level.band[LEVEL_RED] == 2);
     /* one limit of the sensor's own replaces the class's set */
     const struct cfg_sensor *r = find(&c, "gas-own-red");
-    assert_true(r->rule.has[LEVEL_RED] && r->rule.limit[LEVEL_RED] == 40);
-    assert_false(r->rule.has[LEVEL_BLUE] || r->rule.has[LEVEL_YELLOW] || r->rule.has[LEVEL_ORANGE]);
-    assert_int_equal(r->rule.on_delay_ms, 2000); /* the rest of the class stays */
+    assert_true(r->rules.level.has[LEVEL_RED] && r->rules.level.limit[LEVEL_RED] == 40);
+    assert_false(r->rules.level.has[LEVEL_BLUE] || r->rules.level.has[LEVEL_YELLOW] || r->rules.level.has[LEVEL_ORANGE]);
+    assert_int_equal(r->rules.level.on_delay_ms, 2000); /* the rest of the class stays */
     const struct cfg_sensor *o = find(&c, "oxygen");
-    assert_int_equal(o->rule.dir, DIR_LOW);
-    assert_true(o->rule.limit[LEVEL_YELLOW] == 19.5 && o->rule.limit[LEVEL_RED] == 18);
+    assert_int_equal(o->rules.level.dir, DIR_LOW);
+    assert_true(o->rules.level.limit[LEVEL_YELLOW] == 19.5 && o->rules.level.limit[LEVEL_RED] == 18);
     /* bridge limits: percentages of the design value; hysteresis 2 % of each limit */
     const struct cfg_sensor *b = find(&c, "bridge_strain");
-    assert_true(fabs(b->rule.limit[LEVEL_BLUE] - 720) < 1e-9);
-    assert_true(fabs(b->rule.limit[LEVEL_ORANGE] - 1020) < 1e-9);
-    assert_true(fabs(b->rule.limit[LEVEL_RED] - 1200) < 1e-9);
-    assert_true(fabs(b->rule.band[LEVEL_RED] - 24) < 1e-9);
-    assert_true(fabs(b->rule.band[LEVEL_BLUE] - 14.4) < 1e-9);
+    assert_true(fabs(b->rules.level.limit[LEVEL_BLUE] - 720) < 1e-9);
+    assert_true(fabs(b->rules.level.limit[LEVEL_ORANGE] - 1020) < 1e-9);
+    assert_true(fabs(b->rules.level.limit[LEVEL_RED] - 1200) < 1e-9);
+    assert_true(fabs(b->rules.level.band[LEVEL_RED] - 24) < 1e-9);
+    assert_true(fabs(b->rules.level.band[LEVEL_BLUE] - 14.4) < 1e-9);
     assert_int_equal(find(&c, "bridge_tilt")->lifeline, LL_BRIDGE);
-    assert_int_equal(find(&c, "temperature")->rule.on_count, 3);
-    assert_false(find(&c, "water_flow")->rule.has[LEVEL_RED]);
-    assert_true(find(&c, "digital")->rule.has[LEVEL_RED]);
+    assert_int_equal(find(&c, "temperature")->rules.level.on_count, 3);
+    assert_false(find(&c, "water_flow")->rules.level.has[LEVEL_RED]);
+    assert_true(find(&c, "digital")->rules.level.has[LEVEL_RED]);
     assert_int_equal(find(&c, "elevator")->lifeline, LL_ELEVATOR);
     config_free(&c);
 
     /* a utility's own class file instead of the built-in one */
     assert_int_equal(config_load("configs/good-own-classes.conf", &c, err, sizeof(err)), 0);
     assert_string_equal(c.sensors[0].unit, "ppm");
-    assert_true(c.sensors[0].rule.limit[LEVEL_RED] == 5000);
-    assert_false(c.sensors[0].rule.has[LEVEL_YELLOW]);
+    assert_true(c.sensors[0].rules.level.limit[LEVEL_RED] == 5000);
+    assert_false(c.sensors[0].rules.level.has[LEVEL_YELLOW]);
     config_free(&c);
     assert_int_equal(config_load("configs/broken-classes.conf", &c, err, sizeof(err)), -1);
     assert_string_equal(err, "configs/bad-classes-no-lifeline.ini:1: [class gas] lifeline: missing "

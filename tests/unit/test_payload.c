@@ -13,7 +13,7 @@ static void alarm_event(void **state)
 {
     struct alarm_msg m = {
         .seq = 1234, .ts_ms = 1764000000123, .alarm_id = 77, .sensor = "gas-01", .cls = "gas",
-        .lifeline = "gas", .event = "raised", .level = "red", .prev_level = "yellow",
+        .lifeline = "gas", .condition = "threshold", .event = "raised", .level = "red", .prev_level = "yellow",
         .value = 52.3, .has_value = true, .unit = "%LEL", .threshold = 50.0,
         .has_threshold = true, .quality = "good",
     };
@@ -21,7 +21,7 @@ static void alarm_event(void **state)
     (void)state;
     int n = payload_alarm(&m, buf, sizeof(buf));
     assert_string_equal(buf, "{\"seq\":1234,\"ts\":1764000000123,\"alarm_id\":77,\"sensor\":\"gas-01\","
-                             "\"class\":\"gas\",\"lifeline\":\"gas\",\"event\":\"raised\",\"level\":\"red\","
+                             "\"class\":\"gas\",\"lifeline\":\"gas\",\"condition\":\"threshold\",\"event\":\"raised\",\"level\":\"red\","
                              "\"prev_level\":\"yellow\",\"value\":52.3,\"unit\":\"%LEL\",\"threshold\":50,"
                              "\"quality\":\"good\"}");
     assert_int_equal(n, (int)strlen(buf));

@@ -243,6 +243,117 @@ static void hysteresis_in_percent(void **state)
     assert_int_equal(feed(&r, 44.9, 10), EV_DEESCALATED);
 }
 
+/* A sensor's three conditions, built like the config does. */
+static struct sensor_rules sensor_rules(double rate, bool falling, int64_t window_ms, int fault_after,
+                                        int64_t stale_ms)
+{
+    struct sensor_rules r = {.level = gas(0, 0), .has_rate = rate != 0, .rate_window_ms = window_ms,
+                             .stale_ms = stale_ms};
+    rules_prepare(&r.level, false);
+    r.rate.dir = falling ? DIR_LOW : DIR_HIGH;
+    r.rate.limit[LEVEL_YELLOW] = falling ? -rate : rate;
+    r.rate.has[LEVEL_YELLOW] = r.has_rate;
+    rules_prepare(&r.rate, false);
+    r.fault.dir = DIR_HIGH;
+    r.fault.limit[LEVEL_YELLOW] = fault_after;
+    r.fault.has[LEVEL_YELLOW] = true;
+    rules_prepare(&r.fault, false);
+    return r;
+}
+
+/* Water rising 0.25 m in 8 minutes is a yellow rate alarm (0.2 m per 10 min)
+ * long before any level limit; when the water stops rising it clears. */
+static void rate_rising(void **state)
+{
+    struct sensor_rules r = sensor_rules(0.2, false, 600000, 3, 0);
+    struct sensor_state st;
+    struct rule_event ev[COND_COUNT];
+    int64_t now = 0;
+    unsigned n, raised_at = 0, cleared_at = 0;
+    (void)state;
+    r.level.limit[LEVEL_BLUE] = 100; /* far away */
+    rules_sensor_init(&st, 0);
+    for (unsigned i = 0; i < 200; i++, now += 10000) {
+        double level = i < 48 ? 0.05 + 0.25 * i / 48.0 : 0.30; /* rises for 8 min, then stays */
+        n = rules_sample(&r, &st, level, Q_GOOD, now, ev);
+        for (unsigned k = 0; k < n; k++) {
+            assert_int_equal(ev[k].cond, COND_RATE);
+            if (ev[k].r.event == EV_RAISED)
+                raised_at = i;
+            if (ev[k].r.event == EV_CLEARED)
+                cleared_at = i;
+        }
+    }
+    /* 0.2 m takes 38.4 samples at 0.25/48 per sample */
+    assert_in_range(raised_at, 38, 40);
+    assert_int_equal(st.cond[COND_THRESHOLD].level, LEVEL_NONE);
+    /* it clears once the rise within the last 10 minutes drops below 0.2 m */
+    assert_in_range(cleared_at, 48 + 9, 48 + 60);
+    assert_int_equal(st.cond[COND_RATE].level, LEVEL_NONE);
+}
+
+static void rate_falling(void **state)
+{
+    struct sensor_rules r = sensor_rules(0.05, true, 60000, 3, 0);
+    struct sensor_state st;
+    struct rule_event ev[COND_COUNT];
+    unsigned n = 0;
+    (void)state;
+    r.level.limit[LEVEL_BLUE] = 100;
+    rules_sensor_init(&st, 0);
+    /* a burst main: 0.35 MPa losing 0.01 MPa a second */
+    for (int i = 0; i < 10 && !n; i++)
+        n = rules_sample(&r, &st, 0.35 - 0.01 * i, Q_GOOD, i * 1000, ev);
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].cond, COND_RATE);
+    assert_int_equal(ev[0].r.event, EV_RAISED);
+    assert_true(ev[0].value <= -0.05 + 1e-12);
+    assert_true(ev[0].r.threshold == -0.05);
+}
+
+/* Three bad samples in a row are a fault alarm; the level alarm holds. */
+static void fault_after_bad_samples(void **state)
+{
+    struct sensor_rules r = sensor_rules(0, false, 60000, 3, 0);
+    struct sensor_state st;
+    struct rule_event ev[COND_COUNT];
+    (void)state;
+    rules_sensor_init(&st, 0);
+    assert_int_equal(rules_sample(&r, &st, 60, Q_GOOD, 0, ev), 1); /* red */
+    assert_int_equal(rules_sample(&r, &st, 0, Q_COMM_FAULT, 1000, ev), 0);
+    assert_int_equal(rules_sample(&r, &st, 0, Q_COMM_FAULT, 2000, ev), 0);
+    assert_int_equal(rules_sample(&r, &st, 999, Q_OUT_OF_RANGE, 3000, ev), 1);
+    assert_int_equal(ev[0].cond, COND_FAULT);
+    assert_int_equal(ev[0].r.event, EV_RAISED);
+    assert_int_equal(ev[0].r.level, LEVEL_YELLOW);
+    assert_true(ev[0].value == 3);
+    /* an out_of_range 999 %LEL is never a red gas alarm, and a fault never clears red */
+    assert_int_equal(st.cond[COND_THRESHOLD].level, LEVEL_RED);
+    assert_int_equal(rules_sample(&r, &st, 0, Q_COMM_FAULT, 4000, ev), 0);
+    /* the first good sample ends the fault */
+    assert_int_equal(rules_sample(&r, &st, 60, Q_GOOD, 5000, ev), 1);
+    assert_int_equal(ev[0].cond, COND_FAULT);
+    assert_int_equal(ev[0].r.event, EV_CLEARED);
+    assert_int_equal(st.cond[COND_THRESHOLD].level, LEVEL_RED);
+}
+
+static void stale_sensor(void **state)
+{
+    struct sensor_rules r = sensor_rules(0, false, 60000, 3, 5000);
+    struct sensor_state st;
+    struct rule_event ev[COND_COUNT];
+    (void)state;
+    rules_sensor_init(&st, 0);
+    assert_int_equal(rules_sample(&r, &st, 5, Q_GOOD, 1000, ev), 0);
+    assert_int_equal(rules_stale(&r, &st, 5999, ev), 0);
+    assert_int_equal(rules_stale(&r, &st, 6000, ev), 1);
+    assert_int_equal(ev[0].cond, COND_FAULT);
+    assert_int_equal(ev[0].r.event, EV_RAISED);
+    assert_int_equal(rules_stale(&r, &st, 7000, ev), 0); /* once */
+    assert_int_equal(rules_sample(&r, &st, 5, Q_GOOD, 8000, ev), 1);
+    assert_int_equal(ev[0].r.event, EV_CLEARED);
+}
+
 static void order_check(void **state)
 {
     struct rule_cfg c = gas(0, 0);
@@ -269,6 +380,8 @@ int main(void)
         cmocka_unit_test(off_delay_honoured), cmocka_unit_test(low_direction),
         cmocka_unit_test(bad_quality_holds),  cmocka_unit_test(subset_of_levels),
         cmocka_unit_test(delays_by_count),    cmocka_unit_test(hysteresis_in_percent),
+        cmocka_unit_test(rate_rising),        cmocka_unit_test(rate_falling),
+        cmocka_unit_test(fault_after_bad_samples), cmocka_unit_test(stale_sensor),
         cmocka_unit_test(order_check),
     };
     return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
