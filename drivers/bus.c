@@ -211,30 +211,41 @@ static const char *err_text(int err)
     return modbus_strerror(err < 0 ? -err : err);
 }
 
+/* The back-off state is read by bus_stats from other threads: changed
+ * under stats_mu. */
 static void slave_failed(struct bus *b, struct slave_state *sl, int err, int64_t now)
 {
+    bool first = false;
+
+    pthread_mutex_lock(&b->stats_mu);
     sl->fails++;
     sl->last_err = err;
-    if (sl->fails < (unsigned)b->bcfg->backoff_after)
-        return;
-    bool first = sl->backoff_ms == 0;
-    sl->backoff_ms = first ? BACKOFF_MIN_MS : sl->backoff_ms * 2;
-    if (sl->backoff_ms > b->bcfg->backoff_max_ms)
-        sl->backoff_ms = b->bcfg->backoff_max_ms;
-    sl->retry_at = now + sl->backoff_ms;
+    if (sl->fails >= (unsigned)b->bcfg->backoff_after) {
+        first = sl->backoff_ms == 0;
+        sl->backoff_ms = first ? BACKOFF_MIN_MS : sl->backoff_ms * 2;
+        if (sl->backoff_ms > b->bcfg->backoff_max_ms)
+            sl->backoff_ms = b->bcfg->backoff_max_ms;
+        sl->retry_at = now + sl->backoff_ms;
+    }
+    unsigned fails = sl->fails;
+    pthread_mutex_unlock(&b->stats_mu);
     if (first)
-        log_warn("bus '%s': unit %u not answering (%s) after %u tries, backing off up to %llds",
-                 b->bcfg->name, sl->unit, err_text(err), sl->fails,
+        log_warn("bus '%s': unit %u not answering (%s) after %u failed polls, backing off up to %llds",
+                 b->bcfg->name, sl->unit, err_text(err), fails,
                  (long long)(b->bcfg->backoff_max_ms / 1000));
 }
 
 static void slave_ok(struct bus *b, struct slave_state *sl)
 {
-    if (sl->backoff_ms)
-        log_info("bus '%s': unit %u answers again after %u failures", b->bcfg->name, sl->unit, sl->fails);
+    pthread_mutex_lock(&b->stats_mu);
+    unsigned fails = sl->fails;
+    bool was_off = sl->backoff_ms != 0;
     sl->fails = 0;
     sl->backoff_ms = 0;
     sl->retry_at = 0;
+    pthread_mutex_unlock(&b->stats_mu);
+    if (was_off)
+        log_info("bus '%s': unit %u answers again after %u failures", b->bcfg->name, sl->unit, fails);
 }
 
 static void decode_members(struct bus *b, const struct plan_group *g, const uint16_t *regs)
@@ -269,11 +280,13 @@ static int transact(struct bus *b, struct plan_group *g, uint16_t *regs, struct 
     int r = 0;
 
     for (int t = 0; t <= b->bcfg->retries; t++) {
+        if (t > 0 && atomic_load(&b->stop))
+            break;
         int64_t gap_until = b->last_end_us + b->bcfg->frame_delay_ms * 1000;
-        while (now_us() < gap_until && !atomic_load(&b->stop)) {
-            struct timespec d = {0, (long)(gap_until - now_us()) * 1000};
-            if (d.tv_nsec > 0)
-                nanosleep(&d, NULL);
+        if (now_us() < gap_until) {
+            struct timespec until = {gap_until / 1000000, (long)(gap_until % 1000000) * 1000};
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+                ;
         }
         int64_t t0 = now_us();
         r = b->ops->read(b, g, regs);
@@ -390,7 +403,9 @@ static bool ensure_open(struct bus *b, int64_t *retry_ms, bool *failing)
     if (b->open) {
         b->ops->close(b);
         b->open = false;
+        pthread_mutex_lock(&b->stats_mu);
         b->reconnects++;
+        pthread_mutex_unlock(&b->stats_mu);
     }
     int r = b->ops->open(b);
     if (r == 0) {
@@ -501,13 +516,21 @@ fail:
     return r;
 }
 
+void bus_stop_request(struct bus *b)
+{
+    uint64_t one = 1;
+
+    if (!b->started || atomic_load(&b->stop))
+        return;
+    atomic_store(&b->stop, true);
+    if (write(b->wake_fd, &one, sizeof(one)) < 0)
+        log_err("bus '%s': wake write: %s", b->bcfg->name, strerror(errno));
+}
+
 void bus_stop(struct bus *b)
 {
     if (b->started) {
-        uint64_t one = 1;
-        atomic_store(&b->stop, true);
-        if (write(b->wake_fd, &one, sizeof(one)) < 0)
-            log_err("bus '%s': wake write: %s", b->bcfg->name, strerror(errno));
+        bus_stop_request(b);
         pthread_join(b->thread, NULL);
         b->started = false;
     }

@@ -115,7 +115,12 @@ struct bus {
 
 /* Starts the worker for cfg->buses[index]. 0 or -errno. */
 int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sampleq *q, uint32_t gen);
-/* Stops and joins the worker (waits at most one bus timeout); accepts a never-started bus. */
+/* Tells the worker to stop, without waiting: stop many buses in parallel
+ * with bus_stop_request on each, then bus_stop on each. */
+void bus_stop_request(struct bus *b);
+/* Stops and joins the worker, which finishes the request it is in (up to
+ * two response timeouts on RTU, where libmodbus waits out a late reply);
+ * accepts a never-started bus. */
 void bus_stop(struct bus *b);
 
 /* Queues a write; the worker does it before its next poll and reports the

@@ -44,8 +44,48 @@ struct gateway {
     struct bus *buses;
     struct sensor_rt *rt;
     char alarm_topic[256];
+    uint64_t dropped_seen;
+    /* The sensors whose alarm state changed in the open transaction, with
+     * their state before it: a transaction that fails to commit takes its
+     * events with it, and the state goes back so they are made again. */
+    struct sensor_rt *shadow;
+    unsigned *dirty;
+    unsigned n_dirty;
     struct sample batch[SAMPLE_BATCH];
 };
+
+static void remember(struct gateway *g, unsigned idx)
+{
+    for (unsigned i = 0; i < g->n_dirty; i++)
+        if (g->dirty[i] == idx)
+            return;
+    g->shadow[g->n_dirty] = g->rt[idx];
+    g->dirty[g->n_dirty++] = idx;
+}
+
+/* Commits the tick (or, with force, whatever is open). A failed commit
+ * rolls back, and the sensors' alarm state goes back with it. */
+static void commit(struct gateway *g, bool force)
+{
+    int r = force ? store_commit(g->store) : store_flush(g->store, g->loop.now_ms, COMMIT_INTERVAL_MS);
+
+    if (store_in_txn(g->store))
+        return;
+    if (r < 0)
+        for (unsigned i = 0; i < g->n_dirty; i++)
+            g->rt[g->dirty[i]] = g->shadow[i];
+    g->n_dirty = 0;
+}
+
+static int alloc_shadow(struct gateway *g, unsigned n)
+{
+    free(g->shadow);
+    free(g->dirty);
+    g->shadow = calloc(n ? n : 1, sizeof(*g->shadow));
+    g->dirty = calloc(n ? n : 1, sizeof(*g->dirty));
+    g->n_dirty = 0;
+    return g->shadow && g->dirty ? 0 : -ENOMEM;
+}
 
 /* One alarm transition: alarms row, event row and outbox row, in the tick's
  * transaction; published only after the commit. */
@@ -113,6 +153,7 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
                  quality_name(rt->quality), quality_name(smp->quality),
                  smp->quality == Q_GOOD ? "" : " (", smp->quality == Q_GOOD ? "" : sample_err_text(smp->err),
                  smp->quality == Q_GOOD ? "" : ")");
+    remember(g, smp->sensor);
     rt->value = smp->value;
     rt->quality = smp->quality;
     rt->ts_ms = smp->ts_ms;
@@ -123,16 +164,34 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
         emit_event(g, smp->sensor, smp->ts_ms, smp->quality, &ev[i]);
 }
 
-static void on_samples(struct loop *l, struct loop_fd *f, uint32_t events)
+/* With all, everything queued; else one batch (the loop comes back for more). */
+static void take_samples(struct gateway *g, bool all)
 {
-    struct gateway *g = container_of(f, struct gateway, q_fd);
     unsigned n;
 
+    do {
+        n = sampleq_drain(&g->q, g->batch, SAMPLE_BATCH);
+        for (unsigned i = 0; i < n; i++)
+            handle_sample(g, &g->batch[i]);
+    } while (all && n > 0);
+    if (g->q.dropped != g->dropped_seen) {
+        log_warn("core: %llu samples dropped: the core fell behind the buses",
+                 (unsigned long long)(g->q.dropped - g->dropped_seen));
+        g->dropped_seen = g->q.dropped;
+    }
+}
+
+static void drain_samples(struct gateway *g)
+{
+    if (g->q.buf)
+        take_samples(g, true);
+}
+
+static void on_samples(struct loop *l, struct loop_fd *f, uint32_t events)
+{
     (void)l;
     (void)events;
-    n = sampleq_drain(&g->q, g->batch, SAMPLE_BATCH);
-    for (unsigned i = 0; i < n; i++)
-        handle_sample(g, &g->batch[i]);
+    take_samples(container_of(f, struct gateway, q_fd), false);
 }
 
 static void before_sleep(struct loop *l, void *ctx)
@@ -140,8 +199,9 @@ static void before_sleep(struct loop *l, void *ctx)
     struct gateway *g = ctx;
 
     /* The alarm is on disk before it is handed to MQTT. */
-    store_flush(g->store, l->now_ms, COMMIT_INTERVAL_MS);
-    uplink_pump(g->uplink);
+    (void)l;
+    commit(g, false);
+    uplink_pump(g->uplink); /* (none while a reload reopens it) */
 }
 
 /* Once a second: a sensor that has not been heard of for its stale time
@@ -153,8 +213,13 @@ static void on_tick(struct loop *l, struct loop_timer *t)
     struct rule_event ev;
 
     for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        struct sensor_state before = g->rt[i].st;
         if (!rules_stale(&g->cfg.sensors[i].rules, &g->rt[i].st, l->now_ms, &ev))
             continue;
+        struct sensor_state after = g->rt[i].st;
+        g->rt[i].st = before;
+        remember(g, i);
+        g->rt[i].st = after;
         log_warn("core: sensor '%s': no sample for %llds: stale", g->cfg.sensors[i].name,
                  (long long)(g->cfg.sensors[i].rules.stale_ms / 1000));
         emit_event(g, i, loop_wallclock_ms(), Q_STALE, &ev);
@@ -211,8 +276,12 @@ static struct sensor_rt *runtime_for(struct gateway *g, const struct config *cfg
     return rt;
 }
 
+/* All workers are told first, then joined: stopping takes the longest
+ * bus's current request, not the sum of them. */
 static void buses_stop(struct gateway *g)
 {
+    for (unsigned i = 0; g->buses && i < g->cfg.n_buses; i++)
+        bus_stop_request(&g->buses[i]);
     for (unsigned i = 0; g->buses && i < g->cfg.n_buses; i++)
         bus_stop(&g->buses[i]);
     free(g->buses);
@@ -224,8 +293,9 @@ static int buses_start(struct gateway *g)
     g->buses = calloc(g->cfg.n_buses ? g->cfg.n_buses : 1, sizeof(*g->buses));
     if (!g->buses)
         return -ENOMEM;
+    for (unsigned i = 0; i < g->cfg.n_buses; i++)
+        g->buses[i].wake_fd = -1; /* so bus_stop on a bus never started closes nothing */
     for (unsigned i = 0; i < g->cfg.n_buses; i++) {
-        g->buses[i].wake_fd = -1;
         int r = bus_start(&g->buses[i], &g->cfg, i, &g->q, g->gen);
         if (r < 0)
             return r;
@@ -242,6 +312,28 @@ static int open_uplink(struct gateway *g)
     return uplink_open(&g->uplink, &g->loop, &g->cfg, g->store, &id);
 }
 
+/* Sensors gone from the config take their open alarms with them: the
+ * center is told they cleared, rather than left with alarms nobody closes. */
+static void close_removed(struct gateway *g, const struct config *next)
+{
+    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        bool kept = false;
+        for (unsigned j = 0; j < next->n_sensors && !kept; j++)
+            kept = strcmp(g->cfg.sensors[i].name, next->sensors[j].name) == 0;
+        for (int c = 0; !kept && c < COND_COUNT; c++) {
+            if (!g->rt[i].alarm_id[c])
+                continue;
+            remember(g, i);
+            struct rule_event ev = {.cond = (enum condition)c, .value = g->rt[i].value,
+                                    .r = {.event = EV_CLEARED, .level = LEVEL_NONE,
+                                          .prev_level = g->rt[i].st.cond[c].level}};
+            log_info("config: sensor '%s' removed: its %s alarm is cleared",
+                     g->cfg.sensors[i].name, condition_name((enum condition)c));
+            emit_event(g, i, loop_wallclock_ms(), g->rt[i].quality, &ev);
+        }
+    }
+}
+
 static void reload(struct gateway *g)
 {
     struct config next;
@@ -254,18 +346,27 @@ static void reload(struct gateway *g)
     if (strcmp(next.store.path, g->cfg.store.path) != 0)
         log_warn("config: [store] path change takes effect at the next restart");
     next.store = g->cfg.store;
+    /* What the old workers read is still theirs to report. */
+    buses_stop(g);
+    drain_samples(g);
+    commit(g, true);
     struct sensor_rt *rt = runtime_for(g, &next, &g->cfg, g->rt);
     if (!rt) {
-        log_err("config: reload refused: out of memory or store error");
+        log_err("config: reload failed: out of memory or store error; stopping");
         config_free(&next);
+        loop_stop(&g->loop);
         return;
     }
-    bool relink = memcmp(&next.gateway, &g->cfg.gateway, sizeof(next.gateway)) != 0 ||
+    close_removed(g, &next);
+    commit(g, true); /* the shadows index the old sensors */
+    log_open(next.gateway.log, next.gateway.log_level);
+    bool relink = strcmp(next.gateway.id, g->cfg.gateway.id) != 0 ||
+                  strcmp(next.gateway.site, g->cfg.gateway.site) != 0 ||
                   memcmp(&next.mqtt, &g->cfg.mqtt, sizeof(next.mqtt)) != 0 ||
                   next.n_sensors != g->cfg.n_sensors;
-    buses_stop(g);
     if (relink) {
-        uplink_shutdown(g->uplink, SHUTDOWN_PUBACK_MS);
+        /* no waiting for the PUBACK here: the loop must keep going */
+        uplink_shutdown(g->uplink, 0);
         uplink_close(g->uplink);
         g->uplink = NULL;
     }
@@ -274,6 +375,11 @@ static void reload(struct gateway *g)
     g->cfg = next;
     g->rt = rt;
     g->gen++;
+    if (alloc_shadow(g, g->cfg.n_sensors) < 0) {
+        log_err("config: reload failed: out of memory; stopping");
+        loop_stop(&g->loop);
+        return;
+    }
     if ((relink && open_uplink(g) < 0) || buses_start(g) < 0) {
         log_err("config: reload failed to restart; stopping");
         loop_stop(&g->loop);
@@ -328,7 +434,7 @@ static int start(struct gateway *g)
     if ((r = store_open(g->cfg.store.path, &g->store)) < 0)
         return r;
     g->rt = runtime_for(g, &g->cfg, NULL, NULL);
-    if (!g->rt)
+    if (!g->rt || alloc_shadow(g, g->cfg.n_sensors) < 0)
         return -ENOMEM;
     if ((r = store_active_alarms(g->store, restore_alarm, g)) < 0)
         return r;
@@ -354,14 +460,9 @@ static int start(struct gateway *g)
 static void stop(struct gateway *g)
 {
     buses_stop(g);
-    if (g->q.buf) {
-        unsigned n;
-        while ((n = sampleq_drain(&g->q, g->batch, SAMPLE_BATCH)) > 0)
-            for (unsigned i = 0; i < n; i++)
-                handle_sample(g, &g->batch[i]);
-    }
+    drain_samples(g);
     if (g->store)
-        store_flush(g->store, 0, 0);
+        commit(g, true);
     if (g->uplink) {
         uplink_pump(g->uplink);
         uplink_shutdown(g->uplink, SHUTDOWN_PUBACK_MS);
@@ -375,6 +476,8 @@ static void stop(struct gateway *g)
     sampleq_free(&g->q);
     store_close(g->store);
     free(g->rt);
+    free(g->shadow);
+    free(g->dirty);
     config_free(&g->cfg);
     loop_close(&g->loop);
 }

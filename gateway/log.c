@@ -1,14 +1,25 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
 static enum log_target target = LOG_TARGET_STDERR;
 static int max_prio = LOG_INFO;
+static bool locked;
+
+void log_lock(void)
+{
+    locked = true;
+}
 
 void log_open(enum log_target t, int max_priority)
 {
+    if (locked)
+        return;
+    if (target == LOG_TARGET_SYSLOG && t != LOG_TARGET_SYSLOG)
+        closelog();
     target = t;
     max_prio = max_priority;
     if (target == LOG_TARGET_SYSLOG)

@@ -8,6 +8,9 @@
 enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
 
 void log_open(enum log_target target, int max_priority);
+/* The command line's -d/-v win over the config: after log_lock, log_open
+ * from a config (re)load changes nothing. */
+void log_lock(void);
 void log_close(void);
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

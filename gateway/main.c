@@ -61,6 +61,8 @@ int main(int argc, char **argv)
         return 0;
     }
     log_open(to_syslog ? LOG_TARGET_SYSLOG : cfg.gateway.log, verbose ? LOG_DEBUG : cfg.gateway.log_level);
+    if (to_syslog || verbose)
+        log_lock();
     mosquitto_lib_init();
     int status = gateway_run(&cfg);
     mosquitto_lib_cleanup();

@@ -83,8 +83,10 @@ bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
     }
     /* Down: leave the current level once it has been left for off_delay, to
      * the most severe lower level not also left. */
+    /* (a level whose limit a reload removed is left at once) */
     if (next == st->level && st->level > LEVEL_NONE &&
-        held(st->leave_since[st->level], st->leave_n[st->level], now_ms, cfg->off_delay_ms, cfg->off_count)) {
+        (!cfg->has[st->level] ||
+         held(st->leave_since[st->level], st->leave_n[st->level], now_ms, cfg->off_delay_ms, cfg->off_count))) {
         next = LEVEL_NONE;
         for (int l = (int)st->level - 1; l > LEVEL_NONE; l--) {
             if (cfg->has[l] && !held(st->leave_since[l], st->leave_n[l], now_ms, cfg->off_delay_ms, cfg->off_count)) {

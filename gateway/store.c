@@ -30,10 +30,10 @@ static const char *const sql[S_COUNT] = {
     [S_SENSOR_GET] = "SELECT id FROM sensors WHERE name = ?1",
     [S_SENSOR_ADD] = "INSERT INTO sensors(name) VALUES(?1)",
     [S_READING_ADD] = "INSERT INTO readings(sensor, ts, value, quality) VALUES(?1, ?2, ?3, ?4)",
-    [S_ALARM_ADD] = "INSERT INTO alarms(sensor, condition, level, state, raised_ts, updated_ts, active) "
-                    "VALUES(?1, ?2, ?3, 'raised', ?4, ?4, 1)",
+    [S_ALARM_ADD] = "INSERT INTO alarms(id, sensor, condition, level, state, raised_ts, updated_ts, active) "
+                    "VALUES(?5, ?1, ?2, ?3, 'raised', ?4, ?4, 1)",
     [S_ALARM_UPDATE] = "UPDATE alarms SET level = ?2, state = ?3, updated_ts = ?4, active = ?5, "
-                       "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END WHERE id = ?1",
+                       "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END WHERE id = ?1 AND active = 1",
     [S_ALARM_ACTIVE] = "SELECT id, sensor, level, condition FROM alarms WHERE active = 1 ORDER BY id",
     [S_EVENT_ADD] = "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_OUTBOX_ADD] = "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -63,9 +63,13 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
     bool in_txn, urgent;
+    bool failed;             /* a statement of the open transaction failed: it must not commit */
     int64_t txn_since_ms;
-    int64_t next_seq;
-    bool seq_dirty;
+    /* counters handed out in memory and persisted with the transaction, so
+     * a rolled-back transaction gives its numbers back, never to be reused
+     * for something the center has seen */
+    int64_t next_seq, next_alarm_id;
+    bool counters_dirty;
     uint32_t boot_count;
 };
 
@@ -75,7 +79,8 @@ static int db_error(struct store *st, const char *what)
     return -EIO;
 }
 
-/* Runs a prepared statement that returns no rows; resets it for reuse. */
+/* Runs a prepared statement that returns no rows; resets it for reuse. A
+ * failure inside a transaction dooms it: it is rolled back at the flush. */
 static int run(struct store *st, enum stmt_id id)
 {
     sqlite3_stmt *s = st->stmt[id];
@@ -83,8 +88,11 @@ static int run(struct store *st, enum stmt_id id)
 
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        if (st->in_txn)
+            st->failed = true;
         return db_error(st, sql[id]);
+    }
     return 0;
 }
 
@@ -130,25 +138,44 @@ static int touch(struct store *st, bool urgent)
     return r;
 }
 
+static void reload_counters(struct store *st)
+{
+    meta_get(st, "next_seq", &st->next_seq);
+    meta_get(st, "next_alarm_id", &st->next_alarm_id);
+    st->counters_dirty = false;
+}
+
 int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms)
 {
     if (!st->in_txn)
         return 0;
-    if (!st->urgent && now_ms - st->txn_since_ms < interval_ms)
+    if (!st->urgent && !st->failed && now_ms - st->txn_since_ms < interval_ms)
         return 0;
-    if (st->seq_dirty && meta_set(st, "next_seq", st->next_seq) < 0)
+    if (st->failed)
+        goto fail;
+    if (st->counters_dirty && (meta_set(st, "next_seq", st->next_seq) < 0 ||
+                               meta_set(st, "next_alarm_id", st->next_alarm_id) < 0))
         goto fail;
     if (run(st, S_COMMIT) < 0)
         goto fail;
-    st->in_txn = st->urgent = st->seq_dirty = false;
+    st->in_txn = st->urgent = st->counters_dirty = false;
     return 0;
 fail:
     /* Nothing of this tick was published (publishing waits for the commit),
-     * so rolling back loses readings but never an alarm the center saw. */
-    run(st, S_ROLLBACK);
-    st->in_txn = st->urgent = st->seq_dirty = false;
-    meta_get(st, "next_seq", &st->next_seq);
+     * so rolling back loses readings but never an alarm the center saw; the
+     * caller puts its alarm state back so the transitions are found again.
+     * SQLite may have rolled back by itself already (a full disk). */
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    st->in_txn = st->urgent = st->failed = false;
+    reload_counters(st);
+    log_warn("store: transaction rolled back: its alarm events will be made again");
     return -EIO;
+}
+
+bool store_in_txn(const struct store *st)
+{
+    return st->in_txn;
 }
 
 static int version_cb(void *ctx, int n, char **vals, char **names)
@@ -161,6 +188,28 @@ static int version_cb(void *ctx, int n, char **vals, char **names)
 
 /* The schema version is SQLite's user_version, set in the transaction that
  * creates or migrates the schema. */
+/* Alarm ids are handed out like sequence numbers; a database from before
+ * next_alarm_id existed starts after its highest alarm. */
+static int init_alarm_ids(struct store *st)
+{
+    sqlite3_stmt *q;
+    int r = meta_get(st, "next_alarm_id", &st->next_alarm_id);
+
+    if (r != -ENOENT)
+        return r;
+    if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(id), 0) + 1 FROM alarms", -1, &q, NULL) != SQLITE_OK)
+        return db_error(st, "read alarm ids");
+    st->next_alarm_id = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 1;
+    sqlite3_finalize(q);
+    return meta_set(st, "next_alarm_id", st->next_alarm_id);
+}
+
+int store_commit(struct store *st)
+{
+    st->urgent = st->in_txn;
+    return store_flush(st, 0, 0);
+}
+
 static int create_schema(struct store *st)
 {
     char *msg = NULL;
@@ -226,6 +275,8 @@ int store_open(const char *path, struct store **out)
         goto fail;
     if (meta_get(st, "next_seq", &st->next_seq) < 0 || meta_get(st, "boot_count", &boots) < 0)
         goto fail;
+    if (init_alarm_ids(st) < 0)
+        goto fail;
     st->boot_count = (uint32_t)boots + 1;
     if (meta_set(st, "boot_count", st->boot_count) < 0)
         goto fail;
@@ -240,10 +291,7 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
-    if (st->in_txn) {
-        st->urgent = true;
-        store_flush(st, 0, 0);
-    }
+    store_commit(st);
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db && sqlite3_close(st->db) != SQLITE_OK)
@@ -297,7 +345,7 @@ int store_next_seq(struct store *st, int64_t *seq)
     if (touch(st, true) < 0)
         return -EIO;
     *seq = st->next_seq++;
-    st->seq_dirty = true;
+    st->counters_dirty = true;
     return 0;
 }
 
@@ -312,9 +360,11 @@ int store_alarm_open(struct store *st, const char *sensor, const char *condition
     sqlite3_bind_text(s, 2, condition, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, (int)level);
     sqlite3_bind_int64(s, 4, ts_ms);
+    sqlite3_bind_int64(s, 5, st->next_alarm_id);
     if (run(st, S_ALARM_ADD) < 0)
         return -EIO;
-    *alarm_id = sqlite3_last_insert_rowid(st->db);
+    *alarm_id = st->next_alarm_id++;
+    st->counters_dirty = true;
     return 0;
 }
 
@@ -330,7 +380,14 @@ int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, con
     sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, ts_ms);
     sqlite3_bind_int(s, 5, active);
-    return run(st, S_ALARM_UPDATE);
+    if (run(st, S_ALARM_UPDATE) < 0)
+        return -EIO;
+    if (sqlite3_changes(st->db) != 1) {
+        st->failed = true; /* our state and the table disagree: do not commit either */
+        log_err("store: alarm %lld is not an open alarm", (long long)alarm_id);
+        return -ENOENT;
+    }
+    return 0;
 }
 
 int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms,

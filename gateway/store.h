@@ -41,6 +41,11 @@ void store_close(struct store *st);
 
 /* Commits the open transaction if it is urgent or older than interval_ms. */
 int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms);
+/* Commits whatever is open, now. */
+int store_commit(struct store *st);
+/* A transaction is open (store_flush found it not due yet). After a flush
+ * that returned an error, the transaction was rolled back. */
+bool store_in_txn(const struct store *st);
 
 uint32_t store_boot_count(const struct store *st);
 int store_sensor_id(struct store *st, const char *name, int64_t *id);

@@ -76,7 +76,8 @@ static void schedule_retry(struct uplink *u)
     u->rng ^= u->rng >> 17;
     u->rng ^= u->rng << 5;
     d = d / 2 + (int64_t)(u->rng % (uint32_t)(d / 2 + 1));
-    loop_timer_set(&u->retry, d, 0);
+    if (loop_timer_set(&u->retry, d, 0) < 0)
+        log_err("uplink: cannot arm the reconnect timer: the uplink stays down");
     u->backoff_ms *= 2;
     if (u->backoff_ms > u->cfg->mqtt.reconnect_max_ms)
         u->backoff_ms = u->cfg->mqtt.reconnect_max_ms;
@@ -194,8 +195,8 @@ static void connect_now(struct uplink *u)
     u->sock = (struct loop_fd){.fd = mosquitto_socket(u->mosq), .events = EPOLLIN | EPOLLOUT,
                                .cb = on_socket};
     if (loop_fd_add(u->loop, &u->sock) < 0) {
-        mosquitto_disconnect(u->mosq);
-        return;
+        u->state = UP_IDLE;
+        schedule_retry(u);
     }
 }
 
@@ -214,9 +215,9 @@ static void on_misc(struct loop *l, struct loop_timer *t)
     if (u->state == UP_CONNECTING &&
         loop_clock_ms() - u->connect_started_ms > (int64_t)u->cfg->mqtt.keepalive_s * 1000) {
         log_debug("uplink: connect to %s:%u timed out", u->cfg->mqtt.host, u->cfg->mqtt.port);
+        /* the next attempt's mosquitto_reinitialise closes the socket */
         drop_socket(u);
         u->state = UP_IDLE;
-        mosquitto_disconnect(u->mosq);
         schedule_retry(u);
         return;
     }
@@ -248,12 +249,20 @@ static bool publish_one(void *ctx, const struct outbox_msg *m)
         log_warn("uplink: publish seq %lld: %s", (long long)m->seq, mosq_error(rc));
         return false;
     }
+    /* QoS 0 has no PUBACK (and on_publish may already have run inside
+     * mosquitto_publish): handed over is as delivered as it gets. */
+    if (m->qos == 0) {
+        store_outbox_delete(u->store, m->id);
+        return true;
+    }
     u->inflight[u->n_inflight++] = (struct inflight){.mid = mid, .outbox_id = m->id};
     return true;
 }
 
 void uplink_pump(struct uplink *u)
 {
+    if (!u)
+        return;
     if (u->state == UP_CONNECTED && u->n_inflight < u->cfg->mqtt.max_inflight)
         store_outbox_each(u->store, u->cfg->mqtt.max_inflight + u->n_inflight, publish_one, u);
     update_events(u);

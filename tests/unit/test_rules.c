@@ -354,6 +354,21 @@ static void stale_sensor(void **state)
     assert_int_equal(ev[0].r.event, EV_CLEARED);
 }
 
+/* A reload that removes the limit of the current level must not leave the
+ * sensor stuck there (it was, until a review found it). */
+static void level_removed_by_reload(void **state)
+{
+    struct run r = {.cfg = gas(0, 0)};
+    (void)state;
+    rules_prepare(&r.cfg, false);
+    rules_init(&r.st, LEVEL_NONE);
+    assert_int_equal(feed(&r, 60, 1000), EV_RAISED);
+    r.cfg.has[LEVEL_RED] = false; /* the new config has no red */
+    assert_int_equal(feed(&r, 60, 1000), EV_DEESCALATED);
+    assert_int_equal(r.last.level, LEVEL_ORANGE);
+    assert_int_equal(feed(&r, 0, 1000), EV_CLEARED);
+}
+
 static void order_check(void **state)
 {
     struct rule_cfg c = gas(0, 0);
@@ -382,6 +397,7 @@ int main(void)
         cmocka_unit_test(delays_by_count),    cmocka_unit_test(hysteresis_in_percent),
         cmocka_unit_test(rate_rising),        cmocka_unit_test(rate_falling),
         cmocka_unit_test(fault_after_bad_samples), cmocka_unit_test(stale_sensor),
+        cmocka_unit_test(level_removed_by_reload),
         cmocka_unit_test(order_check),
     };
     return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
