@@ -54,12 +54,15 @@ struct gateway {
     struct sample batch[SAMPLE_BATCH];
 };
 
-static void remember(struct gateway *g, unsigned idx)
+/* Keeps a sensor's state from before its first event of the transaction.
+ * Only sensors with events: the others' delay timers must run on, or a
+ * delayed alarm could never be raised while commits fail. */
+static void remember(struct gateway *g, unsigned idx, const struct sensor_rt *before)
 {
     for (unsigned i = 0; i < g->n_dirty; i++)
         if (g->dirty[i] == idx)
             return;
-    g->shadow[g->n_dirty] = g->rt[idx];
+    g->shadow[g->n_dirty] = *before;
     g->dirty[g->n_dirty++] = idx;
 }
 
@@ -153,13 +156,15 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
                  quality_name(rt->quality), quality_name(smp->quality),
                  smp->quality == Q_GOOD ? "" : " (", smp->quality == Q_GOOD ? "" : sample_err_text(smp->err),
                  smp->quality == Q_GOOD ? "" : ")");
-    remember(g, smp->sensor);
+    struct sensor_rt before = *rt;
     rt->value = smp->value;
     rt->quality = smp->quality;
     rt->ts_ms = smp->ts_ms;
     store_add_reading(g->store, rt->store_id, smp->ts_ms, smp->value, smp->quality);
     unsigned n = rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality,
                               g->loop.now_ms, ev);
+    if (n)
+        remember(g, smp->sensor, &before);
     for (unsigned i = 0; i < n; i++)
         emit_event(g, smp->sensor, smp->ts_ms, smp->quality, &ev[i]);
 }
@@ -213,13 +218,10 @@ static void on_tick(struct loop *l, struct loop_timer *t)
     struct rule_event ev;
 
     for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
-        struct sensor_state before = g->rt[i].st;
+        struct sensor_rt before = g->rt[i];
         if (!rules_stale(&g->cfg.sensors[i].rules, &g->rt[i].st, l->now_ms, &ev))
             continue;
-        struct sensor_state after = g->rt[i].st;
-        g->rt[i].st = before;
-        remember(g, i);
-        g->rt[i].st = after;
+        remember(g, i, &before);
         log_warn("core: sensor '%s': no sample for %llds: stale", g->cfg.sensors[i].name,
                  (long long)(g->cfg.sensors[i].rules.stale_ms / 1000));
         emit_event(g, i, loop_wallclock_ms(), Q_STALE, &ev);
@@ -323,7 +325,7 @@ static void close_removed(struct gateway *g, const struct config *next)
         for (int c = 0; !kept && c < COND_COUNT; c++) {
             if (!g->rt[i].alarm_id[c])
                 continue;
-            remember(g, i);
+            remember(g, i, &g->rt[i]);
             struct rule_event ev = {.cond = (enum condition)c, .value = g->rt[i].value,
                                     .r = {.event = EV_CLEARED, .level = LEVEL_NONE,
                                           .prev_level = g->rt[i].st.cond[c].level}};

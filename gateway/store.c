@@ -64,6 +64,7 @@ struct store {
     sqlite3_stmt *stmt[S_COUNT];
     bool in_txn, urgent;
     bool failed;             /* a statement of the open transaction failed: it must not commit */
+    bool failing;            /* commits fail (a full disk): log the first and the recovery only */
     int64_t txn_since_ms;
     /* counters handed out in memory and persisted with the transaction, so
      * a rolled-back transaction gives its numbers back, never to be reused
@@ -75,7 +76,8 @@ struct store {
 
 static int db_error(struct store *st, const char *what)
 {
-    log_err("store: %s: %s", what, sqlite3_errmsg(st->db));
+    if (!st->failing)
+        log_err("store: %s: %s", what, sqlite3_errmsg(st->db));
     return -EIO;
 }
 
@@ -159,6 +161,9 @@ int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms)
     if (run(st, S_COMMIT) < 0)
         goto fail;
     st->in_txn = st->urgent = st->counters_dirty = false;
+    if (st->failing)
+        log_info("store: commits work again");
+    st->failing = false;
     return 0;
 fail:
     /* Nothing of this tick was published (publishing waits for the commit),
@@ -169,7 +174,10 @@ fail:
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     st->in_txn = st->urgent = st->failed = false;
     reload_counters(st);
-    log_warn("store: transaction rolled back: its alarm events will be made again");
+    if (!st->failing)
+        log_warn("store: transaction rolled back: its alarm events will be made again once "
+                 "commits work; retrying every commit");
+    st->failing = true;
     return -EIO;
 }
 
