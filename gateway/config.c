@@ -413,7 +413,7 @@ static int load_classes(struct build *b)
             at(b, b->site.path, 0, "classes");
             return cfg_fail(&b->err, "path too long");
         }
-        snprintf(s->path, sizeof(s->path), "%s", full);
+        snprintf(s->path, sizeof(s->path), "%.*s", (int)sizeof(s->path) - 1, full); /* fits: checked */
     } else {
         snprintf(s->path, sizeof(s->path), "config/classes.ini (built in)");
         s->text = config_classes_ini;
