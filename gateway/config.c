@@ -133,10 +133,10 @@ static void section_begin(struct src *s, const char *text)
         {"store", SECT_STORE, false, SRC_SITE},     {"bus", SECT_BUS, true, SRC_SITE},
         {"sensor", SECT_SENSOR, true, SRC_SITE},    {"device", SECT_DEVICE, true, SRC_SITE},
         {"profile", SECT_PROFILE, false, SRC_PROFILE}, {"channel", SECT_CHANNEL, true, SRC_PROFILE},
-        {"class", SECT_CLASS, true, SRC_CLASSES},
+        {"class", SECT_CLASS, true, SRC_CLASSES},   {"action", SECT_ACTION, true, SRC_SITE},
     };
     static const char *const expected[] = {
-        [SRC_SITE] = "gateway, mqtt, store, bus NAME, sensor NAME, device NAME",
+        [SRC_SITE] = "gateway, mqtt, store, bus NAME, sensor NAME, device NAME, action NAME",
         [SRC_PROFILE] = "profile, channel NAME",
         [SRC_CLASSES] = "class NAME",
     };
@@ -668,6 +668,24 @@ static int build_device(struct build *b, const struct sect *sc)
     return 1;
 }
 
+static int build_action(struct build *b, const struct sect *sc)
+{
+    struct config *c = b->cfg;
+
+    if (grow((void **)&c->actions, c->n_actions, sizeof(*c->actions)) < 0) {
+        at(b, b->site.path, sc->line, NULL);
+        return cfg_fail(&b->err, "out of memory");
+    }
+    struct cfg_action *a = &c->actions[c->n_actions++];
+    memset(a, 0, sizeof(*a));
+    snprintf(a->name, sizeof(a->name), "%s", sc->name);
+    a->line = sc->line;
+    a->level = LEVEL_NONE; /* required: checked */
+    a->value = 1;
+    snprintf(b->label, sizeof(b->label), "[action %s]", sc->name);
+    return apply_all(b, sc, b->site.path, a, 0, NULL);
+}
+
 static int build_all(struct build *b)
 {
     struct config *c = b->cfg;
@@ -707,6 +725,7 @@ static int build_all(struct build *b)
                 ok = apply_all(b, sc, file, &c->buses[c->n_buses++], 0, NULL);
                 break;
             case SECT_SENSOR: ok = build_sensor(b, sc); break;
+            case SECT_ACTION: ok = build_action(b, sc); break;
             case SECT_DEVICE: ok = build_device(b, sc); break;
             default: break;
             }
@@ -900,6 +919,60 @@ static int check_sensor(struct build *b, unsigned idx)
     return 1;
 }
 
+/* The line of a key of a section, or of the section when it is not there. */
+static int line_of(const struct sect *sc, const char *key)
+{
+    const struct pair *p = find_pair(sc, key);
+    return p ? p->line : sc->line;
+}
+
+static int check_action(struct build *b, struct cfg_action *a, const struct sect *sc)
+{
+    struct config *c = b->cfg;
+    const char *file = b->site.path;
+    static const char *const required[] = {"sensors", "level", "output", NULL};
+
+    snprintf(b->label, sizeof(b->label), "[action %s]", a->name);
+    for (int i = 0; required[i]; i++) {
+        if (!find_pair(sc, required[i])) {
+            at(b, file, sc->line, required[i]);
+            return cfg_fail(&b->err, "missing (required)");
+        }
+    }
+    at(b, file, line_of(sc, "level"), "level");
+    if (a->level == LEVEL_NONE)
+        return cfg_fail(&b->err, "must be blue, yellow, orange or red");
+    at(b, file, line_of(sc, "output"), "output");
+    for (a->bus = 0; a->bus < c->n_buses; a->bus++)
+        if (strcmp(c->buses[a->bus].name, a->bus_name) == 0)
+            break;
+    if (a->bus == c->n_buses)
+        return cfg_fail(&b->err, "names no [bus %s] of this file", a->bus_name);
+    if (c->buses[a->bus].type == BUS_SIM)
+        return cfg_fail(&b->err, "[bus %s] is a sim bus: it has no outputs", a->bus_name);
+    if (a->kind == REG_COIL && (a->value > 1 || a->restore > 1)) {
+        at(b, file, line_of(sc, "value"), "value");
+        return cfg_fail(&b->err, "a coil is 0 or 1");
+    }
+    at(b, file, line_of(sc, "sensors"), "sensors");
+    char list[sizeof(a->sensor_list)], *save = NULL;
+    snprintf(list, sizeof(list), "%s", a->sensor_list);
+    for (char *name = strtok_r(list, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+        unsigned i;
+        for (i = 0; i < c->n_sensors; i++)
+            if (strcmp(c->sensors[i].name, name) == 0)
+                break;
+        if (i == c->n_sensors)
+            return cfg_fail(&b->err, "no sensor '%s' in this file", name);
+        if (a->n_sensors == CFG_ACTION_SENSORS)
+            return cfg_fail(&b->err, "at most %d sensors", CFG_ACTION_SENSORS);
+        a->sensors[a->n_sensors++] = i;
+    }
+    if (!a->n_sensors)
+        return cfg_fail(&b->err, "names no sensor");
+    return 1;
+}
+
 static int check_all(struct build *b)
 {
     struct config *c = b->cfg;
@@ -932,6 +1005,9 @@ static int check_all(struct build *b)
             return 0;
     for (unsigned i = 0; i < c->n_sensors; i++)
         if (!check_sensor(b, i))
+            return 0;
+    for (unsigned i = 0, ai = 0; i < b->site.n_sects; i++)
+        if (b->site.sects[i].kind == SECT_ACTION && !check_action(b, &c->actions[ai++], &b->site.sects[i]))
             return 0;
     return 1;
 }
@@ -986,9 +1062,11 @@ void config_free(struct config *cfg)
         return;
     free(cfg->buses);
     free(cfg->sensors);
+    free(cfg->actions);
     cfg->buses = NULL;
     cfg->sensors = NULL;
-    cfg->n_buses = cfg->n_sensors = 0;
+    cfg->actions = NULL;
+    cfg->n_buses = cfg->n_sensors = cfg->n_actions = 0;
 }
 
 const struct cfg_bus *config_sensor_bus(const struct config *cfg, const struct cfg_sensor *s)

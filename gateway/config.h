@@ -110,6 +110,28 @@ struct cfg_sensor {
     int line;
 };
 
+#define CFG_ACTION_SENSORS 32
+
+/* A local linkage: when any of its sensors' levels reaches `level`, write
+ * `value` to a Modbus coil or register; when none does, write `restore`
+ * (unless latched: then only a reset restores it). */
+struct cfg_action {
+    char name[CFG_NAME_MAX];
+    char sensor_list[256];       /* as written; resolved into sensors[] */
+    unsigned sensors[CFG_ACTION_SENSORS];
+    unsigned n_sensors;
+    enum level level;
+    char bus_name[CFG_NAME_MAX];
+    unsigned bus;
+    uint8_t unit_id;
+    enum reg_kind kind;          /* REG_COIL or REG_HOLDING */
+    uint16_t addr;
+    int value, restore;
+    int64_t pulse_ms;            /* > 0: write value, then restore after this long */
+    int latch;
+    int line;
+};
+
 struct config {
     char path[CFG_PATH_MAX];
     struct cfg_gateway gateway;
@@ -119,6 +141,8 @@ struct config {
     unsigned n_buses;
     struct cfg_sensor *sensors;
     unsigned n_sensors;
+    struct cfg_action *actions;
+    unsigned n_actions;
 };
 
 /* Loads and validates path into *cfg. Returns 0, or -1 with a one-line

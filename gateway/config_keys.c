@@ -292,6 +292,28 @@ static int p_register(struct cfg_err *e, const struct key *k, void *obj, const c
     return 1;
 }
 
+/* modbus:BUS:UNIT:coil|holding:ADDRESS */
+static int p_output(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    struct cfg_action *a = obj;
+    char bus[CFG_NAME_MAX], kind[16];
+    unsigned unit, addr;
+    int end = 0;
+
+    (void)k;
+    if (sscanf(v, "modbus:%47[^:]:%u:%15[^:]:%u%n", bus, &unit, kind, &addr, &end) != 4 || v[end])
+        return cfg_fail(e, "'%s' is not modbus:BUS:UNIT:coil|holding:ADDRESS", v);
+    if (strcmp(kind, "coil") && strcmp(kind, "holding"))
+        return cfg_fail(e, "'%s': a Modbus output is a coil or a holding register", v);
+    if (unit > 255 || addr > 65535)
+        return cfg_fail(e, "'%s': unit id 0 to 255, address 0 to 65535", v);
+    snprintf(a->bus_name, sizeof(a->bus_name), "%s", bus);
+    a->unit_id = (uint8_t)unit;
+    a->kind = strcmp(kind, "coil") == 0 ? REG_COIL : REG_HOLDING;
+    a->addr = (uint16_t)addr;
+    return 1;
+}
+
 /* profile and channel are read by the builder before the other keys. */
 static int p_taken(struct cfg_err *e, const struct key *k, void *obj, const char *v)
 {
@@ -415,6 +437,20 @@ static const struct key sensor_keys[] = {
     END,
 };
 
+#define AC(f) offsetof(struct cfg_action, f)
+static const char *const yesno_names[] = {"no", "yes", NULL};
+
+static const struct key action_keys[] = {
+    {"sensors", p_str, AC(sensor_list), NULL, 0, sizeof(((struct cfg_action *)0)->sensor_list), 0},
+    {"level", p_enum, AC(level), level_names, 0, 0, 0},
+    {"output", p_output, 0, NULL, 0, 0, 0},
+    {"value", p_int, AC(value), NULL, 0, 65535, 0},
+    {"restore", p_int, AC(restore), NULL, 0, 65535, 0},
+    {"pulse", p_duration, AC(pulse_ms), NULL, 10, DAY_MS, 0},
+    {"latch", p_enum, AC(latch), yesno_names, 0, 0, 0},
+    END,
+};
+
 static const struct key profile_keys[] = {
     {"description", p_taken, 0, NULL, 0, 0, 0},
     {"source", p_taken, 0, NULL, 0, 0, 0},
@@ -435,6 +471,7 @@ const struct key *cfg_keys(enum sect_kind kind)
     case SECT_CHANNEL:
     case SECT_CLASS: return sensor_keys;
     case SECT_PROFILE: return profile_keys;
+    case SECT_ACTION: return action_keys;
     default: return no_keys;
     }
 }

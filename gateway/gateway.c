@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "actions.h"
 #include "bus.h"
 #include "log.h"
 #include "loop.h"
@@ -42,6 +43,7 @@ struct gateway {
     struct loop_fd sig_fd;
     struct loop_timer tick;
     struct bus *buses;
+    struct actions *actions;
     struct sensor_rt *rt;
     char alarm_topic[256];
     uint64_t dropped_seen;
@@ -146,8 +148,9 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     if (smp->kind == SAMPLE_WRITE_DONE) {
         /* Writes come from rule actions and the console (to come); until
          * then there is nobody to tell but the log, where bus.c wrote failures. */
-        log_debug("core: bus '%s': write %llu done: %s", g->cfg.buses[smp->bus].name,
-                  (unsigned long long)smp->write_id, smp->err ? sample_err_text(smp->err) : "ok");
+        if (!actions_write_done(g->actions, smp->write_id, smp->err))
+            log_debug("core: bus '%s': write %llu done: %s", g->cfg.buses[smp->bus].name,
+                      (unsigned long long)smp->write_id, smp->err ? sample_err_text(smp->err) : "ok");
         return;
     }
     rt = &g->rt[smp->sensor];
@@ -167,6 +170,24 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
         remember(g, smp->sensor, &before);
     for (unsigned i = 0; i < n; i++)
         emit_event(g, smp->sensor, smp->ts_ms, smp->quality, &ev[i]);
+    /* linkage acts within this tick, before and whatever the uplink does */
+    if (n)
+        actions_update(g->actions);
+}
+
+static enum level threshold_level(void *ctx, unsigned sensor)
+{
+    struct gateway *g = ctx;
+    return g->rt[sensor].st.cond[COND_THRESHOLD].level;
+}
+
+/* Actions hold the buses: opened after them, closed before them. */
+static int open_actions(struct gateway *g)
+{
+    int r = actions_open(&g->actions, &g->loop, &g->cfg, g->buses, threshold_level, g);
+    if (r == 0)
+        actions_update(g->actions); /* alarms that continue after a restart re-assert theirs */
+    return r;
 }
 
 /* With all, everything queued; else one batch (the loop comes back for more). */
@@ -349,6 +370,8 @@ static void reload(struct gateway *g)
         log_warn("config: [store] path change takes effect at the next restart");
     next.store = g->cfg.store;
     /* What the old workers read is still theirs to report. */
+    actions_close(g->actions);
+    g->actions = NULL;
     buses_stop(g);
     drain_samples(g);
     commit(g, true);
@@ -382,7 +405,7 @@ static void reload(struct gateway *g)
         loop_stop(&g->loop);
         return;
     }
-    if ((relink && open_uplink(g) < 0) || buses_start(g) < 0) {
+    if ((relink && open_uplink(g) < 0) || buses_start(g) < 0 || open_actions(g) < 0) {
         log_err("config: reload failed to restart; stopping");
         loop_stop(&g->loop);
         return;
@@ -450,7 +473,7 @@ static int start(struct gateway *g)
         return r;
     if ((r = open_uplink(g)) < 0)
         return r;
-    if ((r = buses_start(g)) < 0)
+    if ((r = buses_start(g)) < 0 || (r = open_actions(g)) < 0)
         return r;
     loop_set_before_sleep(&g->loop, before_sleep, g);
     log_info("core: lifelined %s started: gateway %s/%s, %u buses, %u sensors, boot %u",
@@ -461,6 +484,8 @@ static int start(struct gateway *g)
 
 static void stop(struct gateway *g)
 {
+    actions_close(g->actions);
+    g->actions = NULL;
     buses_stop(g);
     drain_samples(g);
     if (g->store)

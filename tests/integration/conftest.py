@@ -35,7 +35,7 @@ def wait_for(pred, timeout, what):
         if v:
             return v
         time.sleep(0.02)
-    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what() if callable(what) else what))
 
 
 def port_open(port):
@@ -196,11 +196,11 @@ class Subscriber:
 
     def wait_unique_alarms(self, n, timeout=30):
         return wait_for(lambda: len(self.unique_alarms()) >= n and self.unique_alarms(), timeout,
-                        "%d distinct alarm events (have %d)" % (n, len(self.unique_alarms())))
+                        lambda: "%d distinct alarm events (have %d)" % (n, len(self.unique_alarms())))
 
     def wait_alarms(self, n, timeout=30):
         return wait_for(lambda: len(self.alarms()) >= n and self.alarms(), timeout,
-                        "%d alarm messages (have %d)" % (n, len(self.alarms())))
+                        lambda: "%d alarm messages (have %d)" % (n, len(self.alarms())))
 
     def close(self):
         self.c.loop_stop()

@@ -197,6 +197,16 @@ static void demo_config_is_valid(void **state)
 
     assert_int_equal(config_load("../../config/demo.conf", &c, err, sizeof(err)), 0);
     config_free(&c);
+    if (config_load("../../config/pipe-gallery.conf", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.n_actions, 2);
+    assert_int_equal(c.actions[0].n_sensors, 2);
+    assert_int_equal(c.actions[0].level, LEVEL_ORANGE);
+    assert_int_equal(c.actions[0].kind, REG_COIL);
+    assert_int_equal(c.actions[0].unit_id, 9);
+    assert_int_equal(c.actions[1].addr, 1);
+    assert_true(c.sensors[3].rules.has_rate);
+    config_free(&c);
 }
 
 static const struct bad {
@@ -238,6 +248,10 @@ static const struct bad {
     {"bad-empty-sensor.conf", 7, "[sensor s1] class: missing (required)"},
     {"bad-long-line.conf", 4, "line too long"},
     {"bad-design-missing.conf", 8, "[sensor strain-1] design: missing: the blue limit is 60% of the sensor's design value"},
+    {"bad-action-bus.conf", 15, "[action fan] output: names no [bus nobus] of this file"},
+    {"bad-action-sensor.conf", 13, "[action fan] sensors: no sensor 'g9' in this file"},
+    {"bad-action-output.conf", 15, "[action fan] output: 'gpio:RELAY1' is not modbus:BUS:UNIT:coil|holding:ADDRESS"},
+    {"bad-action-coil-value.conf", 16, "[action fan] value: a coil is 0 or 1"},
     {"does-not-exist.conf", 0, "cannot open: No such file or directory"},
 };
 

@@ -1,0 +1,140 @@
+#include "actions.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* write ids of actions: high bit set, so they never meet the console's */
+#define ACTION_ID_BASE (1ull << 63)
+
+struct action_rt {
+    bool active;      /* the condition holds (some sensor at or above the level) */
+    bool latched;     /* fired with latch = yes: stays until reset */
+    int64_t pulse_end;/* monotonic ms; 0: no pulse running */
+};
+
+struct actions {
+    struct loop *loop;
+    const struct config *cfg;
+    struct bus *buses;
+    actions_level_fn level_of;
+    void *ctx;
+    struct action_rt *rt;
+    struct loop_timer pulse;
+    uint64_t next_id;
+};
+
+static void write_out(struct actions *a, unsigned i, int value)
+{
+    const struct cfg_action *c = &a->cfg->actions[i];
+    struct bus_write w = {.id = ACTION_ID_BASE | ((uint64_t)i << 32) | (a->next_id++ & 0xffffffffu),
+                          .unit = c->unit_id, .kind = c->kind, .addr = c->addr, .count = 1,
+                          .values = {(uint16_t)value}, .verify = true};
+    int r = bus_write(&a->buses[c->bus], &w);
+
+    if (r < 0)
+        log_err("action '%s': cannot queue the write of %d to %s %u of unit %u on bus '%s': %s",
+                c->name, value, reg_kind_names[c->kind], c->addr, c->unit_id, c->bus_name, strerror(-r));
+    else
+        log_info("action '%s': writing %d to %s %u of unit %u on bus '%s'", c->name, value,
+                 reg_kind_names[c->kind], c->addr, c->unit_id, c->bus_name);
+}
+
+static void arm_pulse_timer(struct actions *a)
+{
+    int64_t first = 0;
+
+    for (unsigned i = 0; i < a->cfg->n_actions; i++)
+        if (a->rt[i].pulse_end && (!first || a->rt[i].pulse_end < first))
+            first = a->rt[i].pulse_end;
+    loop_timer_set(&a->pulse, first ? (first - loop_clock_ms() > 0 ? first - loop_clock_ms() : 1) : 0, 0);
+}
+
+static void on_pulse(struct loop *l, struct loop_timer *t)
+{
+    struct actions *a = container_of(t, struct actions, pulse);
+
+    for (unsigned i = 0; i < a->cfg->n_actions; i++) {
+        if (a->rt[i].pulse_end && a->rt[i].pulse_end <= l->now_ms) {
+            a->rt[i].pulse_end = 0;
+            write_out(a, i, a->cfg->actions[i].restore);
+        }
+    }
+    arm_pulse_timer(a);
+}
+
+void actions_update(struct actions *a)
+{
+    if (!a)
+        return;
+    for (unsigned i = 0; i < a->cfg->n_actions; i++) {
+        const struct cfg_action *c = &a->cfg->actions[i];
+        struct action_rt *rt = &a->rt[i];
+        bool on = false;
+        for (unsigned k = 0; k < c->n_sensors && !on; k++)
+            on = a->level_of(a->ctx, c->sensors[k]) >= c->level;
+        if (on == rt->active)
+            continue;
+        rt->active = on;
+        if (on) {
+            log_info("action '%s': level %s reached", c->name, level_name(c->level));
+            write_out(a, i, c->value);
+            if (c->pulse_ms > 0) {
+                rt->pulse_end = loop_clock_ms() + c->pulse_ms;
+                arm_pulse_timer(a);
+            }
+            rt->latched = c->latch;
+        } else if (rt->latched) {
+            log_info("action '%s': condition over; latched, output kept until a reset", c->name);
+        } else if (c->pulse_ms <= 0) {
+            write_out(a, i, c->restore);
+        }
+    }
+}
+
+bool actions_write_done(struct actions *a, uint64_t id, int err)
+{
+    if (!a || !(id & ACTION_ID_BASE))
+        return false;
+    unsigned i = (unsigned)((id & ~ACTION_ID_BASE) >> 32);
+    if (i >= a->cfg->n_actions)
+        return true;
+    if (err)
+        log_err("action '%s': the write failed: %s", a->cfg->actions[i].name, sample_err_text(err));
+    else
+        log_info("action '%s': output written and read back", a->cfg->actions[i].name);
+    return true;
+}
+
+int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
+                 actions_level_fn level_of, void *ctx)
+{
+    struct actions *a = calloc(1, sizeof(*a));
+
+    if (!a)
+        return -ENOMEM;
+    a->loop = l;
+    a->cfg = cfg;
+    a->buses = buses;
+    a->level_of = level_of;
+    a->ctx = ctx;
+    a->pulse.f.fd = -1;
+    a->rt = calloc(cfg->n_actions ? cfg->n_actions : 1, sizeof(*a->rt));
+    if (!a->rt || loop_timer_add(l, &a->pulse, on_pulse) < 0) {
+        actions_close(a);
+        return -ENOMEM;
+    }
+    *out = a;
+    return 0;
+}
+
+void actions_close(struct actions *a)
+{
+    if (!a)
+        return;
+    loop_timer_del(a->loop, &a->pulse);
+    free(a->rt);
+    free(a);
+}

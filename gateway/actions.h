@@ -1,0 +1,30 @@
+/* actions: local linkage. When any sensor of an action reaches its level
+ * (threshold alarm), the action writes its output (a Modbus coil or
+ * register) through the bus worker, at once and whatever the uplink does;
+ * when none is at that level any more it writes the restore value, unless
+ * latched. A pulse writes the value and restores it after the pulse. Every
+ * execution and its result is logged. Core thread only. */
+#ifndef LIFELINE_ACTIONS_H
+#define LIFELINE_ACTIONS_H
+
+#include <stdint.h>
+
+#include "bus.h"
+#include "config.h"
+#include "loop.h"
+#include "rules.h"
+
+struct actions;
+
+/* The threshold level of a sensor, as the core knows it. */
+typedef enum level (*actions_level_fn)(void *ctx, unsigned sensor);
+
+int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
+                 actions_level_fn level_of, void *ctx);
+/* Re-evaluates every action (after alarm events, and at start). */
+void actions_update(struct actions *a);
+/* A SAMPLE_WRITE_DONE: true when it was one of ours. */
+bool actions_write_done(struct actions *a, uint64_t id, int err);
+void actions_close(struct actions *a);
+
+#endif

@@ -1,0 +1,95 @@
+"""Local linkage: methane rising in a pipe-gallery section raises yellow,
+orange, red, and switches the accident-ventilation fan (a Modbus coil) on at
+orange within one poll period, whether the uplink is up or down; the fan
+stops when the gas is gone."""
+import os
+import time
+
+import pytest
+
+from conftest import wait_for
+from fieldbus import fieldslaves  # noqa: F401  (a fixture)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CONF = """[gateway]
+id = pg-s03
+site = test
+profiles = {profiles}
+[mqtt]
+host = 127.0.0.1
+port = {broker}
+reconnect_min = 200ms
+reconnect_max = 1s
+[store]
+path = {db}
+[bus field]
+type = tcp
+host = 127.0.0.1
+port = {slave}
+[sensor gas-01]
+profile = gas-detector
+channel = gas
+bus = field
+unit_id = 1
+poll = 1s
+on_delay = 0
+[sensor gas-02]
+profile = gas-detector
+channel = gas
+bus = field
+unit_id = 2
+poll = 1s
+on_delay = 0
+[action ventilation]
+sensors = gas-01, gas-02
+level = orange
+output = modbus:field:9:coil:0
+"""
+
+
+def fan(slave):
+    rr = slave.side.read_coils(0, 1, slave=9)
+    assert not rr.isError(), rr
+    return rr.bits[0]
+
+
+@pytest.mark.parametrize("broker", [True], indirect=True, ids=["persistent-broker"])
+@pytest.mark.parametrize("uplink", ["up", "down"])
+def test_methane_rise_starts_the_fan_at_orange(uplink, tmp_path, broker, fieldslaves, gateways, subscriber):
+    s = fieldslaves(units=(1, 2, 9))
+    s.set_value(1, 0, "float32", 2.0, "cdab")
+    s.set_value(2, 0, "float32", 1.0, "cdab")
+    sub = subscriber(client_id="center-linkage") if uplink == "down" else subscriber()
+    gw = gateways(CONF.format(profiles=os.path.join(ROOT, "drivers", "profiles"), broker=broker.port,
+                              db=tmp_path / "lifeline.db", slave=s.port)).start()
+    wait_for(lambda: sub.statuses(), 15, "online status")
+    if uplink == "down":
+        broker.stop()
+    for value, level in ((15.0, "blue"), (22.0, "yellow")):
+        s.set_value(1, 0, "float32", value, "cdab")
+        wait_for(lambda lv=level: "threshold %s %s" % ("raised" if lv == "blue" else "escalated", lv)
+                 in gw.output(), 10, level)
+    assert fan(s) is False
+    s.set_value(1, 0, "float32", 30.0, "cdab")
+    t0 = time.monotonic()
+    wait_for(lambda: fan(s), 5, "the fan on")
+    assert time.monotonic() - t0 <= 1.0 + 0.5  # one poll period (+ scheduling slack)
+    assert "action 'ventilation': output written and read back" in gw.output() or \
+        wait_for(lambda: "output written and read back" in gw.output(), 5, "write confirmed")
+    s.set_value(1, 0, "float32", 55.0, "cdab")
+    wait_for(lambda: "threshold escalated red" in gw.output(), 10, "red")
+    # the second detector alone keeps it on; both gone, it stops
+    s.set_value(2, 0, "float32", 30.0, "cdab")
+    s.set_value(1, 0, "float32", 1.0, "cdab")
+    time.sleep(2.5)
+    assert fan(s) is True
+    s.set_value(2, 0, "float32", 1.0, "cdab")
+    wait_for(lambda: not fan(s), 5, "the fan off")
+    if uplink == "down":
+        broker.start()
+    alarms = sub.wait_unique_alarms(7, timeout=30)
+    g1 = [(a["event"], a["level"]) for a in alarms if a["sensor"] == "gas-01"]
+    assert g1 == [("raised", "blue"), ("escalated", "yellow"), ("escalated", "orange"),
+                  ("escalated", "red"), ("cleared", "none")]
+    assert gw.stop() == 0
