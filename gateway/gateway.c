@@ -27,6 +27,7 @@ struct sensor_rt {
     int64_t store_id;
     struct sensor_state st;
     int64_t alarm_id[COND_COUNT]; /* the active alarm of each condition, 0 when none */
+    bool acked[COND_COUNT];       /* acknowledged since it was raised or last escalated */
     double value;
     enum quality quality;
     int64_t ts_ms;
@@ -46,6 +47,7 @@ struct gateway {
     struct actions *actions;
     struct sensor_rt *rt;
     char alarm_topic[256];
+    char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */
     uint64_t dropped_seen;
     /* The sensors whose alarm state changed in the open transaction, with
      * their state before it: a transaction that fails to commit takes its
@@ -94,8 +96,8 @@ static int alloc_shadow(struct gateway *g, unsigned n)
 
 /* One alarm transition: alarms row, event row and outbox row, in the tick's
  * transaction; published only after the commit. */
-static void emit_event(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
-                       const struct rule_event *ev)
+static void emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
+                          const struct rule_event *ev, const char *by)
 {
     const struct cfg_sensor *s = &g->cfg.sensors[idx];
     const struct rule_result *res = &ev->r;
@@ -109,10 +111,16 @@ static void emit_event(struct gateway *g, unsigned idx, int64_t ts_ms, enum qual
         return;
     if (res->event == EV_RAISED)
         r = store_alarm_open(g->store, s->name, cond, res->level, ts_ms, alarm_id);
+    else if (res->event == EV_ACKED)
+        r = store_alarm_ack(g->store, *alarm_id, by, ts_ms);
     else
         r = store_alarm_update(g->store, *alarm_id, res->level, event, ts_ms, res->level != LEVEL_NONE);
     if (r < 0)
         return;
+    if (res->event == EV_RAISED || res->event == EV_ESCALATED)
+        g->rt[idx].acked[ev->cond] = false; /* a more severe level needs a new acknowledgement */
+    if (res->event == EV_ACKED)
+        g->rt[idx].acked[ev->cond] = true;
     /* value: the reading; for a rate, the change over the window; for a
      * fault, the run of bad samples (no unit) */
     struct alarm_msg m = {
@@ -121,7 +129,8 @@ static void emit_event(struct gateway *g, unsigned idx, int64_t ts_ms, enum qual
         .level = level_name(res->level), .prev_level = level_name(res->prev_level),
         .unit = ev->cond == COND_FAULT ? "" : s->unit, .quality = quality_name(q),
         .value = ev->value, .has_value = true,
-        .threshold = res->threshold, .has_threshold = true,
+        .threshold = res->threshold, .has_threshold = res->event != EV_ACKED,
+        .by = res->event == EV_ACKED ? by : NULL,
     };
     int len = payload_alarm(&m, payload, sizeof(payload));
     if (len < 0) {
@@ -136,6 +145,12 @@ static void emit_event(struct gateway *g, unsigned idx, int64_t ts_ms, enum qual
              ev->value, m.unit, res->threshold, level_name(res->prev_level), (long long)seq);
     if (res->level == LEVEL_NONE)
         *alarm_id = 0;
+}
+
+static void emit_event(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
+                       const struct rule_event *ev)
+{
+    emit_event_by(g, idx, ts_ms, q, ev, NULL);
 }
 
 static void handle_sample(struct gateway *g, const struct sample *smp)
@@ -262,6 +277,7 @@ static void restore_alarm(void *ctx, const struct alarm_row *row)
             if (strcmp(condition_name((enum condition)c), row->condition) != 0)
                 continue;
             g->rt[i].alarm_id[c] = row->id;
+            g->rt[i].acked[c] = row->acked;
             rules_init(&g->rt[i].st.cond[c], row->level);
             log_info("core: sensor '%s': %s alarm %lld continues at %s", row->sensor,
                      row->condition, (long long)row->id, level_name(row->level));
@@ -326,13 +342,71 @@ static int buses_start(struct gateway *g)
     return 0;
 }
 
+/* ---- commands from the center ---- */
+
+static void reply(struct gateway *g, const char *name, const struct cmd *c, const char *error)
+{
+    char topic[320], payload[512];
+    int len = payload_reply(c, error, payload, sizeof(payload));
+
+    if (len < 0 || snprintf(topic, sizeof(topic), "%s%s", g->reply_topic, name) >= (int)sizeof(topic))
+        return;
+    store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
+}
+
+/* ack: {"id":"...","alarm_id":77,"by":"desk 3"} acknowledges an active alarm. */
+static const char *cmd_ack(struct gateway *g, const struct cmd *c, char *err, size_t errlen)
+{
+    if (!c->has_alarm_id)
+        return "\"alarm_id\" is missing";
+    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        for (int k = 0; k < COND_COUNT; k++) {
+            if (g->rt[i].alarm_id[k] != c->alarm_id)
+                continue;
+            if (g->rt[i].acked[k]) {
+                snprintf(err, errlen, "alarm %lld is already acknowledged", (long long)c->alarm_id);
+                return err;
+            }
+            char by[80];
+            snprintf(by, sizeof(by), "center:%s", c->by[0] ? c->by : "unnamed");
+            enum level lv = g->rt[i].st.cond[k].level;
+            struct rule_event ev = {.cond = (enum condition)k, .value = g->rt[i].value,
+                                    .r = {.event = EV_ACKED, .level = lv, .prev_level = lv}};
+            remember(g, i, &g->rt[i]);
+            emit_event_by(g, i, loop_wallclock_ms(), g->rt[i].quality, &ev, by);
+            return g->rt[i].acked[k] ? NULL : "the acknowledgement could not be stored";
+        }
+    }
+    snprintf(err, errlen, "no active alarm %lld", (long long)c->alarm_id);
+    return err;
+}
+
+static void on_command(void *ctx, const char *name, const char *payload, size_t len)
+{
+    struct gateway *g = ctx;
+    struct cmd c;
+    char err[160];
+    const char *error = NULL;
+
+    if (payload_parse_cmd(payload, len, &c, err, sizeof(err)) < 0)
+        error = err;
+    else if (strcmp(name, "ack") == 0)
+        error = cmd_ack(g, &c, err, sizeof(err));
+    else
+        error = "unknown command (this gateway knows: ack)";
+    if (error)
+        log_warn("core: command '%.40s' refused: %s", name, error);
+    reply(g, name, &c, error);
+}
+
 static int open_uplink(struct gateway *g)
 {
     struct uplink_identity id = {.boot = store_boot_count(g->store), .sensors = g->cfg.n_sensors};
 
-    if (uplink_topic(&g->cfg, "alarm", g->alarm_topic, sizeof(g->alarm_topic)) < 0)
+    if (uplink_topic(&g->cfg, "alarm", g->alarm_topic, sizeof(g->alarm_topic)) < 0 ||
+        uplink_topic(&g->cfg, "reply/", g->reply_topic, sizeof(g->reply_topic)) < 0)
         return -ENAMETOOLONG;
-    return uplink_open(&g->uplink, &g->loop, &g->cfg, g->store, &id);
+    return uplink_open(&g->uplink, &g->loop, &g->cfg, g->store, &id, on_command, g);
 }
 
 /* Sensors gone from the config take their open alarms with them: the

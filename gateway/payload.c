@@ -1,6 +1,7 @@
 #include "payload.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <string.h>
 
 static int print(cJSON *o, char *buf, size_t len)
@@ -50,6 +51,8 @@ int payload_alarm(const struct alarm_msg *m, char *buf, size_t len)
     o = add_str(o, "unit", m->unit);
     o = add_opt(o, "threshold", m->has_threshold, m->threshold);
     o = add_str(o, "quality", m->quality);
+    if (m->by)
+        o = add_str(o, "by", m->by);
     return print(o, buf, len);
 }
 
@@ -63,4 +66,69 @@ int payload_status(const struct status_msg *m, char *buf, size_t len)
     o = add_num(o, "sensors", m->sensors);
     o = add_num(o, "ts", (double)m->ts_ms);
     return print(o, buf, len);
+}
+
+int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o && c->has_id)
+        o = add_str(o, "id", c->id);
+    else if (o && !cJSON_AddNullToObject(o, "id"))
+        o = (cJSON_Delete(o), NULL);
+    if (o && !cJSON_AddBoolToObject(o, "ok", error == NULL))
+        o = (cJSON_Delete(o), NULL);
+    if (error)
+        o = add_str(o, "error", error);
+    return print(o, buf, len);
+}
+
+/* Every field is optional and type-checked: a hostile payload gets an
+ * error reply, never a crash or a partial change. */
+int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, size_t errlen)
+{
+    cJSON *o, *f;
+    int r = -1;
+
+    memset(c, 0, sizeof(*c));
+    if (len > CMD_MAX_PAYLOAD) {
+        snprintf(err, errlen, "payload too large (%zu bytes, at most %d)", len, CMD_MAX_PAYLOAD);
+        return -1;
+    }
+    o = cJSON_ParseWithLength(json, len);
+    if (!o || !cJSON_IsObject(o)) {
+        snprintf(err, errlen, "payload is not a JSON object");
+        goto out;
+    }
+    f = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (f) {
+        if (!cJSON_IsString(f) || strlen(f->valuestring) >= sizeof(c->id)) {
+            snprintf(err, errlen, "\"id\" must be a string of at most %zu characters", sizeof(c->id) - 1);
+            goto out;
+        }
+        snprintf(c->id, sizeof(c->id), "%s", f->valuestring);
+        c->has_id = true;
+    }
+    f = cJSON_GetObjectItemCaseSensitive(o, "alarm_id");
+    if (f) {
+        if (!cJSON_IsNumber(f) || f->valuedouble < 1 || f->valuedouble > 9007199254740991.0 ||
+            f->valuedouble != (double)(int64_t)f->valuedouble) {
+            snprintf(err, errlen, "\"alarm_id\" must be a positive whole number");
+            goto out;
+        }
+        c->alarm_id = (int64_t)f->valuedouble;
+        c->has_alarm_id = true;
+    }
+    f = cJSON_GetObjectItemCaseSensitive(o, "by");
+    if (f) {
+        if (!cJSON_IsString(f) || !f->valuestring[0] || strlen(f->valuestring) >= sizeof(c->by)) {
+            snprintf(err, errlen, "\"by\" must be a string of 1 to %zu characters", sizeof(c->by) - 1);
+            goto out;
+        }
+        snprintf(c->by, sizeof(c->by), "%s", f->valuestring);
+    }
+    r = 0;
+out:
+    cJSON_Delete(o);
+    return r;
 }

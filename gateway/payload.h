@@ -12,7 +12,19 @@ struct alarm_msg {
     const char *sensor, *cls, *lifeline, *condition, *event, *level, *prev_level, *unit, *quality;
     double value, threshold;
     bool has_value, has_threshold;
+    const char *by; /* acked events: who acknowledged, else NULL (left out) */
 };
+
+/* A command from the center, as far as this version reads them. */
+struct cmd {
+    char id[64];       /* echoed in the reply; empty when missing */
+    bool has_id;
+    int64_t alarm_id;  /* ack */
+    bool has_alarm_id;
+    char by[64];       /* ack: who acknowledges (operator, desk) */
+};
+
+#define CMD_MAX_PAYLOAD 4096
 
 struct status_msg {
     const char *state; /* online | offline */
@@ -25,5 +37,9 @@ struct status_msg {
 /* Return the length written (without the NUL), or -1 if buf is too small. */
 int payload_alarm(const struct alarm_msg *m, char *buf, size_t len);
 int payload_status(const struct status_msg *m, char *buf, size_t len);
+/* {"id":...,"ok":true} or {"id":...,"ok":false,"error":"..."}; id null when unknown. */
+int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len);
+/* Parses a command payload: 0, or -1 with why in err (the reply's error text). */
+int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, size_t errlen);
 
 #endif

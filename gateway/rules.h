@@ -29,6 +29,7 @@ enum alarm_event {
     EV_ESCALATED,
     EV_DEESCALATED,
     EV_CLEARED,
+    EV_ACKED,     /* acknowledged by the center or the console; the level is unchanged */
 };
 
 struct rule_cfg {

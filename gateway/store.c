@@ -14,7 +14,7 @@ enum stmt_id {
     S_META_GET, S_META_SET,
     S_SENSOR_GET, S_SENSOR_ADD,
     S_READING_ADD,
-    S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACTIVE,
+    S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE,
     S_EVENT_ADD,
     S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_COUNT,
     S_COUNT
@@ -32,9 +32,15 @@ static const char *const sql[S_COUNT] = {
     [S_READING_ADD] = "INSERT INTO readings(sensor, ts, value, quality) VALUES(?1, ?2, ?3, ?4)",
     [S_ALARM_ADD] = "INSERT INTO alarms(id, sensor, condition, level, state, raised_ts, updated_ts, active) "
                     "VALUES(?5, ?1, ?2, ?3, 'raised', ?4, ?4, 1)",
+    /* an escalated alarm needs a new acknowledgement */
     [S_ALARM_UPDATE] = "UPDATE alarms SET level = ?2, state = ?3, updated_ts = ?4, active = ?5, "
-                       "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END WHERE id = ?1 AND active = 1",
-    [S_ALARM_ACTIVE] = "SELECT id, sensor, level, condition FROM alarms WHERE active = 1 ORDER BY id",
+                       "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END, "
+                       "acked_by = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_by END, "
+                       "acked_ts = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_ts END "
+                       "WHERE id = ?1 AND active = 1",
+    [S_ALARM_ACK] = "UPDATE alarms SET state = 'acked', acked_by = ?2, acked_ts = ?3, updated_ts = ?3 "
+                    "WHERE id = ?1 AND active = 1 AND acked_by IS NULL",
+    [S_ALARM_ACTIVE] = "SELECT id, sensor, level, condition, acked_by FROM alarms WHERE active = 1 ORDER BY id",
     [S_EVENT_ADD] = "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_OUTBOX_ADD] = "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_OUTBOX_NEXT] = "SELECT id, seq, topic, payload, qos FROM outbox ORDER BY prio, id LIMIT ?1",
@@ -42,7 +48,7 @@ static const char *const sql[S_COUNT] = {
     [S_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
 };
 
-/* Version 1. Later versions add migrations after it, never edit it. */
+/* Version 1. Later versions are migrations after it; none is ever edited. */
 static const char schema_v1[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE sensors(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
@@ -57,7 +63,15 @@ static const char schema_v1[] =
     " ts INTEGER NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, prio INTEGER NOT NULL, seq INTEGER NOT NULL,"
     " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL);"
-    "CREATE INDEX outbox_order ON outbox(prio, id);";
+    "CREATE INDEX outbox_order ON outbox(prio, id);"
+    "INSERT INTO meta VALUES('next_seq', 1), ('boot_count', 0);";
+
+/* Version 2: acknowledgements. */
+static const char schema_v2[] =
+    "ALTER TABLE alarms ADD COLUMN acked_by TEXT;"
+    "ALTER TABLE alarms ADD COLUMN acked_ts INTEGER;";
+
+static const char *const migrations[] = {schema_v1, schema_v2};
 
 struct store {
     sqlite3 *db;
@@ -230,13 +244,18 @@ static int create_schema(struct store *st)
                 STORE_SCHEMA_VERSION);
         return -EPROTO;
     }
-    if (version == STORE_SCHEMA_VERSION)
-        return 0;
-    if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(st->db, schema_v1, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(st->db, "INSERT INTO meta VALUES('next_seq', 1), ('boot_count', 0);"
-                             " PRAGMA user_version = 1; COMMIT", NULL, NULL, &msg) != SQLITE_OK)
-        goto fail;
+    /* forward, one version per transaction */
+    for (long v = version < 0 ? 0 : version; v < STORE_SCHEMA_VERSION; v++) {
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %ld", v + 1);
+        if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(st->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(st->db, bump, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+            goto fail;
+        if (version > 0)
+            log_info("store: database schema migrated to version %ld", v + 1);
+    }
     return 0;
 fail:
     log_err("store: schema: %s", msg ? msg : sqlite3_errmsg(st->db));
@@ -398,6 +417,20 @@ int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, con
     return 0;
 }
 
+int store_alarm_ack(struct store *st, int64_t alarm_id, const char *by, int64_t ts_ms)
+{
+    sqlite3_stmt *s = st->stmt[S_ALARM_ACK];
+
+    if (touch(st, true) < 0)
+        return -EIO;
+    sqlite3_bind_int64(s, 1, alarm_id);
+    sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, ts_ms);
+    if (run(st, S_ALARM_ACK) < 0)
+        return -EIO;
+    return sqlite3_changes(st->db) == 1 ? 0 : -ENOENT;
+}
+
 int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms,
                     const char *event, const char *payload)
 {
@@ -425,6 +458,7 @@ int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx)
         snprintf(row.sensor, sizeof(row.sensor), "%s", (const char *)sqlite3_column_text(s, 1));
         row.level = (enum level)sqlite3_column_int(s, 2);
         snprintf(row.condition, sizeof(row.condition), "%s", (const char *)sqlite3_column_text(s, 3));
+        row.acked = sqlite3_column_type(s, 4) != SQLITE_NULL;
         fn(ctx, &row);
     }
     sqlite3_reset(s);

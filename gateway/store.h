@@ -14,7 +14,7 @@
 #include "rules.h"
 #include "sample.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum outbox_prio { PRIO_ALARM = 0, PRIO_STATUS = 1, PRIO_TELEMETRY = 2 };
 
@@ -34,6 +34,7 @@ struct alarm_row {
     char sensor[64];
     char condition[16];
     enum level level;
+    bool acked;
 };
 
 int store_open(const char *path, struct store **out);
@@ -57,6 +58,8 @@ int store_alarm_open(struct store *st, const char *sensor, const char *condition
                      int64_t ts_ms, int64_t *alarm_id);
 int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, const char *state,
                        int64_t ts_ms, bool active);
+/* Acknowledges an active, not yet acknowledged alarm: 0, or -ENOENT. */
+int store_alarm_ack(struct store *st, int64_t alarm_id, const char *by, int64_t ts_ms);
 int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms,
                     const char *event, const char *payload);
 /* Active alarms, for continuing them after a restart. */

@@ -33,6 +33,10 @@ struct uplink {
     int64_t connect_started_ms;
     uint32_t rng;
     char status_topic[256];
+    char cmd_filter[256];
+    size_t cmd_prefix_len;  /* of lifeline/v1/{site}/{id}/cmd/ */
+    uplink_cmd_fn on_cmd;
+    void *cmd_ctx;
     struct inflight *inflight;
     int n_inflight;
     int shutdown_mid;
@@ -109,6 +113,21 @@ static void on_connect(struct mosquitto *m, void *ctx, int rc)
         if (rc != MOSQ_ERR_SUCCESS)
             log_warn("uplink: publish status: %s", mosq_error(rc));
     }
+    /* clean session: the subscription is made again on every connect */
+    rc = mosquitto_subscribe(m, NULL, u->cmd_filter, 1);
+    if (rc != MOSQ_ERR_SUCCESS)
+        log_warn("uplink: subscribe %s: %s", u->cmd_filter, mosq_error(rc));
+}
+
+static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_message *msg)
+{
+    struct uplink *u = ctx;
+
+    (void)m;
+    if (!msg->topic || strlen(msg->topic) <= u->cmd_prefix_len || !u->on_cmd)
+        return;
+    u->on_cmd(u->cmd_ctx, msg->topic + u->cmd_prefix_len, msg->payload ? msg->payload : "",
+              msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
 }
 
 static void on_disconnect(struct mosquitto *m, void *ctx, int rc)
@@ -161,6 +180,7 @@ static void client_setup(struct uplink *u)
     mosquitto_connect_callback_set(u->mosq, on_connect);
     mosquitto_disconnect_callback_set(u->mosq, on_disconnect);
     mosquitto_publish_callback_set(u->mosq, on_publish);
+    mosquitto_message_callback_set(u->mosq, on_message);
 }
 
 static void connect_now(struct uplink *u)
@@ -274,7 +294,7 @@ bool uplink_connected(const struct uplink *u)
 }
 
 int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, struct store *st,
-                const struct uplink_identity *id)
+                const struct uplink_identity *id, uplink_cmd_fn on_cmd, void *ctx)
 {
     struct uplink *u = calloc(1, sizeof(*u));
     if (!u)
@@ -290,8 +310,12 @@ int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, s
     u->rng = (uint32_t)loop_wallclock_ms() ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
     u->inflight = calloc((size_t)cfg->mqtt.max_inflight, sizeof(*u->inflight));
     snprintf(u->client_id, sizeof(u->client_id), "%s.%s", cfg->gateway.site, cfg->gateway.id);
-    if (!u->inflight || uplink_topic(cfg, "status", u->status_topic, sizeof(u->status_topic)) < 0)
+    u->on_cmd = on_cmd;
+    u->cmd_ctx = ctx;
+    if (!u->inflight || uplink_topic(cfg, "status", u->status_topic, sizeof(u->status_topic)) < 0 ||
+        uplink_topic(cfg, "cmd/+", u->cmd_filter, sizeof(u->cmd_filter)) < 0)
         goto fail;
+    u->cmd_prefix_len = strlen(u->cmd_filter) - 1;
     u->mosq = mosquitto_new(u->client_id, true, u);
     if (!u->mosq) {
         log_err("uplink: mosquitto_new: %s", strerror(errno));

@@ -21,8 +21,12 @@ struct uplink_identity {
     unsigned sensors;
 };
 
+/* A command from the center on cmd/NAME: the payload as it came (not
+ * NUL-terminated), oversize ones included, for the core to answer. */
+typedef void (*uplink_cmd_fn)(void *ctx, const char *name, const char *payload, size_t len);
+
 int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, struct store *st,
-                const struct uplink_identity *id);
+                const struct uplink_identity *id, uplink_cmd_fn on_cmd, void *ctx);
 /* Publishes what the outbox holds, up to the in-flight window. Call after
  * the store's commit, once per loop iteration. */
 void uplink_pump(struct uplink *u);

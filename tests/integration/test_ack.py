@@ -1,0 +1,77 @@
+"""The center acknowledges an alarm with cmd/ack: the acked event follows on
+the alarm topic, the reply comes on reply/ack with the same id; an
+escalation needs a new acknowledgement; bad commands get an error reply and
+change nothing."""
+import json
+
+from conftest import wait_for
+from util import render
+
+
+def replies(sub, name):
+    return [json.loads(p) for _, p, _ in sub.of(name) if "/reply/" in _[0]] if False else \
+        [json.loads(p) for t, p, _ in sub.msgs if t.endswith("/reply/" + name)]
+
+
+def test_ack_from_the_center(tmp_path, broker, slave, gateways, subscriber):
+    sub = subscriber()
+    slave.set(1, 0, "float32", 5.0, "cdab")
+    slave.set(2, 10, "int16", 350)
+    gw = gateways(render("gas_tcp", tmp_path, BROKER=broker.port, SLAVE=slave.port)).start()
+    wait_for(lambda: sub.statuses(), 15, "online")
+    slave.set(1, 0, "float32", 25.0, "cdab")
+    raised = sub.wait_unique_alarms(1)[0]
+    assert (raised["event"], raised["level"]) == ("raised", "yellow")
+    cmd = "lifeline/v1/test-site/it-gw/cmd/"
+
+    def send(name, payload):
+        sub.c.publish(cmd + name, payload if isinstance(payload, (str, bytes)) else json.dumps(payload), qos=1)
+
+    send("ack", {"id": "a1", "alarm_id": raised["alarm_id"], "by": "desk-3"})
+    acked = sub.wait_unique_alarms(2)[1]
+    assert (acked["event"], acked["level"], acked["prev_level"], acked["alarm_id"], acked["by"]) == \
+        ("acked", "yellow", "yellow", raised["alarm_id"], "center:desk-3")
+    assert acked["seq"] > raised["seq"]
+    wait_for(lambda: replies(sub, "ack"), 10, "the reply")
+    assert replies(sub, "ack")[0] == {"id": "a1", "ok": True}
+
+    # twice: refused, nothing new on the alarm topic
+    send("ack", {"id": "a2", "alarm_id": raised["alarm_id"]})
+    wait_for(lambda: len(replies(sub, "ack")) >= 2, 10, "second reply")
+    assert replies(sub, "ack")[1] == {"id": "a2", "ok": False,
+                                      "error": "alarm %d is already acknowledged" % raised["alarm_id"]}
+
+    # escalation: a new acknowledgement is needed, and accepted
+    slave.set(1, 0, "float32", 55.0, "cdab")
+    esc = sub.wait_unique_alarms(3)[2]
+    assert (esc["event"], esc["level"]) == ("escalated", "red")
+    send("ack", {"id": "a3", "alarm_id": raised["alarm_id"]})
+    wait_for(lambda: len(replies(sub, "ack")) >= 3, 10, "third reply")
+    assert replies(sub, "ack")[2] == {"id": "a3", "ok": True}
+    assert sub.wait_unique_alarms(4)[3]["by"] == "center:unnamed"
+
+    # hostile and malformed: an error reply each, no alarm event, the daemon unaffected
+    bad = [
+        ("ack", "not json", None, "payload is not a JSON object"),
+        ("ack", "[1,2]", None, "payload is not a JSON object"),
+        ("ack", {"id": "b1"}, "b1", "\"alarm_id\" is missing"),
+        ("ack", {"id": "b2", "alarm_id": "77"}, "b2", "\"alarm_id\" must be a positive whole number"),
+        ("ack", {"id": "b3", "alarm_id": -1}, "b3", "\"alarm_id\" must be a positive whole number"),
+        ("ack", {"id": "b4", "alarm_id": 1.5}, "b4", "\"alarm_id\" must be a positive whole number"),
+        ("ack", {"id": "b5", "alarm_id": 99999}, "b5", "no active alarm 99999"),
+        ("ack", {"id": 7, "alarm_id": 1}, None, "\"id\" must be a string of at most 63 characters"),
+        ("ack", {"id": "x" * 100, "alarm_id": 1}, None, "\"id\" must be a string of at most 63 characters"),
+        ("ack", {"id": "b6", "alarm_id": 1, "by": ""}, "b6", "\"by\" must be a string of 1 to 63 characters"),
+        ("ack", "{" * 5000, None, "payload too large (5000 bytes, at most 4096)"),
+        ("reboot-now", {"id": "b7"}, "b7", "unknown command (this gateway knows: ack)"),
+    ]
+    for name, payload, rid, error in bad:
+        n = len(replies(sub, name))
+        send(name, payload)
+        wait_for(lambda nm=name, k=n: len(replies(sub, nm)) > k, 10, "reply to %r" % (payload,))
+        assert replies(sub, name)[n] == {"id": rid, "ok": False, "error": error}, payload
+    assert len(sub.unique_alarms()) == 4
+    assert gw.proc.alive()
+    slave.set(1, 0, "float32", 5.0, "cdab")
+    assert sub.wait_unique_alarms(5)[4]["event"] == "cleared"
+    assert gw.stop() == 0
