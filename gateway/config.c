@@ -292,6 +292,7 @@ static void sensor_defaults(struct cfg_sensor *s)
     s->rate_window_ms = 60000;
     s->rate_level = LEVEL_YELLOW;
     s->fault_after = 3;
+    s->remind_ms = 15 * 60000;
     s->fault_level = LEVEL_YELLOW;
 }
 

@@ -98,6 +98,7 @@ struct cfg_sensor {
     int rate_falling;
     enum level rate_level;
     double rate_hysteresis;
+    int64_t remind_ms;             /* an unacknowledged red alarm is told again this often */
     /* fault: fault_after bad samples in a row, or none for stale_after */
     int fault_after;
     enum level fault_level;

@@ -434,6 +434,7 @@ static const struct key sensor_keys[] = {
     [K_FAULT_AFTER] = {"fault_after", p_int, SE(fault_after), NULL, 1, 10000, C | K | D},
     [K_FAULT_LEVEL] = {"fault_level", p_enum, SE(fault_level), level_names, 0, 0, C | K | D},
     [K_STALE_AFTER] = {"stale_after", p_duration, SE(stale_ms), NULL, 100, DAY_MS, C | K | D},
+    [K_REMIND] = {"remind", p_duration, SE(remind_ms), NULL, 1000, 7 * DAY_MS, C | K | D},
     END,
 };
 

@@ -28,6 +28,7 @@ struct sensor_rt {
     struct sensor_state st;
     int64_t alarm_id[COND_COUNT]; /* the active alarm of each condition, 0 when none */
     bool acked[COND_COUNT];       /* acknowledged since it was raised or last escalated */
+    int64_t told_ms[COND_COUNT];  /* monotonic: last raised/escalated/reminder, for reminders */
     double value;
     enum quality quality;
     int64_t ts_ms;
@@ -113,12 +114,16 @@ static void emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum q
         r = store_alarm_open(g->store, s->name, cond, res->level, ts_ms, alarm_id);
     else if (res->event == EV_ACKED)
         r = store_alarm_ack(g->store, *alarm_id, by, ts_ms);
+    else if (res->event == EV_REMINDER)
+        r = 0; /* the alarm row does not change */
     else
         r = store_alarm_update(g->store, *alarm_id, res->level, event, ts_ms, res->level != LEVEL_NONE);
     if (r < 0)
         return;
     if (res->event == EV_RAISED || res->event == EV_ESCALATED)
         g->rt[idx].acked[ev->cond] = false; /* a more severe level needs a new acknowledgement */
+    if (res->event == EV_RAISED || res->event == EV_ESCALATED || res->event == EV_REMINDER)
+        g->rt[idx].told_ms[ev->cond] = g->loop.now_ms;
     if (res->event == EV_ACKED)
         g->rt[idx].acked[ev->cond] = true;
     /* value: the reading; for a rate, the change over the window; for a
@@ -129,7 +134,7 @@ static void emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum q
         .level = level_name(res->level), .prev_level = level_name(res->prev_level),
         .unit = ev->cond == COND_FAULT ? "" : s->unit, .quality = quality_name(q),
         .value = ev->value, .has_value = true,
-        .threshold = res->threshold, .has_threshold = res->event != EV_ACKED,
+        .threshold = res->threshold, .has_threshold = res->event != EV_ACKED && res->event != EV_REMINDER,
         .by = res->event == EV_ACKED ? by : NULL,
     };
     int len = payload_alarm(&m, payload, sizeof(payload));
@@ -248,12 +253,29 @@ static void before_sleep(struct loop *l, void *ctx)
 /* Once a second: a sensor that has not been heard of for its stale time
  * raises its fault (the bus worker itself may be stuck). The wake-up also
  * lets before_sleep commit readings on time. */
+/* An unacknowledged red alarm is told again every `remind`. */
+static void remind(struct gateway *g, unsigned i)
+{
+    struct sensor_rt *rt = &g->rt[i];
+
+    for (int c = 0; c < COND_COUNT; c++) {
+        if (!rt->alarm_id[c] || rt->acked[c] || rt->st.cond[c].level != LEVEL_RED ||
+            g->loop.now_ms - rt->told_ms[c] < g->cfg.sensors[i].remind_ms)
+            continue;
+        struct rule_event ev = {.cond = (enum condition)c, .value = rt->value,
+                                .r = {.event = EV_REMINDER, .level = LEVEL_RED, .prev_level = LEVEL_RED}};
+        remember(g, i, rt);
+        emit_event(g, i, loop_wallclock_ms(), rt->quality, &ev);
+    }
+}
+
 static void on_tick(struct loop *l, struct loop_timer *t)
 {
     struct gateway *g = container_of(t, struct gateway, tick);
     struct rule_event ev;
 
     for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        remind(g, i);
         struct sensor_rt before = g->rt[i];
         if (!rules_stale(&g->cfg.sensors[i].rules, &g->rt[i].st, l->now_ms, &ev))
             continue;
@@ -278,6 +300,7 @@ static void restore_alarm(void *ctx, const struct alarm_row *row)
                 continue;
             g->rt[i].alarm_id[c] = row->id;
             g->rt[i].acked[c] = row->acked;
+            g->rt[i].told_ms[c] = g->loop.now_ms;
             rules_init(&g->rt[i].st.cond[c], row->level);
             log_info("core: sensor '%s': %s alarm %lld continues at %s", row->sensor,
                      row->condition, (long long)row->id, level_name(row->level));

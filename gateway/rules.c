@@ -12,8 +12,9 @@ const char *level_name(enum level l)
 
 const char *alarm_event_name(enum alarm_event e)
 {
-    static const char *const n[] = {"none", "raised", "escalated", "deescalated", "cleared", "acked"};
-    return (unsigned)e <= EV_ACKED ? n[e] : "?";
+    static const char *const n[] = {"none", "raised", "escalated", "deescalated", "cleared", "acked",
+                                    "reminder"};
+    return (unsigned)e <= EV_REMINDER ? n[e] : "?";
 }
 
 void rules_init(struct rule_state *st, enum level level)

@@ -30,6 +30,7 @@ enum alarm_event {
     EV_DEESCALATED,
     EV_CLEARED,
     EV_ACKED,     /* acknowledged by the center or the console; the level is unchanged */
+    EV_REMINDER,  /* an unacknowledged red alarm, told again */
 };
 
 struct rule_cfg {

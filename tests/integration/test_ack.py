@@ -75,3 +75,26 @@ def test_ack_from_the_center(tmp_path, broker, slave, gateways, subscriber):
     slave.set(1, 0, "float32", 5.0, "cdab")
     assert sub.wait_unique_alarms(5)[4]["event"] == "cleared"
     assert gw.stop() == 0
+
+
+def test_unacknowledged_red_alarm_is_reminded_until_acked(tmp_path, broker, slave, gateways, subscriber):
+    sub = subscriber()
+    slave.set(1, 0, "float32", 5.0, "cdab")
+    slave.set(2, 10, "int16", 350)
+    conf = render("gas_tcp", tmp_path, BROKER=broker.port, SLAVE=slave.port)
+    gw = gateways(conf.replace("hysteresis = 2\n", "hysteresis = 2\nremind = 2s\n", 1)).start()
+    wait_for(lambda: sub.statuses(), 15, "online")
+    slave.set(1, 0, "float32", 25.0, "cdab")  # yellow: never reminded
+    sub.wait_unique_alarms(1)
+    slave.set(1, 0, "float32", 55.0, "cdab")  # red
+    alarms = sub.wait_unique_alarms(4, timeout=15)
+    assert [a["event"] for a in alarms] == ["raised", "escalated", "reminder", "reminder"]
+    assert all(a["level"] == "red" and a["threshold"] is None for a in alarms[2:])
+    assert alarms[3]["ts"] - alarms[2]["ts"] >= 1900
+    sub.c.publish("lifeline/v1/test-site/it-gw/cmd/ack", '{"alarm_id": %d}' % alarms[0]["alarm_id"], qos=1)
+    wait_for(lambda: any(a["event"] == "acked" for a in sub.unique_alarms()), 10, "acked")
+    n = len(sub.unique_alarms())
+    import time
+    time.sleep(4.5)
+    assert len(sub.unique_alarms()) == n  # acknowledged: no more reminders
+    assert gw.stop() == 0
