@@ -9,7 +9,7 @@ with faults on demand) over TCP or over such a line.
     s.command("dead 2"); s.requests(unit=1, since=t0); s.stop()
 
 Processes are stopped by PID; readiness is waited for, never slept for.
-Self-contained on purpose (no import of conftest, which others edit)."""
+Waiting is conftest's wait_for."""
 import collections
 import os
 import re
@@ -20,6 +20,8 @@ import termios
 import time
 
 import pytest
+
+from conftest import wait_for
 from pymodbus.client import ModbusTcpClient
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,16 +34,6 @@ ORDERS = ("abcd", "cdab", "badc", "dcba")
 KINDS = ("holding", "input", "coil", "discrete")
 
 Request = collections.namedtuple("Request", "t unit fc addr count")
-
-
-def _wait(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
 def _stop(p, timeout=5):
@@ -103,7 +95,7 @@ class PtyPair:
                                    "pty,rawer,link=" + self.b],
                                   stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
-            _wait(lambda: self._ready(), 5, "socat pty links %s and %s" % (self.a, self.b))
+            wait_for(lambda: self._ready(), 5, "socat pty links %s and %s" % (self.a, self.b))
         except AssertionError:
             self.stop()
             raise
@@ -179,7 +171,7 @@ class FieldSlave:
                                   stdin=subprocess.DEVNULL)
         self.side = None
         try:
-            _wait(self._ready, 15, "%s ready" % self.name)
+            wait_for(self._ready, 15, "%s ready" % self.name)
             m = re.search(r"^fieldslave: listening main=(?:tcp:(\d+)|rtu:\S+) side=tcp:(\d+)$",
                           self.output(), re.M)
             if m.group(1):
@@ -261,7 +253,7 @@ class FieldSlave:
 
     def wait_requests(self, n, unit=None, since=None, timeout=10):
         """Wait until at least N requests matching (unit, since) have arrived."""
-        return _wait(lambda: len(self.requests(unit, since)) >= n and self.requests(unit, since),
+        return wait_for(lambda: len(self.requests(unit, since)) >= n and self.requests(unit, since),
                      timeout, "%d requests to %s (have %d)"
                      % (n, "unit %s" % unit if unit is not None else "any unit",
                         len(self.requests(unit, since))))
