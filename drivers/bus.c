@@ -326,7 +326,12 @@ static void poll_group(struct bus *b, struct plan_group *g, uint16_t *regs)
         slave_ok(b, sl);
         decode_members(b, g, regs);
     } else {
-        slave_failed(b, sl, r, loop_clock_ms());
+        /* An exception is an answer: the slave is there (the request is
+         * wrong for it), so it is not backed off. */
+        if (bus_classify(r) == BERR_EXCEPTION)
+            slave_ok(b, sl);
+        else
+            slave_failed(b, sl, r, loop_clock_ms());
         emit_fault(b, g, r);
     }
 }

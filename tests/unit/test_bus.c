@@ -261,6 +261,9 @@ static void exception_is_comm_fault_with_code(void **state)
     bus_stats(&bus, &total, sl, 2);
     assert_true(total.errors[BERR_EXCEPTION] >= 2);
     assert_int_equal(total.exceptions[MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS], total.errors[BERR_EXCEPTION]);
+    /* an exception is an answer: the slave is not backed off, every poll is a request */
+    assert_int_equal(sl[0].backoff_ms, 0);
+    assert_int_equal(total.skipped, 0);
 }
 
 static void writes_with_read_back(void **state)
