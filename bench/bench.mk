@@ -12,3 +12,14 @@ $(B)/bench/raw_loop: bench/modbus/raw_loop.c
 
 bench-modbus: $(B)/lifelined $(B)/lifeline-sim $(B)/bench/raw_loop
 	LIFELINE_BUILD=$(CURDIR)/$(B) bench/modbus/run.sh
+
+# bench-rules: instructions per sample of rule evaluation (callgrind, repeatable)
+.PHONY: bench-rules
+bench: bench-rules
+
+$(B)/bench/bench_rules: bench/rules/bench_rules.c $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
+
+bench-rules: $(B)/bench/bench_rules
+	B=$(CURDIR)/$(B) bench/rules/run.sh
