@@ -361,7 +361,7 @@ void uplink_shutdown(struct uplink *u, int timeout_ms)
         if (p.revents & (POLLIN | POLLERR | POLLHUP))
             mosquitto_loop_read(u->mosq, 1);
     }
-    if (!u->shutdown_acked)
+    if (!u->shutdown_acked && timeout_ms > 0)
         log_warn("uplink: no PUBACK for the offline status within %dms", timeout_ms);
     u->state = UP_IDLE; /* on_disconnect must not schedule a reconnect's log line */
     mosquitto_disconnect(u->mosq);
