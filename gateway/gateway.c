@@ -29,6 +29,7 @@ struct sensor_rt {
     int64_t alarm_id[COND_COUNT]; /* the active alarm of each condition, 0 when none */
     bool acked[COND_COUNT];       /* acknowledged since it was raised or last escalated */
     int64_t told_ms[COND_COUNT];  /* monotonic: last raised/escalated/reminder, for reminders */
+    int64_t maint_until;          /* monotonic ms; 0: not in maintenance */
     double value;
     enum quality quality;
     int64_t ts_ms;
@@ -136,6 +137,7 @@ static void emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum q
         .value = ev->value, .has_value = true,
         .threshold = res->threshold, .has_threshold = res->event != EV_ACKED && res->event != EV_REMINDER,
         .by = res->event == EV_ACKED ? by : NULL,
+        .maintenance = g->rt[idx].maint_until != 0,
     };
     int len = payload_alarm(&m, payload, sizeof(payload));
     if (len < 0) {
@@ -195,10 +197,11 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
         actions_update(g->actions);
 }
 
+/* A sensor in maintenance (a technician with calibration gas) starts no action. */
 static enum level threshold_level(void *ctx, unsigned sensor)
 {
     struct gateway *g = ctx;
-    return g->rt[sensor].st.cond[COND_THRESHOLD].level;
+    return g->rt[sensor].maint_until ? LEVEL_NONE : g->rt[sensor].st.cond[COND_THRESHOLD].level;
 }
 
 /* Actions hold the buses: opened after them, closed before them. */
@@ -259,7 +262,7 @@ static void remind(struct gateway *g, unsigned i)
     struct sensor_rt *rt = &g->rt[i];
 
     for (int c = 0; c < COND_COUNT; c++) {
-        if (!rt->alarm_id[c] || rt->acked[c] || rt->st.cond[c].level != LEVEL_RED ||
+        if (!rt->alarm_id[c] || rt->acked[c] || rt->maint_until || rt->st.cond[c].level != LEVEL_RED ||
             g->loop.now_ms - rt->told_ms[c] < g->cfg.sensors[i].remind_ms)
             continue;
         struct rule_event ev = {.cond = (enum condition)c, .value = rt->value,
@@ -274,7 +277,13 @@ static void on_tick(struct loop *l, struct loop_timer *t)
     struct gateway *g = container_of(t, struct gateway, tick);
     struct rule_event ev;
 
+    bool ended = false;
     for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        if (g->rt[i].maint_until && l->now_ms >= g->rt[i].maint_until) {
+            g->rt[i].maint_until = 0;
+            ended = true;
+            log_info("core: sensor '%s': maintenance over", g->cfg.sensors[i].name);
+        }
         remind(g, i);
         struct sensor_rt before = g->rt[i];
         if (!rules_stale(&g->cfg.sensors[i].rules, &g->rt[i].st, l->now_ms, &ev))
@@ -283,6 +292,10 @@ static void on_tick(struct loop *l, struct loop_timer *t)
         log_warn("core: sensor '%s': no sample for %llds: stale", g->cfg.sensors[i].name,
                  (long long)(g->cfg.sensors[i].rules.stale_ms / 1000));
         emit_event(g, i, loop_wallclock_ms(), Q_STALE, &ev);
+    }
+    if (ended) {
+        uplink_status_changed(g->uplink);
+        actions_update(g->actions);
     }
 }
 
@@ -404,6 +417,52 @@ static const char *cmd_ack(struct gateway *g, const struct cmd *c, char *err, si
     return err;
 }
 
+/* maintenance: {"id":"m1","sensor":"gas-01","duration":3600} (or "bus":
+ * a whole bus; duration 0 ends it). Its alarms are still recorded and sent,
+ * flagged "maintenance"; they start no action and are not reminded. */
+static const char *cmd_maintenance(struct gateway *g, const struct cmd *c, char *err, size_t errlen)
+{
+    unsigned n = 0;
+
+    if (!c->sensor[0] == !c->bus[0])
+        return "give one of \"sensor\" or \"bus\"";
+    if (!c->has_duration)
+        return "\"duration\" is missing";
+    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        const struct cfg_sensor *s = &g->cfg.sensors[i];
+        if (c->sensor[0] ? strcmp(s->name, c->sensor) != 0 : strcmp(s->bus_name, c->bus) != 0)
+            continue;
+        g->rt[i].maint_until = c->duration_s ? g->loop.now_ms + c->duration_s * 1000 : 0;
+        n++;
+    }
+    if (!n) {
+        snprintf(err, errlen, "no %s '%s'", c->sensor[0] ? "sensor" : "bus with sensors",
+                 c->sensor[0] ? c->sensor : c->bus);
+        return err;
+    }
+    if (c->duration_s)
+        log_info("core: %s '%s': in maintenance for %llds (by the center%s%s)",
+                 c->sensor[0] ? "sensor" : "bus", c->sensor[0] ? c->sensor : c->bus,
+                 (long long)c->duration_s, c->by[0] ? ": " : "", c->by);
+    else
+        log_info("core: %s '%s': maintenance ended (by the center%s%s)", c->sensor[0] ? "sensor" : "bus",
+                 c->sensor[0] ? c->sensor : c->bus, c->by[0] ? ": " : "", c->by);
+    uplink_status_changed(g->uplink);
+    actions_update(g->actions);
+    return NULL;
+}
+
+static unsigned maintenance_list(void *ctx, const char **names, unsigned max)
+{
+    struct gateway *g = ctx;
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < g->cfg.n_sensors && n < max; i++)
+        if (g->rt[i].maint_until)
+            names[n++] = g->cfg.sensors[i].name;
+    return n;
+}
+
 static void on_command(void *ctx, const char *name, const char *payload, size_t len)
 {
     struct gateway *g = ctx;
@@ -415,8 +474,10 @@ static void on_command(void *ctx, const char *name, const char *payload, size_t 
         error = err;
     else if (strcmp(name, "ack") == 0)
         error = cmd_ack(g, &c, err, sizeof(err));
+    else if (strcmp(name, "maintenance") == 0)
+        error = cmd_maintenance(g, &c, err, sizeof(err));
     else
-        error = "unknown command (this gateway knows: ack)";
+        error = "unknown command (this gateway knows: ack, maintenance)";
     if (error)
         log_warn("core: command '%.40s' refused: %s", name, error);
     reply(g, name, &c, error);
@@ -424,7 +485,8 @@ static void on_command(void *ctx, const char *name, const char *payload, size_t 
 
 static int open_uplink(struct gateway *g)
 {
-    struct uplink_identity id = {.boot = store_boot_count(g->store), .sensors = g->cfg.n_sensors};
+    struct uplink_identity id = {.boot = store_boot_count(g->store), .sensors = g->cfg.n_sensors,
+                                 .maintenance = maintenance_list, .ctx = g};
 
     if (uplink_topic(&g->cfg, "alarm", g->alarm_topic, sizeof(g->alarm_topic)) < 0 ||
         uplink_topic(&g->cfg, "reply/", g->reply_topic, sizeof(g->reply_topic)) < 0)

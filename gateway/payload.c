@@ -1,6 +1,7 @@
 #include "payload.h"
 
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,8 @@ int payload_alarm(const struct alarm_msg *m, char *buf, size_t len)
     o = add_str(o, "quality", m->quality);
     if (m->by)
         o = add_str(o, "by", m->by);
+    if (o && m->maintenance && !cJSON_AddTrueToObject(o, "maintenance"))
+        o = (cJSON_Delete(o), NULL);
     return print(o, buf, len);
 }
 
@@ -65,6 +68,16 @@ int payload_status(const struct status_msg *m, char *buf, size_t len)
     o = add_num(o, "boot", m->boot);
     o = add_num(o, "sensors", m->sensors);
     o = add_num(o, "ts", (double)m->ts_ms);
+    cJSON *list = o ? cJSON_AddArrayToObject(o, "maintenance") : NULL;
+    for (unsigned i = 0; list && i < m->n_maintenance; i++) {
+        cJSON *n = cJSON_CreateString(m->maintenance[i]);
+        if (!n || !cJSON_AddItemToArray(list, n)) {
+            cJSON_Delete(n);
+            list = NULL;
+        }
+    }
+    if (!list)
+        o = (cJSON_Delete(o), NULL);
     return print(o, buf, len);
 }
 
@@ -118,6 +131,30 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
         }
         c->alarm_id = (int64_t)f->valuedouble;
         c->has_alarm_id = true;
+    }
+    static const struct { const char *key; size_t off; } names[] = {
+        {"sensor", offsetof(struct cmd, sensor)}, {"bus", offsetof(struct cmd, bus)},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        f = cJSON_GetObjectItemCaseSensitive(o, names[i].key);
+        if (!f)
+            continue;
+        if (!cJSON_IsString(f) || !f->valuestring[0] || strlen(f->valuestring) >= sizeof(c->sensor)) {
+            snprintf(err, errlen, "\"%s\" must be a name of 1 to %zu characters", names[i].key,
+                     sizeof(c->sensor) - 1);
+            goto out;
+        }
+        snprintf((char *)c + names[i].off, sizeof(c->sensor), "%s", f->valuestring);
+    }
+    f = cJSON_GetObjectItemCaseSensitive(o, "duration");
+    if (f) {
+        if (!cJSON_IsNumber(f) || f->valuedouble < 0 || f->valuedouble > 7 * 86400.0 ||
+            f->valuedouble != (double)(int64_t)f->valuedouble) {
+            snprintf(err, errlen, "\"duration\" must be whole seconds from 0 to 604800");
+            goto out;
+        }
+        c->duration_s = (int64_t)f->valuedouble;
+        c->has_duration = true;
     }
     f = cJSON_GetObjectItemCaseSensitive(o, "by");
     if (f) {

@@ -13,6 +13,7 @@ struct alarm_msg {
     double value, threshold;
     bool has_value, has_threshold;
     const char *by; /* acked events: who acknowledged, else NULL (left out) */
+    bool maintenance; /* the sensor is in maintenance (added only when true) */
 };
 
 /* A command from the center, as far as this version reads them. */
@@ -22,6 +23,10 @@ struct cmd {
     int64_t alarm_id;  /* ack */
     bool has_alarm_id;
     char by[64];       /* ack: who acknowledges (operator, desk) */
+    char sensor[64];   /* maintenance: a sensor ... */
+    char bus[64];      /* ... or a bus */
+    int64_t duration_s;/* maintenance: how long; 0 ends it */
+    bool has_duration;
 };
 
 #define CMD_MAX_PAYLOAD 4096
@@ -32,6 +37,8 @@ struct status_msg {
     uint32_t boot;
     unsigned sensors;
     int64_t ts_ms;
+    const char *const *maintenance; /* sensors in maintenance */
+    unsigned n_maintenance;
 };
 
 /* Return the length written (without the NUL), or -1 if buf is too small. */

@@ -56,11 +56,36 @@ static const char *mosq_error(int rc)
     return rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc);
 }
 
+#define STATUS_MAX 4096
+#define STATUS_MAINT_MAX 64
+
 static int status_payload(struct uplink *u, const char *state, char *buf, size_t len)
 {
+    const char *names[STATUS_MAINT_MAX];
     struct status_msg m = {.state = state, .version = LIFELINE_VERSION, .boot = u->ident.boot,
-                           .sensors = u->ident.sensors, .ts_ms = loop_wallclock_ms()};
+                           .sensors = u->ident.sensors, .ts_ms = loop_wallclock_ms(),
+                           .maintenance = names};
+    if (u->ident.maintenance)
+        m.n_maintenance = u->ident.maintenance(u->ident.ctx, names, STATUS_MAINT_MAX);
     return payload_status(&m, buf, len);
+}
+
+static void publish_status(struct uplink *u, const char *state)
+{
+    char buf[STATUS_MAX];
+    int len = status_payload(u, state, buf, sizeof(buf)), rc;
+
+    if (len <= 0)
+        return;
+    rc = mosquitto_publish(u->mosq, NULL, u->status_topic, len, buf, 1, true);
+    if (rc != MOSQ_ERR_SUCCESS)
+        log_warn("uplink: publish status: %s", mosq_error(rc));
+}
+
+void uplink_status_changed(struct uplink *u)
+{
+    if (u && u->state == UP_CONNECTED)
+        publish_status(u, "online");
 }
 
 static void update_events(struct uplink *u)
@@ -96,8 +121,6 @@ static void drop_socket(struct uplink *u)
 static void on_connect(struct mosquitto *m, void *ctx, int rc)
 {
     struct uplink *u = ctx;
-    char buf[512];
-    int len;
 
     if (rc != 0) {
         log_warn("uplink: broker refused the connection: %s", mosquitto_connack_string(rc));
@@ -107,12 +130,7 @@ static void on_connect(struct mosquitto *m, void *ctx, int rc)
     u->state = UP_CONNECTED;
     u->backoff_ms = u->cfg->mqtt.reconnect_min_ms;
     log_info("uplink: connected to %s:%u", u->cfg->mqtt.host, u->cfg->mqtt.port);
-    len = status_payload(u, "online", buf, sizeof(buf));
-    if (len > 0) {
-        rc = mosquitto_publish(m, NULL, u->status_topic, len, buf, 1, true);
-        if (rc != MOSQ_ERR_SUCCESS)
-            log_warn("uplink: publish status: %s", mosq_error(rc));
-    }
+    publish_status(u, "online");
     /* clean session: the subscription is made again on every connect */
     rc = mosquitto_subscribe(m, NULL, u->cmd_filter, 1);
     if (rc != MOSQ_ERR_SUCCESS)
@@ -186,7 +204,7 @@ static void client_setup(struct uplink *u)
 static void connect_now(struct uplink *u)
 {
     const struct cfg_mqtt *mc = &u->cfg->mqtt;
-    char will[512];
+    char will[STATUS_MAX];
     int len = status_payload(u, "offline", will, sizeof(will)), rc;
 
     /* libmosquitto would resend its own queue of unacknowledged messages
@@ -335,7 +353,7 @@ fail:
 
 void uplink_shutdown(struct uplink *u, int timeout_ms)
 {
-    char buf[512];
+    char buf[STATUS_MAX];
     int len, rc;
 
     if (u->state != UP_CONNECTED)

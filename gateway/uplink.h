@@ -19,6 +19,9 @@ struct uplink;
 struct uplink_identity {
     uint32_t boot;
     unsigned sensors;
+    /* fills names with the sensors in maintenance (at most max); returns how many */
+    unsigned (*maintenance)(void *ctx, const char **names, unsigned max);
+    void *ctx;
 };
 
 /* A command from the center on cmd/NAME: the payload as it came (not
@@ -35,6 +38,8 @@ void uplink_pump(struct uplink *u);
 void uplink_shutdown(struct uplink *u, int timeout_ms);
 void uplink_close(struct uplink *u);
 bool uplink_connected(const struct uplink *u);
+/* Publishes the retained status again (something in it changed). */
+void uplink_status_changed(struct uplink *u);
 /* The topic for a message kind under lifeline/v1/{site}/{gateway}/. */
 int uplink_topic(const struct config *cfg, const char *kind, char *buf, size_t len);
 

@@ -63,7 +63,7 @@ def test_ack_from_the_center(tmp_path, broker, slave, gateways, subscriber):
         ("ack", {"id": "x" * 100, "alarm_id": 1}, None, "\"id\" must be a string of at most 63 characters"),
         ("ack", {"id": "b6", "alarm_id": 1, "by": ""}, "b6", "\"by\" must be a string of 1 to 63 characters"),
         ("ack", "{" * 5000, None, "payload too large (5000 bytes, at most 4096)"),
-        ("reboot-now", {"id": "b7"}, "b7", "unknown command (this gateway knows: ack)"),
+        ("reboot-now", {"id": "b7"}, "b7", "unknown command (this gateway knows: ack, maintenance)"),
     ]
     for name, payload, rid, error in bad:
         n = len(replies(sub, name))
@@ -97,4 +97,44 @@ def test_unacknowledged_red_alarm_is_reminded_until_acked(tmp_path, broker, slav
     import time
     time.sleep(4.5)
     assert len(sub.unique_alarms()) == n  # acknowledged: no more reminders
+    assert gw.stop() == 0
+
+
+def test_maintenance_flags_alarms_stops_actions_and_ends_by_itself(tmp_path, broker, slave, gateways, subscriber):
+    sub = subscriber()
+    slave.set(1, 0, "float32", 5.0, "cdab")
+    slave.set(2, 10, "int16", 350)
+    gw = gateways(render("gas_tcp", tmp_path, BROKER=broker.port, SLAVE=slave.port)).start()
+    wait_for(lambda: sub.statuses(), 15, "online")
+    cmd = "lifeline/v1/test-site/it-gw/cmd/maintenance"
+    sub.c.publish(cmd, json.dumps({"id": "m1", "sensor": "gas-01", "duration": 3, "by": "tech"}), qos=1)
+    wait_for(lambda: replies(sub, "maintenance"), 10, "reply")
+    assert replies(sub, "maintenance")[0] == {"id": "m1", "ok": True}
+    # the retained status lists it
+    wait_for(lambda: (sub.statuses()[-1][0] or {}).get("maintenance") == ["gas-01"], 10, "status")
+    slave.set(1, 0, "float32", 25.0, "cdab")  # a technician's calibration gas
+    a = sub.wait_unique_alarms(1)[0]
+    assert (a["event"], a["maintenance"]) == ("raised", True)
+    # by itself after 3 s: the status no longer lists it, alarms are no longer flagged
+    wait_for(lambda: (sub.statuses()[-1][0] or {}).get("maintenance") == [], 10, "maintenance over")
+    slave.set(1, 0, "float32", 55.0, "cdab")
+    b = sub.wait_unique_alarms(2)[1]
+    assert b["event"] == "escalated" and "maintenance" not in b
+    for payload, error in (({"id": "m2", "duration": 5}, 'give one of "sensor" or "bus"'),
+                           ({"id": "m3", "sensor": "gas-01", "bus": "tcp-1", "duration": 5},
+                            'give one of "sensor" or "bus"'),
+                           ({"id": "m4", "sensor": "gas-01"}, '"duration" is missing'),
+                           ({"id": "m5", "sensor": "nope", "duration": 5}, "no sensor 'nope'"),
+                           ({"id": "m6", "sensor": "gas-01", "duration": -1},
+                            '"duration" must be whole seconds from 0 to 604800')):
+        n = len(replies(sub, "maintenance"))
+        sub.c.publish(cmd, json.dumps(payload), qos=1)
+        wait_for(lambda k=n: len(replies(sub, "maintenance")) > k, 10, "reply")
+        assert replies(sub, "maintenance")[n] == {"id": payload["id"], "ok": False, "error": error}
+    # a whole bus
+    sub.c.publish(cmd, json.dumps({"id": "m7", "bus": "tcp-1", "duration": 60}), qos=1)
+    wait_for(lambda: (sub.statuses()[-1][0] or {}).get("maintenance") == ["gas-01", "pressure-01"], 10,
+             "bus in maintenance")
+    sub.c.publish(cmd, json.dumps({"id": "m8", "bus": "tcp-1", "duration": 0}), qos=1)
+    wait_for(lambda: (sub.statuses()[-1][0] or {}).get("maintenance") == [], 10, "ended by command")
     assert gw.stop() == 0

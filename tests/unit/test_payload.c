@@ -41,7 +41,12 @@ static void status(void **state)
     (void)state;
     payload_status(&m, buf, sizeof(buf));
     assert_string_equal(buf, "{\"state\":\"online\",\"version\":\"0.1.0\",\"boot\":3,\"sensors\":5,"
-                             "\"ts\":1764000000000}");
+                             "\"ts\":1764000000000,\"maintenance\":[]}");
+    const char *names[] = {"gas-01", "gas-02"};
+    m.maintenance = names;
+    m.n_maintenance = 2;
+    payload_status(&m, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"maintenance\":[\"gas-01\",\"gas-02\"]}"));
 }
 
 int main(void)
