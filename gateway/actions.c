@@ -108,6 +108,22 @@ bool actions_write_done(struct actions *a, uint64_t id, int err)
     return true;
 }
 
+int actions_reset(struct actions *a, const char *name)
+{
+    for (unsigned i = 0; a && i < a->cfg->n_actions; i++) {
+        if (strcmp(a->cfg->actions[i].name, name) != 0)
+            continue;
+        if (!a->rt[i].latched)
+            return -EALREADY;
+        a->rt[i].latched = false;
+        log_info("action '%s': latch reset", name);
+        if (!a->rt[i].active)
+            write_out(a, i, a->cfg->actions[i].restore);
+        return 0;
+    }
+    return -ENOENT;
+}
+
 int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
                  actions_level_fn level_of, void *ctx)
 {

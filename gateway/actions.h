@@ -25,6 +25,9 @@ int actions_open(struct actions **out, struct loop *l, const struct config *cfg,
 void actions_update(struct actions *a);
 /* A SAMPLE_WRITE_DONE: true when it was one of ours. */
 bool actions_write_done(struct actions *a, uint64_t id, int err);
+/* Releases a latched action: writes its restore value if its condition is
+ * over. 0, -ENOENT (no such action) or -EALREADY (not latched). */
+int actions_reset(struct actions *a, const char *name);
 void actions_close(struct actions *a);
 
 #endif

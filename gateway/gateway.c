@@ -452,6 +452,19 @@ static const char *cmd_maintenance(struct gateway *g, const struct cmd *c, char 
     return NULL;
 }
 
+/* reset: {"id":"r1","action":"siren"} releases a latched action. */
+static const char *cmd_reset(struct gateway *g, const struct cmd *c, char *err, size_t errlen)
+{
+    if (!c->action[0])
+        return "\"action\" is missing";
+    int r = actions_reset(g->actions, c->action);
+    if (r == -ENOENT)
+        snprintf(err, errlen, "no action '%s'", c->action);
+    else if (r == -EALREADY)
+        snprintf(err, errlen, "action '%s' is not latched", c->action);
+    return r ? err : NULL;
+}
+
 static unsigned maintenance_list(void *ctx, const char **names, unsigned max)
 {
     struct gateway *g = ctx;
@@ -476,8 +489,10 @@ static void on_command(void *ctx, const char *name, const char *payload, size_t 
         error = cmd_ack(g, &c, err, sizeof(err));
     else if (strcmp(name, "maintenance") == 0)
         error = cmd_maintenance(g, &c, err, sizeof(err));
+    else if (strcmp(name, "reset") == 0)
+        error = cmd_reset(g, &c, err, sizeof(err));
     else
-        error = "unknown command (this gateway knows: ack, maintenance)";
+        error = "unknown command (this gateway knows: ack, maintenance, reset)";
     if (error)
         log_warn("core: command '%.40s' refused: %s", name, error);
     reply(g, name, &c, error);

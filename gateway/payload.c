@@ -134,6 +134,7 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
     }
     static const struct { const char *key; size_t off; } names[] = {
         {"sensor", offsetof(struct cmd, sensor)}, {"bus", offsetof(struct cmd, bus)},
+        {"action", offsetof(struct cmd, action)},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         f = cJSON_GetObjectItemCaseSensitive(o, names[i].key);

@@ -25,6 +25,7 @@ struct cmd {
     char by[64];       /* ack: who acknowledges (operator, desk) */
     char sensor[64];   /* maintenance: a sensor ... */
     char bus[64];      /* ... or a bus */
+    char action[64];   /* reset: a latched action */
     int64_t duration_s;/* maintenance: how long; 0 ends it */
     bool has_duration;
 };

@@ -2,6 +2,7 @@
 orange, red, and switches the accident-ventilation fan (a Modbus coil) on at
 orange within one poll period, whether the uplink is up or down; the fan
 stops when the gas is gone."""
+import json
 import os
 import time
 
@@ -92,4 +93,31 @@ def test_methane_rise_starts_the_fan_at_orange(uplink, tmp_path, broker, fieldsl
     g1 = [(a["event"], a["level"]) for a in alarms if a["sensor"] == "gas-01"]
     assert g1 == [("raised", "blue"), ("escalated", "yellow"), ("escalated", "orange"),
                   ("escalated", "red"), ("cleared", "none")]
+    assert gw.stop() == 0
+
+
+def test_latched_action_holds_until_reset_by_the_center(tmp_path, broker, fieldslaves, gateways, subscriber):
+    s = fieldslaves(units=(1, 2, 9))
+    s.set_value(1, 0, "float32", 2.0, "cdab")
+    s.set_value(2, 0, "float32", 1.0, "cdab")
+    sub = subscriber()
+    conf = CONF + "latch = yes\n"
+    gw = gateways(conf.format(profiles=os.path.join(ROOT, "drivers", "profiles"), broker=broker.port,
+                              db=tmp_path / "lifeline.db", slave=s.port)).start()
+    wait_for(lambda: sub.statuses(), 15, "online")
+    s.set_value(1, 0, "float32", 30.0, "cdab")
+    wait_for(lambda: fan(s), 5, "the fan on")
+    s.set_value(1, 0, "float32", 1.0, "cdab")
+    wait_for(lambda: "latched, output kept until a reset" in gw.output(), 10, "condition over")
+    assert fan(s) is True
+    cmd = "lifeline/v1/test/pg-s03/cmd/reset"
+    sub.c.publish(cmd, '{"id":"r1","action":"ventilation"}', qos=1)
+    wait_for(lambda: not fan(s), 5, "the fan off after the reset")
+    sub.c.publish(cmd, '{"id":"r2","action":"ventilation"}', qos=1)
+    sub.c.publish(cmd, '{"id":"r3","action":"nope"}', qos=1)
+    got = wait_for(lambda: len([1 for t, _, _ in sub.msgs if t.endswith("/reply/reset")]) >= 3 and
+                   [json.loads(p) for t, p, _ in sub.msgs if t.endswith("/reply/reset")], 10, "replies")
+    assert got == [{"id": "r1", "ok": True},
+                   {"id": "r2", "ok": False, "error": "action 'ventilation' is not latched"},
+                   {"id": "r3", "ok": False, "error": "no action 'nope'"}]
     assert gw.stop() == 0
