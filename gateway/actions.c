@@ -20,6 +20,7 @@ struct actions {
     const struct config *cfg;
     struct bus *buses;
     actions_level_fn level_of;
+    actions_done_fn done;
     void *ctx;
     struct action_rt *rt;
     struct loop_timer pulse;
@@ -29,11 +30,15 @@ struct actions {
 static void write_out(struct actions *a, unsigned i, int value)
 {
     const struct cfg_action *c = &a->cfg->actions[i];
-    struct bus_write w = {.id = ACTION_ID_BASE | ((uint64_t)i << 32) | (a->next_id++ & 0xffffffffu),
+    /* the id carries the action and the value, so each result knows both */
+    struct bus_write w = {.id = ACTION_ID_BASE | ((uint64_t)i << 40) | ((uint64_t)value << 16) |
+                                (a->next_id++ & 0xffffu),
                           .unit = c->unit_id, .kind = c->kind, .addr = c->addr, .count = 1,
                           .values = {(uint16_t)value}, .verify = true};
     int r = bus_write(&a->buses[c->bus], &w);
 
+    if (r < 0 && a->done)
+        a->done(a->ctx, c, value, r);
     if (r < 0)
         log_err("action '%s': cannot queue the write of %d to %s %u of unit %u on bus '%s': %s",
                 c->name, value, reg_kind_names[c->kind], c->addr, c->unit_id, c->bus_name, strerror(-r));
@@ -98,13 +103,16 @@ bool actions_write_done(struct actions *a, uint64_t id, int err)
 {
     if (!a || !(id & ACTION_ID_BASE))
         return false;
-    unsigned i = (unsigned)((id & ~ACTION_ID_BASE) >> 32);
+    unsigned i = (unsigned)((id & ~ACTION_ID_BASE) >> 40);
+    int value = (int)((id >> 16) & 0xffffu);
     if (i >= a->cfg->n_actions)
         return true;
     if (err)
         log_err("action '%s': the write failed: %s", a->cfg->actions[i].name, sample_err_text(err));
     else
         log_info("action '%s': output written and read back", a->cfg->actions[i].name);
+    if (a->done)
+        a->done(a->ctx, &a->cfg->actions[i], value, err);
     return true;
 }
 
@@ -125,7 +133,7 @@ int actions_reset(struct actions *a, const char *name)
 }
 
 int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
-                 actions_level_fn level_of, void *ctx)
+                 actions_level_fn level_of, actions_done_fn done, void *ctx)
 {
     struct actions *a = calloc(1, sizeof(*a));
 
@@ -135,6 +143,7 @@ int actions_open(struct actions **out, struct loop *l, const struct config *cfg,
     a->cfg = cfg;
     a->buses = buses;
     a->level_of = level_of;
+    a->done = done;
     a->ctx = ctx;
     a->pulse.f.fd = -1;
     a->rt = calloc(cfg->n_actions ? cfg->n_actions : 1, sizeof(*a->rt));

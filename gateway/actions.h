@@ -18,9 +18,11 @@ struct actions;
 
 /* The threshold level of a sensor, as the core knows it. */
 typedef enum level (*actions_level_fn)(void *ctx, unsigned sensor);
+/* An execution's result: the value written (and read back), or err. */
+typedef void (*actions_done_fn)(void *ctx, const struct cfg_action *action, int value, int err);
 
 int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
-                 actions_level_fn level_of, void *ctx);
+                 actions_level_fn level_of, actions_done_fn done, void *ctx);
 /* Re-evaluates every action (after alarm events, and at start). */
 void actions_update(struct actions *a);
 /* A SAMPLE_WRITE_DONE: true when it was one of ours. */

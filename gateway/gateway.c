@@ -51,6 +51,7 @@ struct gateway {
     char alarm_topic[256];
     char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */
     uint64_t dropped_seen;
+    bool actions_due;       /* alarm levels changed: evaluate the actions after the batch */
     /* The sensors whose alarm state changed in the open transaction, with
      * their state before it: a transaction that fails to commit takes its
      * events with it, and the state goes back so they are made again. */
@@ -192,9 +193,8 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
         remember(g, smp->sensor, &before);
     for (unsigned i = 0; i < n; i++)
         emit_event(g, smp->sensor, smp->ts_ms, smp->quality, &ev[i]);
-    /* linkage acts within this tick, before and whatever the uplink does */
     if (n)
-        actions_update(g->actions);
+        g->actions_due = true;
 }
 
 /* A sensor in maintenance (a technician with calibration gas) starts no action. */
@@ -204,10 +204,26 @@ static enum level threshold_level(void *ctx, unsigned sensor)
     return g->rt[sensor].maint_until ? LEVEL_NONE : g->rt[sensor].st.cond[COND_THRESHOLD].level;
 }
 
+/* Every execution of an action goes to the center on .../event. */
+static void action_done(void *ctx, const struct cfg_action *a, int value, int err)
+{
+    struct gateway *g = ctx;
+    char output[160], topic[320], payload[512];
+    int len;
+
+    snprintf(output, sizeof(output), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
+             a->kind == REG_COIL ? "coil" : "holding", a->addr);
+    len = payload_action(loop_wallclock_ms(), a->name, output, value,
+                         err ? (err == -EIO ? "read-back differs" : sample_err_text(err)) : NULL,
+                         payload, sizeof(payload));
+    if (len > 0 && uplink_topic(&g->cfg, "event", topic, sizeof(topic)) == 0)
+        store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
+}
+
 /* Actions hold the buses: opened after them, closed before them. */
 static int open_actions(struct gateway *g)
 {
-    int r = actions_open(&g->actions, &g->loop, &g->cfg, g->buses, threshold_level, g);
+    int r = actions_open(&g->actions, &g->loop, &g->cfg, g->buses, threshold_level, action_done, g);
     if (r == 0)
         actions_update(g->actions); /* alarms that continue after a restart re-assert theirs */
     return r;
@@ -223,6 +239,12 @@ static void take_samples(struct gateway *g, bool all)
         for (unsigned i = 0; i < n; i++)
             handle_sample(g, &g->batch[i]);
     } while (all && n > 0);
+    /* linkage acts within this tick, whatever the uplink does; once per
+     * batch, so one sensor clearing while another rises does not blink it */
+    if (g->actions_due) {
+        g->actions_due = false;
+        actions_update(g->actions);
+    }
     if (g->q.dropped != g->dropped_seen) {
         log_warn("core: %llu samples dropped: the core fell behind the buses",
                  (unsigned long long)(g->q.dropped - g->dropped_seen));

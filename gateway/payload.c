@@ -81,6 +81,22 @@ int payload_status(const struct status_msg *m, char *buf, size_t len)
     return print(o, buf, len);
 }
 
+int payload_action(int64_t ts_ms, const char *action, const char *output, int value, const char *error,
+                   char *buf, size_t len)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    o = add_num(o, "ts", (double)ts_ms);
+    o = add_str(o, "action", action);
+    o = add_str(o, "output", output);
+    o = add_num(o, "value", value);
+    if (o && !cJSON_AddBoolToObject(o, "ok", error == NULL))
+        o = (cJSON_Delete(o), NULL);
+    if (error)
+        o = add_str(o, "error", error);
+    return print(o, buf, len);
+}
+
 int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len)
 {
     cJSON *o = cJSON_CreateObject();

@@ -45,6 +45,10 @@ struct status_msg {
 /* Return the length written (without the NUL), or -1 if buf is too small. */
 int payload_alarm(const struct alarm_msg *m, char *buf, size_t len);
 int payload_status(const struct status_msg *m, char *buf, size_t len);
+/* An action's execution: {"ts":...,"action":"fan","output":"modbus:...","value":1,"ok":true}
+ * (with "error" when not ok). */
+int payload_action(int64_t ts_ms, const char *action, const char *output, int value, const char *error,
+                   char *buf, size_t len);
 /* {"id":...,"ok":true} or {"id":...,"ok":false,"error":"..."}; id null when unknown. */
 int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len);
 /* Parses a command payload: 0, or -1 with why in err (the reply's error text). */

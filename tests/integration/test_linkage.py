@@ -82,6 +82,7 @@ def test_methane_rise_starts_the_fan_at_orange(uplink, tmp_path, broker, fieldsl
     wait_for(lambda: "threshold escalated red" in gw.output(), 10, "red")
     # the second detector alone keeps it on; both gone, it stops
     s.set_value(2, 0, "float32", 30.0, "cdab")
+    wait_for(lambda: "sensor 'gas-02' threshold raised orange" in gw.output(), 10, "gas-02 orange")
     s.set_value(1, 0, "float32", 1.0, "cdab")
     time.sleep(2.5)
     assert fan(s) is True
@@ -93,6 +94,11 @@ def test_methane_rise_starts_the_fan_at_orange(uplink, tmp_path, broker, fieldsl
     g1 = [(a["event"], a["level"]) for a in alarms if a["sensor"] == "gas-01"]
     assert g1 == [("raised", "blue"), ("escalated", "yellow"), ("escalated", "orange"),
                   ("escalated", "red"), ("cleared", "none")]
+    # every execution reaches the center on .../event
+    events = wait_for(lambda: len(sub.of("event")) >= 2 and [json.loads(p) for _, p, _ in sub.of("event")],
+                      20, "the action events")
+    assert [(e["action"], e["value"], e["ok"]) for e in events] == [("ventilation", 1, True), ("ventilation", 0, True)]
+    assert events[0]["output"] == "modbus:field:9:coil:0"
     assert gw.stop() == 0
 
 
