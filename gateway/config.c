@@ -705,6 +705,8 @@ static void config_defaults(struct config *c)
     c->mqtt.reconnect_max_ms = 60000;
     c->mqtt.max_inflight = 20;
     snprintf(c->store.path, sizeof(c->store.path), "/var/lib/lifeline/lifeline.db");
+    c->store.retention_ms = 30 * 86400000LL;
+    c->store.max_bytes = 256LL * 1024 * 1024;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)

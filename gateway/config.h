@@ -46,6 +46,8 @@ struct cfg_mqtt {
 
 struct cfg_store {
     char path[CFG_PATH_MAX];
+    int64_t retention_ms;  /* readings older than this are deleted */
+    int64_t max_bytes;     /* readings are deleted, oldest first, to keep the database under this */
 };
 
 struct cfg_bus {
@@ -151,7 +153,7 @@ struct config {
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
-/* "500ms", "2s", "5m", "1h", or a bare number of seconds. */
+/* "500ms", "2s", "5m", "1h", "30d", or a bare number of seconds. */
 int config_parse_duration(const char *s, int64_t *ms);
 
 const struct cfg_bus *config_sensor_bus(const struct config *cfg, const struct cfg_sensor *s);

@@ -129,7 +129,7 @@ static int p_u8(struct cfg_err *e, const struct key *k, void *obj, const char *v
 int config_parse_duration(const char *s, int64_t *ms)
 {
     static const struct { const char *suffix; double mult; } units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1000},
+        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000},
     };
     char *end;
     double d;
@@ -155,12 +155,32 @@ static int p_duration(struct cfg_err *e, const struct key *k, void *obj, const c
     int64_t ms;
 
     if (config_parse_duration(v, &ms) < 0)
-        return cfg_fail(e, "'%s' is not a duration (e.g. 500ms, 2s, 5m, 1h)", v);
+        return cfg_fail(e, "'%s' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)", v);
     if (ms < 0)
         return cfg_fail(e, "%s must not be negative", v);
     if (ms < k->min || ms > k->max)
         return cfg_fail(e, "%s is out of range (%.0fms to %.0fms)", v, k->min, k->max);
     *(int64_t *)((char *)obj + k->off) = ms;
+    return 1;
+}
+
+/* 64M, 512K, 2G or plain bytes (binary multiples) */
+static int p_bytes(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    char *end;
+    double d;
+
+    errno = 0;
+    d = strtod(v, &end);
+    if (errno || end == v || !isfinite(d) || d < 0)
+        return cfg_fail(e, "'%s' is not a size (e.g. 512K, 64M, 2G)", v);
+    if (*end == 'K' || *end == 'M' || *end == 'G')
+        d *= *end == 'K' ? 1024.0 : *end == 'M' ? 1048576.0 : 1073741824.0, end++;
+    if (*end)
+        return cfg_fail(e, "'%s' is not a size (e.g. 512K, 64M, 2G)", v);
+    if (d < k->min || d > k->max)
+        return cfg_fail(e, "%s is out of range (%.0f to %.0f bytes)", v, k->min, k->max);
+    *(int64_t *)((char *)obj + k->off) = (int64_t)d;
     return 1;
 }
 
@@ -365,6 +385,8 @@ static const struct key mqtt_keys[] = {
 
 static const struct key store_keys[] = {
     {"path", p_str, ST(path), NULL, 0, CFG_PATH_MAX, 0},
+    {"retention", p_duration, ST(retention_ms), NULL, 60000, 3650 * DAY_MS, 0},
+    {"max_size", p_bytes, ST(max_bytes), NULL, 256 * 1024, 1e12, 0},
     END,
 };
 

@@ -22,6 +22,7 @@
 #define SAMPLE_BATCH 256
 #define COMMIT_INTERVAL_MS 1000
 #define SHUTDOWN_PUBACK_MS 2000
+#define TRIM_BATCH 2000
 
 struct sensor_rt {
     int64_t store_id;
@@ -52,6 +53,7 @@ struct gateway {
     char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */
     uint64_t dropped_seen;
     bool actions_due;       /* alarm levels changed: evaluate the actions after the batch */
+    bool trimming;          /* the readings are over their bounds */
     /* The sensors whose alarm state changed in the open transaction, with
      * their state before it: a transaction that fails to commit takes its
      * events with it, and the state goes back so they are made again. */
@@ -278,6 +280,19 @@ static void before_sleep(struct loop *l, void *ctx)
 /* Once a second: a sensor that has not been heard of for its stale time
  * raises its fault (the bus worker itself may be stuck). The wake-up also
  * lets before_sleep commit readings on time. */
+/* Readings history within [store] retention and max_size, a bounded batch
+ * a second; a full batch means more to do, and the log says when it began. */
+static void trim(struct gateway *g)
+{
+    const struct cfg_store *c = &g->cfg.store;
+    int n = store_trim(g->store, loop_wallclock_ms(), c->retention_ms, c->max_bytes, TRIM_BATCH);
+
+    if (n == TRIM_BATCH && !g->trimming)
+        log_info("store: deleting the oldest readings (retention %llds, max_size %lld bytes)",
+                 (long long)(c->retention_ms / 1000), (long long)c->max_bytes);
+    g->trimming = n == TRIM_BATCH;
+}
+
 /* An unacknowledged red alarm is told again every `remind`. */
 static void remind(struct gateway *g, unsigned i)
 {
@@ -319,6 +334,7 @@ static void on_tick(struct loop *l, struct loop_timer *t)
         uplink_status_changed(g->uplink);
         actions_update(g->actions);
     }
+    trim(g);
 }
 
 /* ---- sensors and buses for one config ---- */

@@ -17,6 +17,7 @@ enum stmt_id {
     S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE,
     S_EVENT_ADD,
     S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_COUNT,
+    S_TRIM_AGE, S_TRIM_OLDEST, S_PAGES,
     S_COUNT
 };
 
@@ -46,6 +47,13 @@ static const char *const sql[S_COUNT] = {
     [S_OUTBOX_NEXT] = "SELECT id, seq, topic, payload, qos FROM outbox ORDER BY prio, id LIMIT ?1",
     [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?1",
     [S_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
+    /* bounded batches: a trim never holds the loop for long */
+    /* (rows go in in time order: only the first ?2 by id are looked at,
+     * never the whole table) */
+    [S_TRIM_AGE] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?2) AND ts < ?1",
+    [S_TRIM_OLDEST] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?1)",
+    [S_PAGES] = "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
+                "(SELECT page_size FROM pragma_page_size())",
 };
 
 /* Version 1. Later versions are migrations after it; none is ever edited. */
@@ -521,4 +529,38 @@ int store_outbox_count(struct store *st, int64_t *n)
         *n = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? 0 : db_error(st, "count outbox");
+}
+
+int64_t store_used_bytes(struct store *st)
+{
+    sqlite3_stmt *s = st->stmt[S_PAGES];
+    int64_t used = -1;
+
+    if (sqlite3_step(s) == SQLITE_ROW)
+        used = sqlite3_column_int64(s, 0) * sqlite3_column_int64(s, 1);
+    sqlite3_reset(s);
+    return used;
+}
+
+int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int64_t max_bytes, int batch)
+{
+    int deleted = 0;
+
+    if (touch(st, false) < 0)
+        return -EIO;
+    sqlite3_bind_int64(st->stmt[S_TRIM_AGE], 1, now_wall_ms - retention_ms);
+    sqlite3_bind_int(st->stmt[S_TRIM_AGE], 2, batch);
+    if (run(st, S_TRIM_AGE) < 0)
+        return -EIO;
+    deleted += sqlite3_changes(st->db);
+    /* Pages freed by a delete are reused, so the file stops growing; the
+     * readings give way, never the alarms or the outbox. */
+    int64_t used = store_used_bytes(st);
+    if (deleted < batch && used > max_bytes) {
+        sqlite3_bind_int(st->stmt[S_TRIM_OLDEST], 1, batch - deleted);
+        if (run(st, S_TRIM_OLDEST) < 0)
+            return -EIO;
+        deleted += sqlite3_changes(st->db);
+    }
+    return deleted;
 }

@@ -75,4 +75,10 @@ int store_outbox_each(struct store *st, int limit, store_outbox_fn fn, void *ctx
 int store_outbox_delete(struct store *st, int64_t id);
 int store_outbox_count(struct store *st, int64_t *n);
 
+/* Bytes of the database in use (pages not on the free list), or -1. */
+int64_t store_used_bytes(struct store *st);
+/* Deletes at most batch readings: older than retention, then the oldest
+ * while the database holds more than max_bytes. Returns how many, or < 0. */
+int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int64_t max_bytes, int batch);
+
 #endif

@@ -296,7 +296,9 @@ static void durations(void **state)
     assert_int_equal(config_parse_duration("", &ms), -1);
     assert_int_equal(config_parse_duration("s", &ms), -1);
     assert_int_equal(config_parse_duration("2 s", &ms), -1);
-    assert_int_equal(config_parse_duration("2d", &ms), -1);
+    assert_int_equal(config_parse_duration("2d", &ms), 0);
+    assert_int_equal(ms, 172800000);
+    assert_int_equal(config_parse_duration("2w", &ms), -1);
     assert_int_equal(config_parse_duration("nan", &ms), -1);
 }
 
