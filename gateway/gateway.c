@@ -1,6 +1,7 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -670,6 +671,12 @@ static int start(struct gateway *g)
         return r;
     if ((r = store_open(g->cfg.store.path, &g->store)) < 0)
         return r;
+    if (store_reset_path(g->store)) {
+        char topic[320], payload[PATH_MAX + 128];
+        int len = payload_store_reset(loop_wallclock_ms(), store_reset_path(g->store), payload, sizeof(payload));
+        if (len > 0 && uplink_topic(&g->cfg, "event", topic, sizeof(topic)) == 0)
+            store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
+    }
     g->rt = runtime_for(g, &g->cfg, NULL, NULL);
     if (!g->rt || alloc_shadow(g, g->cfg.n_sensors) < 0)
         return -ENOMEM;

@@ -86,6 +86,7 @@ int payload_action(int64_t ts_ms, const char *action, const char *output, int va
 {
     cJSON *o = cJSON_CreateObject();
 
+    o = add_str(o, "type", "action");
     o = add_num(o, "ts", (double)ts_ms);
     o = add_str(o, "action", action);
     o = add_str(o, "output", output);
@@ -94,6 +95,16 @@ int payload_action(int64_t ts_ms, const char *action, const char *output, int va
         o = (cJSON_Delete(o), NULL);
     if (error)
         o = add_str(o, "error", error);
+    return print(o, buf, len);
+}
+
+int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t len)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    o = add_str(o, "type", "store_reset");
+    o = add_num(o, "ts", (double)ts_ms);
+    o = add_str(o, "moved_to", moved_to);
     return print(o, buf, len);
 }
 

@@ -45,10 +45,12 @@ struct status_msg {
 /* Return the length written (without the NUL), or -1 if buf is too small. */
 int payload_alarm(const struct alarm_msg *m, char *buf, size_t len);
 int payload_status(const struct status_msg *m, char *buf, size_t len);
-/* An action's execution: {"ts":...,"action":"fan","output":"modbus:...","value":1,"ok":true}
- * (with "error" when not ok). */
+/* An action's execution: {"type":"action","ts":...,"action":"fan","output":"modbus:...",
+ * "value":1,"ok":true} (with "error" when not ok). */
 int payload_action(int64_t ts_ms, const char *action, const char *output, int value, const char *error,
                    char *buf, size_t len);
+/* {"type":"store_reset","ts":...,"moved_to":"..."}: the database was corrupt. */
+int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t len);
 /* {"id":...,"ok":true} or {"id":...,"ok":false,"error":"..."}; id null when unknown. */
 int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len);
 /* Parses a command payload: 0, or -1 with why in err (the reply's error text). */

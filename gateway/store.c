@@ -1,12 +1,15 @@
 #include "store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+
+#include <time.h>
 #include "loop.h"
 
 enum stmt_id {
@@ -94,6 +97,7 @@ struct store {
     int64_t next_seq, next_alarm_id;
     bool counters_dirty;
     uint32_t boot_count;
+    char moved_to[PATH_MAX + 48]; /* where a corrupt database went; empty when none */
 };
 
 static int db_error(struct store *st, const char *what)
@@ -281,45 +285,110 @@ static int prepare_all(struct store *st, int from, int to)
     return 0;
 }
 
-int store_open(const char *path, struct store **out)
+static int check_cb(void *ctx, int n, char **vals, char **names)
 {
-    struct store *st = calloc(1, sizeof(*st));
+    (void)names;
+    if (n >= 1 && vals[0] && strcmp(vals[0], "ok") != 0)
+        *(bool *)ctx = true;
+    return 0;
+}
+
+/* Opens and checks the database; -EBADMSG when it is corrupt or not a
+ * database (for store_open to move it aside), other errors as they are. */
+static int open_checked(struct store *st, const char *path)
+{
     char *msg = NULL;
     int64_t boots = 0;
+    bool bad = false;
 
-    if (!st)
-        return -ENOMEM;
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         log_err("store: cannot open '%s': %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto fail;
+        return -EIO;
     }
     sqlite3_busy_timeout(st->db, 2000);
     /* WAL with synchronous=FULL: every commit is on disk before we publish
-     * what it holds, so a power cut cannot take back an event the center saw. */
-    /* An 8 MiB page cache holds the index pages a second of readings from
+     * what it holds, so a power cut cannot take back an event the center saw.
+     * An 8 MiB page cache holds the index pages a second of readings from
      * hundreds of sensors touches; with SQLite's default 2 MiB they were
      * spilled to the WAL and read back (bench/modbus, 660 sensors). */
-    if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                             " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-8192;",
-                     NULL, NULL, &msg) != SQLITE_OK) {
-        log_err("store: '%s': %s", path, msg ? msg : sqlite3_errmsg(st->db));
+    int rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                  " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-8192;",
+                          NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(st->db, "PRAGMA integrity_check(1)", check_cb, &bad, &msg);
+    if (rc != SQLITE_OK || bad) {
+        int ext = sqlite3_extended_errcode(st->db);
+        log_err("store: '%s' fails its integrity check: %s", path,
+                msg ? msg : bad ? "integrity_check not ok" : sqlite3_errmsg(st->db));
         sqlite3_free(msg);
-        goto fail;
+        return bad || (ext & 0xff) == SQLITE_CORRUPT || (ext & 0xff) == SQLITE_NOTADB ? -EBADMSG : -EIO;
     }
-    if (create_schema(st) < 0 || prepare_all(st, 0, S_COUNT) < 0)
-        goto fail;
-    if (meta_get(st, "next_seq", &st->next_seq) < 0 || meta_get(st, "boot_count", &boots) < 0)
-        goto fail;
-    if (init_alarm_ids(st) < 0)
-        goto fail;
+    if (create_schema(st) < 0 || prepare_all(st, 0, S_COUNT) < 0 ||
+        meta_get(st, "next_seq", &st->next_seq) < 0 || meta_get(st, "boot_count", &boots) < 0 ||
+        init_alarm_ids(st) < 0)
+        return ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CORRUPT ||
+                (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_NOTADB) ? -EBADMSG : -EIO;
     st->boot_count = (uint32_t)boots + 1;
-    if (meta_set(st, "boot_count", st->boot_count) < 0)
-        goto fail;
+    return meta_set(st, "boot_count", st->boot_count);
+}
+
+static void close_db(struct store *st)
+{
+    for (int i = 0; i < S_COUNT; i++) {
+        sqlite3_finalize(st->stmt[i]);
+        st->stmt[i] = NULL;
+    }
+    sqlite3_close(st->db);
+    st->db = NULL;
+}
+
+/* A corrupt database is kept for forensics under a new name, and a new one
+ * takes its place: the gateway goes on watching instead of crash-looping. */
+static int move_aside(const char *path, char *moved, size_t len)
+{
+    static const char *const ext[] = {"", "-wal", "-shm"};
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32], from[PATH_MAX + 8], to[PATH_MAX + 64];
+
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(moved, len, "%s.corrupt-%s", path, stamp);
+    for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+        snprintf(from, sizeof(from), "%s%s", path, ext[i]);
+        snprintf(to, sizeof(to), "%s%s", moved, ext[i]);
+        if (rename(from, to) < 0 && errno != ENOENT) {
+            log_err("store: cannot move '%s' aside: %s", from, strerror(errno));
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+int store_open(const char *path, struct store **out)
+{
+    struct store *st = calloc(1, sizeof(*st));
+    int r;
+
+    if (!st)
+        return -ENOMEM;
+    r = open_checked(st, path);
+    if (r == -EBADMSG) {
+        close_db(st);
+        if (move_aside(path, st->moved_to, sizeof(st->moved_to)) == 0) {
+            log_err("store: DATABASE RESET: '%s' was corrupt and is kept as '%s'; a new one is "
+                    "created (history and unsent messages of the old one are not in it)",
+                    path, st->moved_to);
+            memset(st->stmt, 0, sizeof(st->stmt));
+            r = open_checked(st, path);
+        }
+    }
+    if (r < 0) {
+        store_close(st);
+        return -EIO;
+    }
     *out = st;
     return 0;
-fail:
-    store_close(st);
-    return -EIO;
 }
 
 void store_close(struct store *st)
@@ -563,4 +632,9 @@ int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int6
         deleted += sqlite3_changes(st->db);
     }
     return deleted;
+}
+
+const char *store_reset_path(const struct store *st)
+{
+    return st->moved_to[0] ? st->moved_to : NULL;
 }

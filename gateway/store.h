@@ -37,7 +37,11 @@ struct alarm_row {
     bool acked;
 };
 
+/* Opens the database and checks it (PRAGMA integrity_check): a corrupt
+ * one is moved aside (store_reset_path says where) and a new one made. */
 int store_open(const char *path, struct store **out);
+/* Where a corrupt database was moved at open, or NULL. */
+const char *store_reset_path(const struct store *st);
 void store_close(struct store *st);
 
 /* Commits the open transaction if it is urgent or older than interval_ms. */

@@ -97,7 +97,8 @@ def test_methane_rise_starts_the_fan_at_orange(uplink, tmp_path, broker, fieldsl
     # every execution reaches the center on .../event
     events = wait_for(lambda: len(sub.of("event")) >= 2 and [json.loads(p) for _, p, _ in sub.of("event")],
                       20, "the action events")
-    assert [(e["action"], e["value"], e["ok"]) for e in events] == [("ventilation", 1, True), ("ventilation", 0, True)]
+    assert [(e["type"], e["action"], e["value"], e["ok"]) for e in events] == \
+        [("action", "ventilation", 1, True), ("action", "ventilation", 0, True)]
     assert events[0]["output"] == "modbus:field:9:coil:0"
     assert gw.stop() == 0
 
