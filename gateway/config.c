@@ -305,8 +305,8 @@ static void bus_defaults(struct cfg_bus *b)
     b->data_bits = 8;
     b->stop_bits = 1;
     b->timeout_ms = 500;
-    b->byte_timeout_ms = 0; /* rtu: 3.5 characters at the baud rate, set in check_bus */
-    b->frame_delay_ms = -1; /* rtu: 3.5 characters (1.75 ms above 19200); tcp: 0 */
+    b->byte_timeout_ms = 0; /* set in check_bus: 20 ms on rtu, 500 ms on tcp */
+    b->frame_delay_ms = -1; /* set in check_bus: rtu 3.5 characters rounded up to ms (2 ms above 19200); tcp 0 */
     b->backoff_after = 3;
     b->backoff_max_ms = 60000;
     b->max_gap = 8;
@@ -750,9 +750,4 @@ void config_free(struct config *cfg)
     cfg->sensors = NULL;
     cfg->actions = NULL;
     cfg->n_buses = cfg->n_sensors = cfg->n_actions = 0;
-}
-
-const struct cfg_bus *config_sensor_bus(const struct config *cfg, const struct cfg_sensor *s)
-{
-    return &cfg->buses[s->bus];
 }

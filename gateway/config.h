@@ -156,6 +156,5 @@ void config_free(struct config *cfg);
 /* "500ms", "2s", "5m", "1h", "30d", or a bare number of seconds. */
 int config_parse_duration(const char *s, int64_t *ms);
 
-const struct cfg_bus *config_sensor_bus(const struct config *cfg, const struct cfg_sensor *s);
 
 #endif

@@ -19,7 +19,7 @@ enum stmt_id {
     S_READING_ADD,
     S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE,
     S_EVENT_ADD,
-    S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_COUNT,
+    S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL,
     S_TRIM_AGE, S_TRIM_OLDEST, S_PAGES,
     S_COUNT
 };
@@ -49,7 +49,6 @@ static const char *const sql[S_COUNT] = {
     [S_OUTBOX_ADD] = "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_OUTBOX_NEXT] = "SELECT id, seq, topic, payload, qos FROM outbox ORDER BY prio, id LIMIT ?1",
     [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?1",
-    [S_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
     /* bounded batches: a trim never holds the loop for long */
     /* (rows go in in time order: only the first ?2 by id are looked at,
      * never the whole table) */
@@ -587,17 +586,6 @@ int store_outbox_delete(struct store *st, int64_t id)
         return -EIO;
     sqlite3_bind_int64(st->stmt[S_OUTBOX_DEL], 1, id);
     return run(st, S_OUTBOX_DEL);
-}
-
-int store_outbox_count(struct store *st, int64_t *n)
-{
-    sqlite3_stmt *s = st->stmt[S_OUTBOX_COUNT];
-    int rc = sqlite3_step(s);
-
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    return rc == SQLITE_ROW ? 0 : db_error(st, "count outbox");
 }
 
 int64_t store_used_bytes(struct store *st)

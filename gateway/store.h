@@ -77,7 +77,6 @@ int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const
 typedef bool (*store_outbox_fn)(void *ctx, const struct outbox_msg *m);
 int store_outbox_each(struct store *st, int limit, store_outbox_fn fn, void *ctx);
 int store_outbox_delete(struct store *st, int64_t id);
-int store_outbox_count(struct store *st, int64_t *n);
 
 /* Bytes of the database in use (pages not on the free list), or -1. */
 int64_t store_used_bytes(struct store *st);

@@ -306,11 +306,6 @@ void uplink_pump(struct uplink *u)
     update_events(u);
 }
 
-bool uplink_connected(const struct uplink *u)
-{
-    return u->state == UP_CONNECTED;
-}
-
 int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, struct store *st,
                 const struct uplink_identity *id, uplink_cmd_fn on_cmd, void *ctx)
 {

@@ -37,7 +37,6 @@ void uplink_pump(struct uplink *u);
  * and disconnects cleanly. Blocks up to timeout_ms: for shutdown only. */
 void uplink_shutdown(struct uplink *u, int timeout_ms);
 void uplink_close(struct uplink *u);
-bool uplink_connected(const struct uplink *u);
 /* Publishes the retained status again (something in it changed). */
 void uplink_status_changed(struct uplink *u);
 /* The topic for a message kind under lifeline/v1/{site}/{gateway}/. */

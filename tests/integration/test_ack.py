@@ -3,22 +3,30 @@ the alarm topic, the reply comes on reply/ack with the same id; an
 escalation needs a new acknowledgement; bad commands get an error reply and
 change nothing."""
 import json
+import time
 
 from conftest import wait_for
 from util import render
 
 
 def replies(sub, name):
-    return [json.loads(p) for _, p, _ in sub.of(name) if "/reply/" in _[0]] if False else \
-        [json.loads(p) for t, p, _ in sub.msgs if t.endswith("/reply/" + name)]
+    return [json.loads(p) for t, p, _ in sub.msgs if t.endswith("/reply/" + name)]
 
 
-def test_ack_from_the_center(tmp_path, broker, slave, gateways, subscriber):
+def online(tmp_path, broker, slave, gateways, subscriber, extra=""):
+    """A gateway on gas_tcp.conf.in (gas 5 %LEL, pressure normal), online, and
+    a subscriber; extra is added to [sensor gas-01]."""
     sub = subscriber()
     slave.set(1, 0, "float32", 5.0, "cdab")
     slave.set(2, 10, "int16", 350)
-    gw = gateways(render("gas_tcp", tmp_path, BROKER=broker.port, SLAVE=slave.port)).start()
+    conf = render("gas_tcp", tmp_path, BROKER=broker.port, SLAVE=slave.port)
+    gw = gateways(conf.replace("hysteresis = 2\n", "hysteresis = 2\n" + extra, 1)).start()
     wait_for(lambda: sub.statuses(), 15, "online")
+    return sub, gw
+
+
+def test_ack_from_the_center(tmp_path, broker, slave, gateways, subscriber):
+    sub, gw = online(tmp_path, broker, slave, gateways, subscriber)
     slave.set(1, 0, "float32", 25.0, "cdab")
     raised = sub.wait_unique_alarms(1)[0]
     assert (raised["event"], raised["level"]) == ("raised", "yellow")
@@ -78,12 +86,7 @@ def test_ack_from_the_center(tmp_path, broker, slave, gateways, subscriber):
 
 
 def test_unacknowledged_red_alarm_is_reminded_until_acked(tmp_path, broker, slave, gateways, subscriber):
-    sub = subscriber()
-    slave.set(1, 0, "float32", 5.0, "cdab")
-    slave.set(2, 10, "int16", 350)
-    conf = render("gas_tcp", tmp_path, BROKER=broker.port, SLAVE=slave.port)
-    gw = gateways(conf.replace("hysteresis = 2\n", "hysteresis = 2\nremind = 2s\n", 1)).start()
-    wait_for(lambda: sub.statuses(), 15, "online")
+    sub, gw = online(tmp_path, broker, slave, gateways, subscriber, extra="remind = 2s\n")
     slave.set(1, 0, "float32", 25.0, "cdab")  # yellow: never reminded
     sub.wait_unique_alarms(1)
     slave.set(1, 0, "float32", 55.0, "cdab")  # red
@@ -94,18 +97,13 @@ def test_unacknowledged_red_alarm_is_reminded_until_acked(tmp_path, broker, slav
     sub.c.publish("lifeline/v1/test-site/it-gw/cmd/ack", '{"alarm_id": %d}' % alarms[0]["alarm_id"], qos=1)
     wait_for(lambda: any(a["event"] == "acked" for a in sub.unique_alarms()), 10, "acked")
     n = len(sub.unique_alarms())
-    import time
     time.sleep(4.5)
     assert len(sub.unique_alarms()) == n  # acknowledged: no more reminders
     assert gw.stop() == 0
 
 
 def test_maintenance_flags_alarms_stops_actions_and_ends_by_itself(tmp_path, broker, slave, gateways, subscriber):
-    sub = subscriber()
-    slave.set(1, 0, "float32", 5.0, "cdab")
-    slave.set(2, 10, "int16", 350)
-    gw = gateways(render("gas_tcp", tmp_path, BROKER=broker.port, SLAVE=slave.port)).start()
-    wait_for(lambda: sub.statuses(), 15, "online")
+    sub, gw = online(tmp_path, broker, slave, gateways, subscriber)
     cmd = "lifeline/v1/test-site/it-gw/cmd/maintenance"
     sub.c.publish(cmd, json.dumps({"id": "m1", "sensor": "gas-01", "duration": 3, "by": "tech"}), qos=1)
     wait_for(lambda: replies(sub, "maintenance"), 10, "reply")
