@@ -151,6 +151,8 @@ static char *reader(char *buf, int size, void *stream)
     if (s->at_line_start)
         s->line++;
     size_t len = strlen(buf);
+    for (size_t i = 0; i < len; i++)
+        s->hash = (s->hash ^ (unsigned char)buf[i]) * 0x100000001b3ULL;
     s->at_line_start = len > 0 && buf[len - 1] == '\n';
     if (!s->at_line_start && !feof(s->fp)) {
         src_fail(s, s->line, NULL, "line too long (at most %d characters)", LINE_MAX_CHARS);
@@ -212,6 +214,7 @@ static int src_read(struct src *s)
     int r;
 
     s->at_line_start = true;
+    s->hash = 0xcbf29ce484222325ULL;
     s->fp = s->text ? fmemopen((void *)s->text, strlen(s->text), "r") : fopen(s->path, "r");
     if (!s->fp) {
         s->err->file = s->path;
@@ -294,6 +297,8 @@ static void sensor_defaults(struct cfg_sensor *s)
     s->fault_after = 3;
     s->remind_ms = 15 * 60000;
     s->fault_level = LEVEL_YELLOW;
+    s->telemetry_ms = 60000;
+    s->deadband = -1;
 }
 
 static void bus_defaults(struct cfg_bus *b)
@@ -704,9 +709,13 @@ static void config_defaults(struct config *c)
     c->mqtt.reconnect_min_ms = 1000;
     c->mqtt.reconnect_max_ms = 60000;
     c->mqtt.max_inflight = 20;
+    c->mqtt.telemetry_batch = 50;
     snprintf(c->store.path, sizeof(c->store.path), "/var/lib/lifeline/lifeline.db");
     c->store.retention_ms = 30 * 86400000LL;
     c->store.max_bytes = 256LL * 1024 * 1024;
+    c->store.outbox_max = 200000;
+    c->store.outbox_max_bytes = 64LL * 1024 * 1024;
+    c->store.outbox_alarm_max = 100000;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
@@ -724,6 +733,7 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
     b.site.err = &b.err;
     if (src_read(&b.site) == 0 && build_all(&b))
         cfg_check_all(&b);
+    snprintf(cfg->hash, sizeof(cfg->hash), "%016llx", (unsigned long long)b.site.hash);
     src_free(&b.site);
     src_free(&b.classes);
     for (unsigned i = 0; i < b.n_profiles; i++) {

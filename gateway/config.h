@@ -42,12 +42,29 @@ struct cfg_mqtt {
     int64_t reconnect_min_ms;
     int64_t reconnect_max_ms;
     int max_inflight;
+    enum mqtt_protocol { MQTT_311, MQTT_5 } protocol;
+    char username[128];          /* empty: none */
+    char password[128];          /* never logged */
+    /* TLS when tls_ca is set: a CA file or a directory of hashed CA files */
+    char tls_ca[CFG_PATH_MAX];
+    bool tls_ca_is_dir;
+    char tls_cert[CFG_PATH_MAX]; /* client certificate and key (mutual TLS), both or none */
+    char tls_key[CFG_PATH_MAX];
+    enum tls_min { TLS_MIN_12, TLS_MIN_13 } tls_min;
+    int telemetry_qos;           /* 0 or 1 */
+    int telemetry_batch;         /* readings per telemetry message, at most */
 };
 
 struct cfg_store {
     char path[CFG_PATH_MAX];
     int64_t retention_ms;  /* readings older than this are deleted */
     int64_t max_bytes;     /* readings are deleted, oldest first, to keep the database under this */
+    /* outbox bounds: past outbox_max messages or outbox_max_bytes, the
+     * oldest telemetry goes first, then status and replies; alarm events go
+     * only past alarm_max of them, oldest first */
+    int64_t outbox_max;
+    int64_t outbox_max_bytes;
+    int64_t outbox_alarm_max;
 };
 
 struct cfg_bus {
@@ -101,6 +118,12 @@ struct cfg_sensor {
     enum level rate_level;
     double rate_hysteresis;
     int64_t remind_ms;             /* an unacknowledged red alarm is told again this often */
+    /* telemetry: a reading is sent when telemetry_ms has passed since the
+     * last one sent (0: every sample; -1: never), or at once when it moved
+     * by more than deadband (< 0: no deadband) or its quality changed */
+    int64_t telemetry_ms;
+    double deadband;
+    int telemetry_stats;           /* send min/max/avg/n of the samples since the last */
     /* fault: fault_after bad samples in a row, or none for stale_after */
     int fault_after;
     enum level fault_level;
@@ -137,6 +160,7 @@ struct cfg_action {
 
 struct config {
     char path[CFG_PATH_MAX];
+    char hash[17];                 /* of the config file's bytes (FNV-1a 64, hex): which config runs */
     struct cfg_gateway gateway;
     struct cfg_mqtt mqtt;
     struct cfg_store store;

@@ -4,6 +4,7 @@
 #ifndef LIFELINE_CONFIG_BUILD_H
 #define LIFELINE_CONFIG_BUILD_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -34,6 +35,7 @@ struct src {
     FILE *fp;
     int line;
     bool at_line_start, skip;
+    uint64_t hash; /* FNV-1a 64 of the bytes read */
     char label[CFG_NAME_MAX + 16]; /* of the current section */
     struct cfg_err *err;
 };

@@ -268,6 +268,14 @@ int cfg_check_all(struct build *b)
     cfg_at(b, b->site.path, mq ? mq->line : 0, "reconnect_min");
     if (c->mqtt.reconnect_min_ms > c->mqtt.reconnect_max_ms)
         return cfg_fail(&b->err, "is above reconnect_max");
+    cfg_at(b, b->site.path, mq ? mq->line : 0, "tls_cert");
+    if (!c->mqtt.tls_cert[0] != !c->mqtt.tls_key[0])
+        return cfg_fail(&b->err, "tls_cert and tls_key go together (a client certificate and its key)");
+    if (c->mqtt.tls_cert[0] && !c->mqtt.tls_ca[0])
+        return cfg_fail(&b->err, "needs tls_ca (the CA that signed the broker's certificate)");
+    cfg_at(b, b->site.path, mq ? mq->line : 0, "password");
+    if (c->mqtt.password[0] && !c->mqtt.username[0])
+        return cfg_fail(&b->err, "needs a username");
     for (unsigned i = 0, bi = 0; i < b->site.n_sects; i++)
         if (b->site.sects[i].kind == SECT_BUS && !check_bus(b, &c->buses[bi++], &b->site.sects[i]))
             return 0;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cfg_fail(struct cfg_err *e, const char *fmt, ...)
 {
@@ -108,6 +110,15 @@ static int p_int(struct cfg_err *e, const struct key *k, void *obj, const char *
     return ok;
 }
 
+static int p_int64(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    long n;
+    int ok = get_int(e, k, v, &n);
+    if (ok)
+        *(int64_t *)((char *)obj + k->off) = n;
+    return ok;
+}
+
 static int p_u16(struct cfg_err *e, const struct key *k, void *obj, const char *v)
 {
     long n;
@@ -162,6 +173,32 @@ static int p_duration(struct cfg_err *e, const struct key *k, void *obj, const c
         return cfg_fail(e, "%s is out of range (%.0fms to %.0fms)", v, k->min, k->max);
     *(int64_t *)((char *)obj + k->off) = ms;
     return 1;
+}
+
+#define MQ(f) offsetof(struct cfg_mqtt, f)
+
+/* a duration, or "off" (stored as -1) */
+static int p_duration_off(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    if (strcmp(v, "off") == 0) {
+        *(int64_t *)((char *)obj + k->off) = -1;
+        return 1;
+    }
+    return p_duration(e, k, obj, v);
+}
+
+/* A CA file, or a directory of CA files (c_rehash'ed); must be readable now. */
+static int p_tls_path(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    struct stat sb;
+
+    if (stat(v, &sb) < 0 || access(v, R_OK) < 0)
+        return cfg_fail(e, "'%s': %s", v, strerror(errno));
+    if (k->off == MQ(tls_ca))
+        ((struct cfg_mqtt *)obj)->tls_ca_is_dir = S_ISDIR(sb.st_mode);
+    else if (!S_ISREG(sb.st_mode))
+        return cfg_fail(e, "'%s' is not a file", v);
+    return p_str(e, k, obj, v);
 }
 
 /* 64M, 512K, 2G or plain bytes (binary multiples) */
@@ -344,7 +381,6 @@ static int p_taken(struct cfg_err *e, const struct key *k, void *obj, const char
 /* ---- the tables: one per section kind ---- */
 
 #define GW(f) offsetof(struct cfg_gateway, f)
-#define MQ(f) offsetof(struct cfg_mqtt, f)
 #define ST(f) offsetof(struct cfg_store, f)
 #define BU(f) offsetof(struct cfg_bus, f)
 #define SE(f) offsetof(struct cfg_sensor, f)
@@ -362,6 +398,9 @@ static const char *const rs485_names[] = {"auto", "on", "off", NULL};
 static const char *const rts_names[] = {"none", "up", "down", NULL};
 static const char *const rate_dir_names[] = {"rising", "falling", NULL};
 static const char *const wave_names[] = {"const", "triangle", "sine", "square", "ramp", NULL};
+static const char *const protocol_names[] = {"3.1.1", "5", NULL};
+static const char *const tls_min_names[] = {"1.2", "1.3", NULL};
+static const char *const noyes_names[] = {"no", "yes", NULL};
 
 static const struct key gateway_keys[] = {
     {"id", p_ident, GW(id), NULL, 0, CFG_NAME_MAX, 0},
@@ -380,6 +419,15 @@ static const struct key mqtt_keys[] = {
     {"reconnect_min", p_duration, MQ(reconnect_min_ms), NULL, 100, DAY_MS, 0},
     {"reconnect_max", p_duration, MQ(reconnect_max_ms), NULL, 100, DAY_MS, 0},
     {"max_inflight", p_int, MQ(max_inflight), NULL, 1, 1000, 0},
+    {"protocol", p_enum, MQ(protocol), protocol_names, 0, 0, 0},
+    {"username", p_str, MQ(username), NULL, 0, sizeof(((struct cfg_mqtt *)0)->username), 0},
+    {"password", p_str, MQ(password), NULL, 0, sizeof(((struct cfg_mqtt *)0)->password), 0},
+    {"tls_ca", p_tls_path, MQ(tls_ca), NULL, 0, CFG_PATH_MAX, 0},
+    {"tls_cert", p_tls_path, MQ(tls_cert), NULL, 0, CFG_PATH_MAX, 0},
+    {"tls_key", p_tls_path, MQ(tls_key), NULL, 0, CFG_PATH_MAX, 0},
+    {"tls_min", p_enum, MQ(tls_min), tls_min_names, 0, 0, 0},
+    {"telemetry_qos", p_int, MQ(telemetry_qos), NULL, 0, 1, 0},
+    {"telemetry_batch", p_int, MQ(telemetry_batch), NULL, 1, 1000, 0},
     END,
 };
 
@@ -387,6 +435,9 @@ static const struct key store_keys[] = {
     {"path", p_str, ST(path), NULL, 0, CFG_PATH_MAX, 0},
     {"retention", p_duration, ST(retention_ms), NULL, 60000, 3650 * DAY_MS, 0},
     {"max_size", p_bytes, ST(max_bytes), NULL, 256 * 1024, 1e12, 0},
+    {"outbox_max", p_int64, ST(outbox_max), NULL, 100, 1e9, 0},
+    {"outbox_max_bytes", p_bytes, ST(outbox_max_bytes), NULL, 64 * 1024, 1e12, 0},
+    {"outbox_alarm_max", p_int64, ST(outbox_alarm_max), NULL, 100, 1e9, 0},
     END,
 };
 
@@ -457,11 +508,13 @@ static const struct key sensor_keys[] = {
     [K_FAULT_LEVEL] = {"fault_level", p_enum, SE(fault_level), level_names, 0, 0, C | K | D},
     [K_STALE_AFTER] = {"stale_after", p_duration, SE(stale_ms), NULL, 100, DAY_MS, C | K | D},
     [K_REMIND] = {"remind", p_duration, SE(remind_ms), NULL, 1000, 7 * DAY_MS, C | K | D},
+    [K_TELEMETRY] = {"telemetry", p_duration_off, SE(telemetry_ms), NULL, 0, DAY_MS, C | K | D},
+    [K_DEADBAND] = {"deadband", p_double, SE(deadband), NULL, 0, 1e15, C | K | D},
+    [K_TELEMETRY_STATS] = {"telemetry_stats", p_enum, SE(telemetry_stats), noyes_names, 0, 0, C | K | D},
     END,
 };
 
 #define AC(f) offsetof(struct cfg_action, f)
-static const char *const yesno_names[] = {"no", "yes", NULL};
 
 static const struct key action_keys[] = {
     {"sensors", p_str, AC(sensor_list), NULL, 0, sizeof(((struct cfg_action *)0)->sensor_list), 0},
@@ -470,7 +523,7 @@ static const struct key action_keys[] = {
     {"value", p_int, AC(value), NULL, 0, 65535, 0},
     {"restore", p_int, AC(restore), NULL, 0, 65535, 0},
     {"pulse", p_duration, AC(pulse_ms), NULL, 10, DAY_MS, 0},
-    {"latch", p_enum, AC(latch), yesno_names, 0, 0, 0},
+    {"latch", p_enum, AC(latch), noyes_names, 0, 0, 0},
     END,
 };
 

@@ -42,6 +42,8 @@ struct uplink {
     int shutdown_mid;
     bool shutdown_acked;
     bool used; /* the client has connected before: reset it before the next try */
+    bool failing; /* connecting fails: said once, until it works again */
+    char lib_err[200]; /* libmosquitto's last error line (the TLS reason, say) */
     char client_id[CFG_NAME_MAX * 2 + 2];
 };
 
@@ -123,11 +125,15 @@ static void on_connect(struct mosquitto *m, void *ctx, int rc)
     struct uplink *u = ctx;
 
     if (rc != 0) {
-        log_warn("uplink: broker refused the connection: %s", mosquitto_connack_string(rc));
+        if (!u->failing)
+            log_warn("uplink: broker refused the connection: %s",
+                     u->cfg->mqtt.protocol == MQTT_5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
+        u->failing = true;
         mosquitto_disconnect(m);
         return;
     }
     u->state = UP_CONNECTED;
+    u->failing = false;
     u->backoff_ms = u->cfg->mqtt.reconnect_min_ms;
     log_info("uplink: connected to %s:%u", u->cfg->mqtt.host, u->cfg->mqtt.port);
     publish_status(u, "online");
@@ -148,16 +154,25 @@ static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_me
               msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
 }
 
-static void on_disconnect(struct mosquitto *m, void *ctx, int rc)
+static void conn_lost(struct uplink *u, int rc)
 {
-    struct uplink *u = ctx;
-
-    (void)m;
     if (u->state == UP_CONNECTED)
         log_warn("uplink: disconnected: %s, reconnecting", rc ? mosq_error(rc) : "by request");
+    else if (!u->failing)
+        log_warn("uplink: cannot connect to %s:%u: %s%s%s%s; retrying", u->cfg->mqtt.host,
+                 u->cfg->mqtt.port, mosq_error(rc), u->lib_err[0] ? " (" : "", u->lib_err,
+                 u->lib_err[0] ? ")" : "");
+    if (u->state != UP_CONNECTED)
+        u->failing = true;
     u->state = UP_IDLE;
     drop_socket(u);
     schedule_retry(u);
+}
+
+static void on_disconnect(struct mosquitto *m, void *ctx, int rc)
+{
+    (void)m;
+    conn_lost(ctx, rc);
 }
 
 static void on_publish(struct mosquitto *m, void *ctx, int mid)
@@ -189,16 +204,58 @@ static void on_socket(struct loop *l, struct loop_fd *f, uint32_t events)
         rc = mosquitto_loop_write(u->mosq, 16);
     if (rc == MOSQ_ERR_SUCCESS)
         update_events(u);
+    else if (u->state != UP_IDLE)
+        conn_lost(u, rc); /* a failed TLS handshake closes the socket without on_disconnect */
 }
 
-static void client_setup(struct uplink *u)
+/* libmosquitto's own error lines say why a TLS handshake failed. */
+static void on_log(struct mosquitto *m, void *ctx, int level, const char *str)
 {
-    mosquitto_int_option(u->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    mosquitto_max_inflight_messages_set(u->mosq, (unsigned)u->cfg->mqtt.max_inflight);
+    struct uplink *u = ctx;
+
+    (void)m;
+    if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING))
+        snprintf(u->lib_err, sizeof(u->lib_err), "%s", str);
+}
+
+/* Protocol, credentials and TLS, on a new or reset client. The broker's
+ * certificate must be signed by tls_ca and name the host we connect to
+ * (libmosquitto checks the subject alternative names, IP addresses too). */
+static int client_setup(struct uplink *u)
+{
+    const struct cfg_mqtt *mc = &u->cfg->mqtt;
+    int rc;
+
+    mosquitto_int_option(u->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+                         mc->protocol == MQTT_5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+    mosquitto_max_inflight_messages_set(u->mosq, (unsigned)mc->max_inflight);
     mosquitto_connect_callback_set(u->mosq, on_connect);
     mosquitto_disconnect_callback_set(u->mosq, on_disconnect);
     mosquitto_publish_callback_set(u->mosq, on_publish);
     mosquitto_message_callback_set(u->mosq, on_message);
+    mosquitto_log_callback_set(u->mosq, on_log);
+    if (mc->username[0]) {
+        rc = mosquitto_username_pw_set(u->mosq, mc->username, mc->password[0] ? mc->password : NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            log_err("uplink: username: %s", mosq_error(rc));
+            return -EINVAL;
+        }
+    }
+    if (!mc->tls_ca[0])
+        return 0;
+    rc = mosquitto_tls_set(u->mosq, mc->tls_ca_is_dir ? NULL : mc->tls_ca, mc->tls_ca_is_dir ? mc->tls_ca : NULL,
+                           mc->tls_cert[0] ? mc->tls_cert : NULL, mc->tls_key[0] ? mc->tls_key : NULL, NULL);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_tls_opts_set(u->mosq, 1 /* SSL_VERIFY_PEER */,
+                                    mc->tls_min == TLS_MIN_13 ? "tlsv1.3" : "tlsv1.2", NULL);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_tls_insecure_set(u->mosq, false);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("uplink: TLS setup (tls_ca %s, tls_cert %s): %s", mc->tls_ca,
+                mc->tls_cert[0] ? mc->tls_cert : "none", mosq_error(rc));
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static void connect_now(struct uplink *u)
@@ -217,14 +274,19 @@ static void connect_now(struct uplink *u)
             schedule_retry(u);
             return;
         }
-        client_setup(u);
+        if (client_setup(u) < 0) {
+            schedule_retry(u);
+            return;
+        }
     }
     u->used = true;
     rc = mosquitto_will_set(u->mosq, u->status_topic, len > 0 ? len : 0, will, 1, true);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_connect_async(u->mosq, mc->host, mc->port, mc->keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
-        log_debug("uplink: connect to %s:%u: %s", mc->host, mc->port, mosq_error(rc));
+        if (!u->failing)
+            log_warn("uplink: cannot connect to %s:%u: %s; retrying", mc->host, mc->port, mosq_error(rc));
+        u->failing = true;
         schedule_retry(u);
         return;
     }
@@ -334,7 +396,8 @@ int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, s
         log_err("uplink: mosquitto_new: %s", strerror(errno));
         goto fail;
     }
-    client_setup(u);
+    if (client_setup(u) < 0)
+        goto fail;
     if (loop_timer_add(l, &u->retry, on_retry) < 0 || loop_timer_add(l, &u->misc, on_misc) < 0 ||
         loop_timer_set(&u->misc, 1000, 1000) < 0)
         goto fail;

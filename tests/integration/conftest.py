@@ -90,12 +90,13 @@ class Broker:
     queued QoS 1 messages across its own restarts, so a subscriber with a
     persistent session misses nothing published while it reconnects."""
 
-    def __init__(self, tmp, persistent=False):
+    def __init__(self, tmp, persistent=False, extra=""):
         self.port = free_port()
         self.store = None
         self.conf = os.path.join(tmp, "mosquitto.conf")
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
+            # extra: more listeners and their options (TLS, passwords), after the plain one
+            f.write("listener %d 127.0.0.1\n%s\n" % (self.port, extra or "allow_anonymous true"))
             if persistent:
                 # started as root, mosquitto drops to its own user: give it a place to write
                 # (pytest's tmp_path is 0700, so the store goes under /tmp)
@@ -156,7 +157,7 @@ class ModbusSlave:
 class Subscriber:
     """Collects messages under lifeline/#, in arrival order."""
 
-    def __init__(self, port, topic="lifeline/#", client_id=None):
+    def __init__(self, port, topic="lifeline/#", client_id=None, auth=None):
         self.msgs = []
         self.lock = threading.Lock()
         self.connected = threading.Event()
@@ -164,6 +165,8 @@ class Subscriber:
         self.c = mqtt.Client(client_id=client_id or "pytest-%d-%d" % (os.getpid(), free_port()),
                              clean_session=client_id is None)
         self.c.reconnect_delay_set(0.2, 1)
+        if auth:
+            self.c.username_pw_set(*auth)
         self.c.on_connect = lambda c, u, f, rc: (c.subscribe(topic, qos=1), self.connected.set())
         self.c.on_message = self._on_message
         self.c.connect("127.0.0.1", port, keepalive=60)
