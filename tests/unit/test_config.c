@@ -253,6 +253,10 @@ static const struct bad {
     {"bad-action-output.conf", 15, "[action fan] output: 'gpio:RELAY1' is not modbus:BUS:UNIT:coil|holding:ADDRESS"},
     {"bad-action-coil-value.conf", 16, "[action fan] value: a coil is 0 or 1"},
     {"does-not-exist.conf", 0, "cannot open: No such file or directory"},
+    {"bad-tls-cert-no-key.conf", 4, "[mqtt] tls_cert: tls_cert and tls_key go together (a client certificate and its key)"},
+    {"bad-tls-ca-missing.conf", 5, "[mqtt] tls_ca: '/nonexistent/ca.pem': No such file or directory"},
+    {"bad-password-no-user.conf", 4, "[mqtt] password: needs a username"},
+    {"bad-telemetry.conf", 9, "[sensor s1] telemetry: 'soon' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)"},
 };
 
 static void bad_files(void **state)
