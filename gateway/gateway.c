@@ -17,6 +17,7 @@
 #include "payload.h"
 #include "rules.h"
 #include "store.h"
+#include "telemetry.h"
 #include "uplink.h"
 
 #define SAMPLE_QUEUE_CAP 8192
@@ -49,9 +50,11 @@ struct gateway {
     struct loop_timer tick;
     struct bus *buses;
     struct actions *actions;
+    struct telemetry *telemetry;
     struct sensor_rt *rt;
     char alarm_topic[256];
     char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */
+    char telemetry_topic[256];
     uint64_t dropped_seen;
     bool actions_due;       /* alarm levels changed: evaluate the actions after the batch */
     bool trimming;          /* the readings are over their bounds */
@@ -190,6 +193,7 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     rt->quality = smp->quality;
     rt->ts_ms = smp->ts_ms;
     store_add_reading(g->store, rt->store_id, smp->ts_ms, smp->value, smp->quality);
+    telemetry_sample(g->telemetry, smp->sensor, smp->ts_ms, smp->value, smp->quality, g->loop.now_ms);
     unsigned n = rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality,
                               g->loop.now_ms, ev);
     if (n)
@@ -221,6 +225,12 @@ static void action_done(void *ctx, const struct cfg_action *a, int value, int er
                          payload, sizeof(payload));
     if (len > 0 && uplink_topic(&g->cfg, "event", topic, sizeof(topic)) == 0)
         store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
+}
+
+static void telemetry_out(void *ctx, const char *payload, size_t len)
+{
+    struct gateway *g = ctx;
+    store_outbox_add(g->store, PRIO_TELEMETRY, 0, g->telemetry_topic, payload, len, g->cfg.mqtt.telemetry_qos);
 }
 
 /* Actions hold the buses: opened after them, closed before them. */
@@ -335,6 +345,7 @@ static void on_tick(struct loop *l, struct loop_timer *t)
         uplink_status_changed(g->uplink);
         actions_update(g->actions);
     }
+    telemetry_flush(g->telemetry, loop_wallclock_ms());
     trim(g);
 }
 
@@ -537,6 +548,13 @@ static void on_command(void *ctx, const char *name, const char *payload, size_t 
     reply(g, name, &c, error);
 }
 
+static int open_telemetry(struct gateway *g)
+{
+    if (uplink_topic(&g->cfg, "telemetry", g->telemetry_topic, sizeof(g->telemetry_topic)) < 0)
+        return -ENAMETOOLONG;
+    return telemetry_open(&g->telemetry, &g->cfg, telemetry_out, g);
+}
+
 static int open_uplink(struct gateway *g)
 {
     struct uplink_identity id = {.boot = store_boot_count(g->store), .sensors = g->cfg.n_sensors,
@@ -581,12 +599,17 @@ static void reload(struct gateway *g)
     }
     if (strcmp(next.store.path, g->cfg.store.path) != 0)
         log_warn("config: [store] path change takes effect at the next restart");
-    next.store = g->cfg.store;
+    snprintf(next.store.path, sizeof(next.store.path), "%s", g->cfg.store.path);
+    store_outbox_limits(g->store, next.store.outbox_max, next.store.outbox_max_bytes,
+                        next.store.outbox_alarm_max);
     /* What the old workers read is still theirs to report. */
     actions_close(g->actions);
     g->actions = NULL;
     buses_stop(g);
     drain_samples(g);
+    telemetry_flush(g->telemetry, loop_wallclock_ms());
+    telemetry_close(g->telemetry); /* it points into the old config */
+    g->telemetry = NULL;
     commit(g, true);
     struct sensor_rt *rt = runtime_for(g, &next, &g->cfg, g->rt);
     if (!rt) {
@@ -618,7 +641,8 @@ static void reload(struct gateway *g)
         loop_stop(&g->loop);
         return;
     }
-    if ((relink && open_uplink(g) < 0) || buses_start(g) < 0 || open_actions(g) < 0) {
+    if ((relink && open_uplink(g) < 0) || open_telemetry(g) < 0 || buses_start(g) < 0 ||
+        open_actions(g) < 0) {
         log_err("config: reload failed to restart; stopping");
         loop_stop(&g->loop);
         return;
@@ -671,6 +695,8 @@ static int start(struct gateway *g)
         return r;
     if ((r = store_open(g->cfg.store.path, &g->store)) < 0)
         return r;
+    store_outbox_limits(g->store, g->cfg.store.outbox_max, g->cfg.store.outbox_max_bytes,
+                        g->cfg.store.outbox_alarm_max);
     if (store_reset_path(g->store)) {
         char topic[320], payload[PATH_MAX + 128];
         int len = payload_store_reset(loop_wallclock_ms(), store_reset_path(g->store), payload, sizeof(payload));
@@ -690,7 +716,7 @@ static int start(struct gateway *g)
     if ((r = loop_timer_add(&g->loop, &g->tick, on_tick)) < 0 ||
         (r = loop_timer_set(&g->tick, COMMIT_INTERVAL_MS, COMMIT_INTERVAL_MS)) < 0)
         return r;
-    if ((r = open_uplink(g)) < 0)
+    if ((r = open_uplink(g)) < 0 || (r = open_telemetry(g)) < 0)
         return r;
     if ((r = buses_start(g)) < 0 || (r = open_actions(g)) < 0)
         return r;
@@ -707,6 +733,9 @@ static void stop(struct gateway *g)
     g->actions = NULL;
     buses_stop(g);
     drain_samples(g);
+    if (g->telemetry)
+        telemetry_flush(g->telemetry, loop_wallclock_ms());
+    telemetry_close(g->telemetry);
     if (g->store)
         commit(g, true);
     if (g->uplink) {

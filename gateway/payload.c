@@ -68,11 +68,47 @@ int payload_status(const struct status_msg *m, char *buf, size_t len)
     o = add_num(o, "boot", m->boot);
     o = add_num(o, "sensors", m->sensors);
     o = add_num(o, "ts", (double)m->ts_ms);
+    o = add_str(o, "config", m->config);
+    o = add_num(o, "outbox", (double)m->outbox);
+    cJSON *d = o ? cJSON_AddObjectToObject(o, "dropped") : NULL;
+    if (!d || !cJSON_AddNumberToObject(d, "alarm", (double)m->dropped[0]) ||
+        !cJSON_AddNumberToObject(d, "status", (double)m->dropped[1]) ||
+        !cJSON_AddNumberToObject(d, "telemetry", (double)m->dropped[2]))
+        o = (cJSON_Delete(o), NULL);
     cJSON *list = o ? cJSON_AddArrayToObject(o, "maintenance") : NULL;
     for (unsigned i = 0; list && i < m->n_maintenance; i++) {
         cJSON *n = cJSON_CreateString(m->maintenance[i]);
         if (!n || !cJSON_AddItemToArray(list, n)) {
             cJSON_Delete(n);
+            list = NULL;
+        }
+    }
+    if (!list)
+        o = (cJSON_Delete(o), NULL);
+    return print(o, buf, len);
+}
+
+int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned n, char *buf, size_t len)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    o = add_num(o, "ts", (double)ts_ms);
+    cJSON *list = o ? cJSON_AddArrayToObject(o, "readings") : NULL;
+    for (unsigned i = 0; list && i < n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        e = add_str(e, "sensor", r[i].sensor);
+        e = add_num(e, "ts", (double)r[i].ts_ms);
+        e = add_opt(e, "value", r[i].has_value, r[i].value);
+        e = add_str(e, "unit", r[i].unit);
+        e = add_str(e, "quality", r[i].quality);
+        if (r[i].has_stats) {
+            e = add_opt(e, "min", r[i].n > 0, r[i].min);
+            e = add_opt(e, "max", r[i].n > 0, r[i].max);
+            e = add_opt(e, "avg", r[i].n > 0, r[i].avg);
+            e = add_num(e, "n", r[i].n);
+        }
+        if (!e || !cJSON_AddItemToArray(list, e)) {
+            cJSON_Delete(e);
             list = NULL;
         }
     }

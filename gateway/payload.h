@@ -38,8 +38,22 @@ struct status_msg {
     uint32_t boot;
     unsigned sensors;
     int64_t ts_ms;
+    const char *config;    /* the config file's hash */
+    int64_t outbox;        /* messages waiting to be sent */
+    int64_t dropped[3];    /* dropped from the outbox: alarm, status, telemetry */
     const char *const *maintenance; /* sensors in maintenance */
     unsigned n_maintenance;
+};
+
+/* One reading in a telemetry message. */
+struct telemetry_reading {
+    const char *sensor, *unit, *quality;
+    int64_t ts_ms;
+    double value;
+    bool has_value;  /* false: null (no good reading) */
+    bool has_stats;  /* min/max/avg/n of the good samples since the last one sent */
+    double min, max, avg;
+    unsigned n;
 };
 
 /* Return the length written (without the NUL), or -1 if buf is too small. */
@@ -51,6 +65,8 @@ int payload_action(int64_t ts_ms, const char *action, const char *output, int va
                    char *buf, size_t len);
 /* {"type":"store_reset","ts":...,"moved_to":"..."}: the database was corrupt. */
 int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t len);
+/* {"ts":...,"readings":[{"sensor":...,"ts":...,"value":...,"unit":...,"quality":...}, ...]} */
+int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned n, char *buf, size_t len);
 /* {"id":...,"ok":true} or {"id":...,"ok":false,"error":"..."}; id null when unknown. */
 int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len);
 /* Parses a command payload: 0, or -1 with why in err (the reply's error text). */

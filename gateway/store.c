@@ -19,7 +19,7 @@ enum stmt_id {
     S_READING_ADD,
     S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE,
     S_EVENT_ADD,
-    S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL,
+    S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_EVICT, S_OUTBOX_SIZES,
     S_TRIM_AGE, S_TRIM_OLDEST, S_PAGES,
     S_COUNT
 };
@@ -48,7 +48,10 @@ static const char *const sql[S_COUNT] = {
     [S_EVENT_ADD] = "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_OUTBOX_ADD] = "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)",
     [S_OUTBOX_NEXT] = "SELECT id, seq, topic, payload, qos FROM outbox ORDER BY prio, id LIMIT ?1",
-    [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?1",
+    [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?1 RETURNING prio, length(payload)",
+    [S_OUTBOX_EVICT] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE prio = ?1 ORDER BY id LIMIT ?2) "
+                       "RETURNING length(payload)",
+    [S_OUTBOX_SIZES] = "SELECT prio, count(*), coalesce(sum(length(payload)), 0) FROM outbox GROUP BY prio",
     /* bounded batches: a trim never holds the loop for long */
     /* (rows go in in time order: only the first ?2 by id are looked at,
      * never the whole table) */
@@ -96,6 +99,10 @@ struct store {
     int64_t next_seq, next_alarm_id;
     bool counters_dirty;
     uint32_t boot_count;
+    /* the outbox: what it holds (from the table, kept up to date), its
+     * bounds, and how many messages were dropped to keep within them */
+    struct outbox_stats ob;
+    int64_t ob_max, ob_max_bytes, ob_alarm_max;
     char moved_to[PATH_MAX + 48]; /* where a corrupt database went; empty when none */
 };
 
@@ -165,10 +172,34 @@ static int touch(struct store *st, bool urgent)
     return r;
 }
 
+static const char *const dropped_key[PRIO_COUNT] = {"dropped_alarm", "dropped_status", "dropped_telemetry"};
+
+static int outbox_sizes(struct store *st)
+{
+    sqlite3_stmt *s = st->stmt[S_OUTBOX_SIZES];
+    int rc;
+
+    for (int p = 0; p < PRIO_COUNT; p++) {
+        st->ob.rows[p] = st->ob.bytes[p] = 0;
+        st->ob.dropped[p] = 0;
+        meta_get(st, dropped_key[p], &st->ob.dropped[p]);
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int p = sqlite3_column_int(s, 0);
+        if (p >= 0 && p < PRIO_COUNT) {
+            st->ob.rows[p] = sqlite3_column_int64(s, 1);
+            st->ob.bytes[p] = sqlite3_column_int64(s, 2);
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, "read outbox sizes");
+}
+
 static void reload_counters(struct store *st)
 {
     meta_get(st, "next_seq", &st->next_seq);
     meta_get(st, "next_alarm_id", &st->next_alarm_id);
+    outbox_sizes(st);
     st->counters_dirty = false;
 }
 
@@ -181,7 +212,10 @@ int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms)
     if (st->failed)
         goto fail;
     if (st->counters_dirty && (meta_set(st, "next_seq", st->next_seq) < 0 ||
-                               meta_set(st, "next_alarm_id", st->next_alarm_id) < 0))
+                               meta_set(st, "next_alarm_id", st->next_alarm_id) < 0 ||
+                               meta_set(st, dropped_key[PRIO_ALARM], st->ob.dropped[PRIO_ALARM]) < 0 ||
+                               meta_set(st, dropped_key[PRIO_STATUS], st->ob.dropped[PRIO_STATUS]) < 0 ||
+                               meta_set(st, dropped_key[PRIO_TELEMETRY], st->ob.dropped[PRIO_TELEMETRY]) < 0))
         goto fail;
     if (run(st, S_COMMIT) < 0)
         goto fail;
@@ -324,7 +358,7 @@ static int open_checked(struct store *st, const char *path)
     }
     if (create_schema(st) < 0 || prepare_all(st, 0, S_COUNT) < 0 ||
         meta_get(st, "next_seq", &st->next_seq) < 0 || meta_get(st, "boot_count", &boots) < 0 ||
-        init_alarm_ids(st) < 0)
+        init_alarm_ids(st) < 0 || outbox_sizes(st) < 0)
         return ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CORRUPT ||
                 (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_NOTADB) ? -EBADMSG : -EIO;
     st->boot_count = (uint32_t)boots + 1;
@@ -541,19 +575,98 @@ int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx)
     return rc == SQLITE_DONE ? 0 : db_error(st, "read active alarms");
 }
 
+void store_outbox_limits(struct store *st, int64_t max_rows, int64_t max_bytes, int64_t alarm_max)
+{
+    st->ob_max = max_rows;
+    st->ob_max_bytes = max_bytes;
+    st->ob_alarm_max = alarm_max;
+}
+
+static int64_t ob_total(const int64_t *v)
+{
+    return v[PRIO_ALARM] + v[PRIO_STATUS] + v[PRIO_TELEMETRY];
+}
+
+/* Drops up to n of the oldest messages of prio; returns how many. */
+static int evict(struct store *st, enum outbox_prio prio, int n)
+{
+    sqlite3_stmt *s = st->stmt[S_OUTBOX_EVICT];
+    int rc, got = 0;
+
+    sqlite3_bind_int(s, 1, (int)prio);
+    sqlite3_bind_int(s, 2, n);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        st->ob.rows[prio]--;
+        st->ob.bytes[prio] -= sqlite3_column_int64(s, 0);
+        st->ob.dropped[prio]++;
+        got++;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) {
+        st->failed = true;
+        return db_error(st, "evict from the outbox");
+    }
+    if (got)
+        st->counters_dirty = true;
+    return got;
+}
+
+/* Keeps the outbox within its bounds: telemetry goes first, then status
+ * and replies; alarm events never for room, only past their own cap. */
+static int outbox_bound(struct store *st)
+{
+    static const enum outbox_prio order[] = {PRIO_TELEMETRY, PRIO_STATUS};
+    int64_t before[PRIO_COUNT];
+    int r;
+
+    memcpy(before, st->ob.dropped, sizeof(before));
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        while ((ob_total(st->ob.rows) > st->ob_max || ob_total(st->ob.bytes) > st->ob_max_bytes) &&
+               st->ob.rows[order[i]] > 0) {
+            int64_t over = ob_total(st->ob.rows) - st->ob_max;
+            if ((r = evict(st, order[i], over > 1 ? (int)(over < 256 ? over : 256) : 1)) <= 0)
+                return r;
+        }
+    }
+    if (st->ob.rows[PRIO_ALARM] > st->ob_alarm_max) {
+        int64_t over = st->ob.rows[PRIO_ALARM] - st->ob_alarm_max;
+        if ((r = evict(st, PRIO_ALARM, (int)(over < 256 ? over : 256))) < 0)
+            return r;
+    }
+    for (int p = 0; p < PRIO_COUNT; p++)
+        if (st->ob.dropped[p] != before[p] && (before[p] == 0 || st->ob.dropped[p] / 1000 != before[p] / 1000))
+            log_warn("store: outbox full: %lld %s messages dropped so far (outbox_max %lld, "
+                     "outbox_max_bytes %lld, outbox_alarm_max %lld)", (long long)st->ob.dropped[p],
+                     p == PRIO_ALARM ? "ALARM" : p == PRIO_STATUS ? "status/reply/event" : "telemetry",
+                     (long long)st->ob_max, (long long)st->ob_max_bytes, (long long)st->ob_alarm_max);
+    return 0;
+}
+
 int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic,
                      const char *payload, size_t len, int qos)
 {
     sqlite3_stmt *s = st->stmt[S_OUTBOX_ADD];
 
-    if (touch(st, true) < 0)
+    /* telemetry rides with the readings' commit; the rest is committed
+     * (and on disk) before the loop sleeps */
+    if (touch(st, prio != PRIO_TELEMETRY) < 0)
         return -EIO;
     sqlite3_bind_int(s, 1, (int)prio);
     sqlite3_bind_int64(s, 2, seq);
     sqlite3_bind_text(s, 3, topic, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 4, payload, (int)len, SQLITE_STATIC);
     sqlite3_bind_int(s, 5, qos);
-    return run(st, S_OUTBOX_ADD);
+    if (run(st, S_OUTBOX_ADD) < 0)
+        return -EIO;
+    st->ob.rows[prio]++;
+    st->ob.bytes[prio] += (int64_t)len;
+    return st->ob_max ? outbox_bound(st) : 0;
+}
+
+void store_outbox_stats(const struct store *st, struct outbox_stats *out)
+{
+    *out = st->ob;
 }
 
 int store_outbox_each(struct store *st, int limit, store_outbox_fn fn, void *ctx)
@@ -582,10 +695,27 @@ int store_outbox_each(struct store *st, int limit, store_outbox_fn fn, void *ctx
 
 int store_outbox_delete(struct store *st, int64_t id)
 {
+    sqlite3_stmt *s = st->stmt[S_OUTBOX_DEL];
+    int rc;
+
     if (touch(st, false) < 0)
         return -EIO;
-    sqlite3_bind_int64(st->stmt[S_OUTBOX_DEL], 1, id);
-    return run(st, S_OUTBOX_DEL);
+    sqlite3_bind_int64(s, 1, id);
+    /* (gone already when it was evicted while in flight) */
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int p = sqlite3_column_int(s, 0);
+        if (p >= 0 && p < PRIO_COUNT) {
+            st->ob.rows[p]--;
+            st->ob.bytes[p] -= sqlite3_column_int64(s, 1);
+        }
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE) {
+        st->failed = true;
+        return db_error(st, sql[S_OUTBOX_DEL]);
+    }
+    return 0;
 }
 
 int64_t store_used_bytes(struct store *st)

@@ -16,7 +16,15 @@
 
 #define STORE_SCHEMA_VERSION 2
 
-enum outbox_prio { PRIO_ALARM = 0, PRIO_STATUS = 1, PRIO_TELEMETRY = 2 };
+enum outbox_prio { PRIO_ALARM = 0, PRIO_STATUS = 1, PRIO_TELEMETRY = 2, PRIO_COUNT };
+
+/* What the outbox holds, per priority, and what was dropped from it to keep
+ * within its bounds (since the database was made). */
+struct outbox_stats {
+    int64_t rows[PRIO_COUNT];
+    int64_t bytes[PRIO_COUNT];
+    int64_t dropped[PRIO_COUNT];
+};
 
 struct store;
 
@@ -70,8 +78,16 @@ int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_
 typedef void (*store_alarm_fn)(void *ctx, const struct alarm_row *row);
 int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx);
 
+/* Bounds the outbox: past max_rows messages or max_bytes of payload, the
+ * oldest telemetry is dropped, then the oldest status/reply/event
+ * messages; alarm events are dropped only past alarm_max of them, oldest
+ * first. Every drop is counted (store_outbox_stats). 0 rows: no bounds. */
+void store_outbox_limits(struct store *st, int64_t max_rows, int64_t max_bytes, int64_t alarm_max);
+/* Adds a message (a telemetry one commits with the readings, the others
+ * make the transaction urgent) and applies the bounds. */
 int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic,
                      const char *payload, size_t len, int qos);
+void store_outbox_stats(const struct store *st, struct outbox_stats *out);
 /* Calls fn for up to limit committed messages in send order (priority, then
  * age); fn returns false to stop early. */
 typedef bool (*store_outbox_fn)(void *ctx, const struct outbox_msg *m);

@@ -43,6 +43,8 @@ struct uplink {
     bool shutdown_acked;
     bool used; /* the client has connected before: reset it before the next try */
     bool failing; /* connecting fails: said once, until it works again */
+    int64_t dropped_told;  /* drops counted in the last status built */
+    int64_t status_ms;     /* when the last online status was published */
     char lib_err[200]; /* libmosquitto's last error line (the TLS reason, say) */
     char client_id[CFG_NAME_MAX * 2 + 2];
 };
@@ -66,7 +68,13 @@ static int status_payload(struct uplink *u, const char *state, char *buf, size_t
     const char *names[STATUS_MAINT_MAX];
     struct status_msg m = {.state = state, .version = LIFELINE_VERSION, .boot = u->ident.boot,
                            .sensors = u->ident.sensors, .ts_ms = loop_wallclock_ms(),
-                           .maintenance = names};
+                           .maintenance = names, .config = u->cfg->hash};
+    struct outbox_stats ob;
+    store_outbox_stats(u->store, &ob);
+    m.outbox = ob.rows[PRIO_ALARM] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
+    for (int p = 0; p < PRIO_COUNT; p++)
+        m.dropped[p] = ob.dropped[p];
+    u->dropped_told = m.dropped[0] + m.dropped[1] + m.dropped[2];
     if (u->ident.maintenance)
         m.n_maintenance = u->ident.maintenance(u->ident.ctx, names, STATUS_MAINT_MAX);
     return payload_status(&m, buf, len);
@@ -79,6 +87,7 @@ static void publish_status(struct uplink *u, const char *state)
 
     if (len <= 0)
         return;
+    u->status_ms = loop_clock_ms();
     rc = mosquitto_publish(u->mosq, NULL, u->status_topic, len, buf, 1, true);
     if (rc != MOSQ_ERR_SUCCESS)
         log_warn("uplink: publish status: %s", mosq_error(rc));
@@ -320,6 +329,13 @@ static void on_misc(struct loop *l, struct loop_timer *t)
         u->state = UP_IDLE;
         schedule_retry(u);
         return;
+    }
+    /* drops are news for the center: told within a minute */
+    if (u->state == UP_CONNECTED && loop_clock_ms() - u->status_ms >= 60000) {
+        struct outbox_stats ob;
+        store_outbox_stats(u->store, &ob);
+        if (ob.dropped[0] + ob.dropped[1] + ob.dropped[2] != u->dropped_told)
+            publish_status(u, "online");
     }
     if (u->state != UP_IDLE) {
         mosquitto_loop_misc(u->mosq); /* keepalive; may disconnect */

@@ -103,6 +103,8 @@ class Broker:
                 store = self.store = tempfile.mkdtemp(prefix="lifeline-mosq-")
                 os.chmod(store, 0o777)
                 f.write("persistence true\npersistence_location %s/\n" % store)
+                # queue everything for a persistent subscriber that is away (default 1000)
+                f.write("max_queued_messages 0\n")
             else:
                 f.write("persistence false\n")
         self.tmp = tmp

@@ -36,12 +36,14 @@ static void alarm_event(void **state)
 static void status(void **state)
 {
     struct status_msg m = {.state = "online", .version = "0.1.0", .boot = 3, .sensors = 5,
-                           .ts_ms = 1764000000000};
-    char buf[256];
+                           .ts_ms = 1764000000000, .config = "9f86d081884c7d65", .outbox = 12,
+                           .dropped = {0, 1, 2345}};
+    char buf[512];
     (void)state;
     payload_status(&m, buf, sizeof(buf));
     assert_string_equal(buf, "{\"state\":\"online\",\"version\":\"0.1.0\",\"boot\":3,\"sensors\":5,"
-                             "\"ts\":1764000000000,\"maintenance\":[]}");
+                             "\"ts\":1764000000000,\"config\":\"9f86d081884c7d65\",\"outbox\":12,"
+                             "\"dropped\":{\"alarm\":0,\"status\":1,\"telemetry\":2345},\"maintenance\":[]}");
     const char *names[] = {"gas-01", "gas-02"};
     m.maintenance = names;
     m.n_maintenance = 2;
