@@ -135,6 +135,24 @@ int conffile_has_section(const char *text, const char *section)
     return 0;
 }
 
+int conffile_has_key(const char *text, const char *section, const char *key)
+{
+    bool in = false;
+    char k[128];
+
+    for (const char *l = text; *l;) {
+        const char *nl = strchr(l, '\n');
+        size_t len = nl ? (size_t)(nl - l) : strlen(l);
+        int h = header(l, len, section);
+        if (h)
+            in = h == 2;
+        else if (in && key_of(l, len, k, sizeof(k)) && strcmp(k, key) == 0)
+            return 1;
+        l += len + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
 int conffile_edit(const char *text, const char *section, const struct conf_edit *e, unsigned n,
                   char **out, char *err, size_t errlen)
 {

@@ -22,6 +22,8 @@ int conffile_edit(const char *text, const char *section, const struct conf_edit 
                   char **out, char *err, size_t errlen);
 /* Whether [SECTION] is in text. */
 int conffile_has_section(const char *text, const char *section);
+/* Whether [SECTION] of text has KEY (a line of its own, not a continuation). */
+int conffile_has_key(const char *text, const char *section, const char *key);
 /* The whole file, malloc'd and NUL-terminated (at most 4 MiB). */
 int conffile_read(const char *path, char **text, char *err, size_t errlen);
 /* Writes text to PATH.new (fsync'd) and puts its name in cand, for

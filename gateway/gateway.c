@@ -1,4 +1,5 @@
 #include "gateway.h"
+#include "gateway_int.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -21,56 +22,14 @@
 #include "uplink.h"
 
 #define SAMPLE_QUEUE_CAP 8192
-#define SAMPLE_BATCH 256
 #define COMMIT_INTERVAL_MS 1000
 #define SHUTDOWN_PUBACK_MS 2000
 #define TRIM_BATCH 2000
 
-struct sensor_rt {
-    int64_t store_id;
-    struct sensor_state st;
-    int64_t alarm_id[COND_COUNT]; /* the active alarm of each condition, 0 when none */
-    bool acked[COND_COUNT];       /* acknowledged since it was raised or last escalated */
-    int64_t told_ms[COND_COUNT];  /* monotonic: last raised/escalated/reminder, for reminders */
-    int64_t maint_until;          /* monotonic ms; 0: not in maintenance */
-    double value;
-    enum quality quality;
-    int64_t ts_ms;
-};
-
-struct gateway {
-    struct loop loop;
-    struct config cfg;
-    uint32_t gen;
-    struct store *store;
-    struct uplink *uplink;
-    struct sampleq q;
-    struct loop_fd q_fd;
-    struct loop_fd sig_fd;
-    struct loop_timer tick;
-    struct bus *buses;
-    struct actions *actions;
-    struct telemetry *telemetry;
-    struct sensor_rt *rt;
-    char alarm_topic[256];
-    char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */
-    char telemetry_topic[256];
-    uint64_t dropped_seen;
-    bool actions_due;       /* alarm levels changed: evaluate the actions after the batch */
-    bool trimming;          /* the readings are over their bounds */
-    /* The sensors whose alarm state changed in the open transaction, with
-     * their state before it: a transaction that fails to commit takes its
-     * events with it, and the state goes back so they are made again. */
-    struct sensor_rt *shadow;
-    unsigned *dirty;
-    unsigned n_dirty;
-    struct sample batch[SAMPLE_BATCH];
-};
-
 /* Keeps a sensor's state from before its first event of the transaction.
  * Only sensors with events: the others' delay timers must run on, or a
  * delayed alarm could never be raised while commits fail. */
-static void remember(struct gateway *g, unsigned idx, const struct sensor_rt *before)
+void core_remember(struct gateway *g, unsigned idx, const struct sensor_rt *before)
 {
     for (unsigned i = 0; i < g->n_dirty; i++)
         if (g->dirty[i] == idx)
@@ -105,7 +64,7 @@ static int alloc_shadow(struct gateway *g, unsigned n)
 
 /* One alarm transition: alarms row, event row and outbox row, in the tick's
  * transaction; published only after the commit. */
-static void emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
+void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
                           const struct rule_event *ev, const char *by)
 {
     const struct cfg_sensor *s = &g->cfg.sensors[idx];
@@ -164,7 +123,7 @@ static void emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum q
 static void emit_event(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
                        const struct rule_event *ev)
 {
-    emit_event_by(g, idx, ts_ms, q, ev, NULL);
+    core_emit_event_by(g, idx, ts_ms, q, ev, NULL);
 }
 
 static void handle_sample(struct gateway *g, const struct sample *smp)
@@ -197,7 +156,7 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     unsigned n = rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality,
                               g->loop.now_ms, ev);
     if (n)
-        remember(g, smp->sensor, &before);
+        core_remember(g, smp->sensor, &before);
     for (unsigned i = 0; i < n; i++)
         emit_event(g, smp->sensor, smp->ts_ms, smp->quality, &ev[i]);
     if (n)
@@ -248,7 +207,7 @@ static void take_samples(struct gateway *g, bool all)
     unsigned n;
 
     do {
-        n = sampleq_drain(&g->q, g->batch, SAMPLE_BATCH);
+        n = sampleq_drain(&g->q, g->batch, GATEWAY_SAMPLE_BATCH);
         for (unsigned i = 0; i < n; i++)
             handle_sample(g, &g->batch[i]);
     } while (all && n > 0);
@@ -284,6 +243,10 @@ static void before_sleep(struct loop *l, void *ctx)
 
     /* The alarm is on disk before it is handed to MQTT. */
     (void)l;
+    if (g->reload_due) {
+        g->reload_due = false;
+        core_reload(g);
+    }
     commit(g, false);
     uplink_pump(g->uplink); /* (none while a reload reopens it) */
 }
@@ -315,7 +278,7 @@ static void remind(struct gateway *g, unsigned i)
             continue;
         struct rule_event ev = {.cond = (enum condition)c, .value = rt->value,
                                 .r = {.event = EV_REMINDER, .level = LEVEL_RED, .prev_level = LEVEL_RED}};
-        remember(g, i, rt);
+        core_remember(g, i, rt);
         emit_event(g, i, loop_wallclock_ms(), rt->quality, &ev);
     }
 }
@@ -336,7 +299,7 @@ static void on_tick(struct loop *l, struct loop_timer *t)
         struct sensor_rt before = g->rt[i];
         if (!rules_stale(&g->cfg.sensors[i].rules, &g->rt[i].st, l->now_ms, &ev))
             continue;
-        remember(g, i, &before);
+        core_remember(g, i, &before);
         log_warn("core: sensor '%s': no sample for %llds: stale", g->cfg.sensors[i].name,
                  (long long)(g->cfg.sensors[i].rules.stale_ms / 1000));
         emit_event(g, i, loop_wallclock_ms(), Q_STALE, &ev);
@@ -428,126 +391,6 @@ static int buses_start(struct gateway *g)
     return 0;
 }
 
-/* ---- commands from the center ---- */
-
-static void reply(struct gateway *g, const char *name, const struct cmd *c, const char *error)
-{
-    char topic[320], payload[512];
-    int len = payload_reply(c, error, payload, sizeof(payload));
-
-    if (len < 0 || snprintf(topic, sizeof(topic), "%s%s", g->reply_topic, name) >= (int)sizeof(topic))
-        return;
-    store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
-}
-
-/* ack: {"id":"...","alarm_id":77,"by":"desk 3"} acknowledges an active alarm. */
-static const char *cmd_ack(struct gateway *g, const struct cmd *c, char *err, size_t errlen)
-{
-    if (!c->has_alarm_id)
-        return "\"alarm_id\" is missing";
-    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
-        for (int k = 0; k < COND_COUNT; k++) {
-            if (g->rt[i].alarm_id[k] != c->alarm_id)
-                continue;
-            if (g->rt[i].acked[k]) {
-                snprintf(err, errlen, "alarm %lld is already acknowledged", (long long)c->alarm_id);
-                return err;
-            }
-            char by[80];
-            snprintf(by, sizeof(by), "center:%s", c->by[0] ? c->by : "unnamed");
-            enum level lv = g->rt[i].st.cond[k].level;
-            struct rule_event ev = {.cond = (enum condition)k, .value = g->rt[i].value,
-                                    .r = {.event = EV_ACKED, .level = lv, .prev_level = lv}};
-            remember(g, i, &g->rt[i]);
-            emit_event_by(g, i, loop_wallclock_ms(), g->rt[i].quality, &ev, by);
-            return g->rt[i].acked[k] ? NULL : "the acknowledgement could not be stored";
-        }
-    }
-    snprintf(err, errlen, "no active alarm %lld", (long long)c->alarm_id);
-    return err;
-}
-
-/* maintenance: {"id":"m1","sensor":"gas-01","duration":3600} (or "bus":
- * a whole bus; duration 0 ends it). Its alarms are still recorded and sent,
- * flagged "maintenance"; they start no action and are not reminded. */
-static const char *cmd_maintenance(struct gateway *g, const struct cmd *c, char *err, size_t errlen)
-{
-    unsigned n = 0;
-
-    if (!c->sensor[0] == !c->bus[0])
-        return "give one of \"sensor\" or \"bus\"";
-    if (!c->has_duration)
-        return "\"duration\" is missing";
-    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
-        const struct cfg_sensor *s = &g->cfg.sensors[i];
-        if (c->sensor[0] ? strcmp(s->name, c->sensor) != 0 : strcmp(s->bus_name, c->bus) != 0)
-            continue;
-        g->rt[i].maint_until = c->duration_s ? g->loop.now_ms + c->duration_s * 1000 : 0;
-        n++;
-    }
-    if (!n) {
-        snprintf(err, errlen, "no %s '%s'", c->sensor[0] ? "sensor" : "bus with sensors",
-                 c->sensor[0] ? c->sensor : c->bus);
-        return err;
-    }
-    if (c->duration_s)
-        log_info("core: %s '%s': in maintenance for %llds (by the center%s%s)",
-                 c->sensor[0] ? "sensor" : "bus", c->sensor[0] ? c->sensor : c->bus,
-                 (long long)c->duration_s, c->by[0] ? ": " : "", c->by);
-    else
-        log_info("core: %s '%s': maintenance ended (by the center%s%s)", c->sensor[0] ? "sensor" : "bus",
-                 c->sensor[0] ? c->sensor : c->bus, c->by[0] ? ": " : "", c->by);
-    uplink_status_changed(g->uplink);
-    actions_update(g->actions);
-    return NULL;
-}
-
-/* reset: {"id":"r1","action":"siren"} releases a latched action. */
-static const char *cmd_reset(struct gateway *g, const struct cmd *c, char *err, size_t errlen)
-{
-    if (!c->action[0])
-        return "\"action\" is missing";
-    int r = actions_reset(g->actions, c->action);
-    if (r == -ENOENT)
-        snprintf(err, errlen, "no action '%s'", c->action);
-    else if (r == -EALREADY)
-        snprintf(err, errlen, "action '%s' is not latched", c->action);
-    return r ? err : NULL;
-}
-
-static unsigned maintenance_list(void *ctx, const char **names, unsigned max)
-{
-    struct gateway *g = ctx;
-    unsigned n = 0;
-
-    for (unsigned i = 0; i < g->cfg.n_sensors && n < max; i++)
-        if (g->rt[i].maint_until)
-            names[n++] = g->cfg.sensors[i].name;
-    return n;
-}
-
-static void on_command(void *ctx, const char *name, const char *payload, size_t len)
-{
-    struct gateway *g = ctx;
-    struct cmd c;
-    char err[160];
-    const char *error = NULL;
-
-    if (payload_parse_cmd(payload, len, &c, err, sizeof(err)) < 0)
-        error = err;
-    else if (strcmp(name, "ack") == 0)
-        error = cmd_ack(g, &c, err, sizeof(err));
-    else if (strcmp(name, "maintenance") == 0)
-        error = cmd_maintenance(g, &c, err, sizeof(err));
-    else if (strcmp(name, "reset") == 0)
-        error = cmd_reset(g, &c, err, sizeof(err));
-    else
-        error = "unknown command (this gateway knows: ack, maintenance, reset)";
-    if (error)
-        log_warn("core: command '%.40s' refused: %s", name, error);
-    reply(g, name, &c, error);
-}
-
 static int open_telemetry(struct gateway *g)
 {
     if (uplink_topic(&g->cfg, "telemetry", g->telemetry_topic, sizeof(g->telemetry_topic)) < 0)
@@ -558,12 +401,12 @@ static int open_telemetry(struct gateway *g)
 static int open_uplink(struct gateway *g)
 {
     struct uplink_identity id = {.boot = store_boot_count(g->store), .sensors = g->cfg.n_sensors,
-                                 .maintenance = maintenance_list, .ctx = g};
+                                 .maintenance = commands_maintenance_list, .ctx = g};
 
     if (uplink_topic(&g->cfg, "alarm", g->alarm_topic, sizeof(g->alarm_topic)) < 0 ||
         uplink_topic(&g->cfg, "reply/", g->reply_topic, sizeof(g->reply_topic)) < 0)
         return -ENAMETOOLONG;
-    return uplink_open(&g->uplink, &g->loop, &g->cfg, g->store, &id, on_command, g);
+    return uplink_open(&g->uplink, &g->loop, &g->cfg, g->store, &id, commands_on_message, g);
 }
 
 /* Sensors gone from the config take their open alarms with them: the
@@ -577,7 +420,7 @@ static void close_removed(struct gateway *g, const struct config *next)
         for (int c = 0; !kept && c < COND_COUNT; c++) {
             if (!g->rt[i].alarm_id[c])
                 continue;
-            remember(g, i, &g->rt[i]);
+            core_remember(g, i, &g->rt[i]);
             struct rule_event ev = {.cond = (enum condition)c, .value = g->rt[i].value,
                                     .r = {.event = EV_CLEARED, .level = LEVEL_NONE,
                                           .prev_level = g->rt[i].st.cond[c].level}};
@@ -588,7 +431,7 @@ static void close_removed(struct gateway *g, const struct config *next)
     }
 }
 
-static void reload(struct gateway *g)
+void core_reload(struct gateway *g)
 {
     struct config next;
     char err[CFG_ERR_MAX];
@@ -658,7 +501,7 @@ static void on_signal(struct loop *l, struct loop_fd *f, uint32_t events)
     (void)events;
     while (read(f->fd, &si, sizeof(si)) == sizeof(si)) {
         if (si.ssi_signo == SIGHUP) {
-            reload(g);
+            core_reload(g);
         } else {
             log_info("core: %s received, stopping", strsignal((int)si.ssi_signo));
             loop_stop(l);
@@ -693,6 +536,7 @@ static int start(struct gateway *g)
 
     if ((r = loop_init(&g->loop)) < 0 || (r = setup_signals(g)) < 0)
         return r;
+    g->started_ms = loop_clock_ms();
     if ((r = store_open(g->cfg.store.path, &g->store)) < 0)
         return r;
     store_outbox_limits(g->store, g->cfg.store.outbox_max, g->cfg.store.outbox_max_bytes,
@@ -713,7 +557,8 @@ static int start(struct gateway *g)
     g->q_fd = (struct loop_fd){.fd = g->q.efd, .events = EPOLLIN, .cb = on_samples};
     if ((r = loop_fd_add(&g->loop, &g->q_fd)) < 0)
         return r;
-    if ((r = loop_timer_add(&g->loop, &g->tick, on_tick)) < 0 ||
+    if ((r = loop_timer_add(&g->loop, &g->reboot_timer, commands_on_reboot)) < 0 ||
+        (r = loop_timer_add(&g->loop, &g->tick, on_tick)) < 0 ||
         (r = loop_timer_set(&g->tick, COMMIT_INTERVAL_MS, COMMIT_INTERVAL_MS)) < 0)
         return r;
     if ((r = open_uplink(g)) < 0 || (r = open_telemetry(g)) < 0)
@@ -744,6 +589,7 @@ static void stop(struct gateway *g)
         uplink_close(g->uplink);
     }
     loop_timer_del(&g->loop, &g->tick);
+    loop_timer_del(&g->loop, &g->reboot_timer);
     if (g->sig_fd.registered) {
         loop_fd_del(&g->loop, &g->sig_fd);
         close(g->sig_fd.fd);
@@ -768,10 +614,12 @@ int gateway_run(struct config *cfg)
     }
     g->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
-    g->tick.f.fd = -1;
+    g->tick.f.fd = g->reboot_timer.f.fd = -1;
     g->gen = 1;
     if (start(g) < 0 || loop_run(&g->loop) < 0)
         status = 1;
+    if (g->reboot && status == 0)
+        status = GATEWAY_RESTART;
     stop(g);
     free(g);
     return status;

@@ -7,8 +7,11 @@
 
 #include "config.h"
 
+#define GATEWAY_RESTART (-1)
+
 /* Runs until SIGTERM/SIGINT; SIGHUP reloads cfg->path. Takes ownership of
- * *cfg. Returns the process exit status. */
+ * *cfg. Returns the process exit status, or GATEWAY_RESTART when the center
+ * asked for a restart (cmd/reboot): everything is closed, exec again. */
 int gateway_run(struct config *cfg);
 
 #endif

@@ -3,6 +3,9 @@
 #include <mosquitto.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "gateway.h"
@@ -66,6 +69,14 @@ int main(int argc, char **argv)
     mosquitto_lib_init();
     int status = gateway_run(&cfg);
     mosquitto_lib_cleanup();
+    if (status == GATEWAY_RESTART) {
+        /* same pid, same arguments: a service manager sees no exit */
+        log_info("core: exec %s again", argv[0]);
+        log_close();
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "lifelined: restart: exec failed: %s\n", strerror(errno));
+        return 1;
+    }
     log_close();
     return status;
 }

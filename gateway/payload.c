@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int print(cJSON *o, char *buf, size_t len)
@@ -59,7 +60,7 @@ int payload_alarm(const struct alarm_msg *m, char *buf, size_t len)
     return print(o, buf, len);
 }
 
-int payload_status(const struct status_msg *m, char *buf, size_t len)
+cJSON *payload_status_object(const struct status_msg *m)
 {
     cJSON *o = cJSON_CreateObject();
 
@@ -85,7 +86,12 @@ int payload_status(const struct status_msg *m, char *buf, size_t len)
     }
     if (!list)
         o = (cJSON_Delete(o), NULL);
-    return print(o, buf, len);
+    return o;
+}
+
+int payload_status(const struct status_msg *m, char *buf, size_t len)
+{
+    return print(payload_status_object(m), buf, len);
 }
 
 int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned n, char *buf, size_t len)
@@ -144,7 +150,7 @@ int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t l
     return print(o, buf, len);
 }
 
-int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len)
+static cJSON *reply_object(const struct cmd *c, const char *error)
 {
     cJSON *o = cJSON_CreateObject();
 
@@ -156,7 +162,136 @@ int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len)
         o = (cJSON_Delete(o), NULL);
     if (error)
         o = add_str(o, "error", error);
-    return print(o, buf, len);
+    return o;
+}
+
+int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len)
+{
+    return print(reply_object(c, error), buf, len);
+}
+
+char *payload_reply_alloc(const struct cmd *c, const char *error, cJSON *fields, size_t *len)
+{
+    cJSON *o = reply_object(c, error);
+    char *text = NULL;
+
+    while (o && fields && fields->child) {
+        cJSON *f = cJSON_DetachItemViaPointer(fields, fields->child);
+        if (!cJSON_AddItemToObject(o, f->string, f)) {
+            cJSON_Delete(f);
+            o = (cJSON_Delete(o), NULL);
+        }
+    }
+    cJSON_Delete(fields);
+    if (o)
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text)
+        *len = strlen(text);
+    return text;
+}
+
+static bool whole(const cJSON *f, double min, double max)
+{
+    return cJSON_IsNumber(f) && f->valuedouble >= min && f->valuedouble <= max &&
+           f->valuedouble == (double)(int64_t)f->valuedouble;
+}
+
+/* from, to, limit: whole numbers (ms since the epoch, or seq) */
+static int parse_ranges(const cJSON *o, struct cmd *c, char *err, size_t errlen)
+{
+    static const struct { const char *key; size_t val, has; double max; } nums[] = {
+        {"from", offsetof(struct cmd, from), offsetof(struct cmd, has_from), 9007199254740991.0},
+        {"to", offsetof(struct cmd, to), offsetof(struct cmd, has_to), 9007199254740991.0},
+        {"limit", offsetof(struct cmd, limit), offsetof(struct cmd, has_limit), 1000},
+    };
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, nums[i].key);
+        if (!f)
+            continue;
+        if (!whole(f, nums[i].max == 1000 ? 1 : 0, nums[i].max)) {
+            snprintf(err, errlen, "\"%s\" must be a whole number from %d to %.0f", nums[i].key,
+                     nums[i].max == 1000 ? 1 : 0, nums[i].max);
+            return -1;
+        }
+        *(int64_t *)((char *)c + nums[i].val) = (int64_t)f->valuedouble;
+        *(bool *)((char *)c + nums[i].has) = true;
+    }
+    return 0;
+}
+
+/* sensors: ["gas-01", ...] */
+static int parse_sensors(const cJSON *o, struct cmd *c, char *err, size_t errlen)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "sensors"), *e;
+
+    if (!f)
+        return 0;
+    if (!cJSON_IsArray(f) || cJSON_GetArraySize(f) > CMD_MAX_SENSORS) {
+        snprintf(err, errlen, "\"sensors\" must be an array of at most %d names", CMD_MAX_SENSORS);
+        return -1;
+    }
+    cJSON_ArrayForEach(e, f) {
+        if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) >= sizeof(c->sensors[0])) {
+            snprintf(err, errlen, "\"sensors\" must hold names of 1 to %zu characters", sizeof(c->sensors[0]) - 1);
+            return -1;
+        }
+        snprintf(c->sensors[c->n_sensors++], sizeof(c->sensors[0]), "%s", e->valuestring);
+    }
+    c->has_sensors = true;
+    return 0;
+}
+
+/* A number as the config file writes it: the shortest text that reads back
+ * the same double. */
+static void number_text(double v, char *buf, size_t len)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, len, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* set: {"red":40,"on_delay":"5s","blue":null} */
+static int parse_set(const cJSON *o, struct cmd *c, char *err, size_t errlen)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "set"), *e;
+
+    if (!f)
+        return 0;
+    if (!cJSON_IsObject(f) || !f->child || cJSON_GetArraySize(f) > CMD_MAX_SET) {
+        snprintf(err, errlen, "\"set\" must be an object of 1 to %d keys", CMD_MAX_SET);
+        return -1;
+    }
+    cJSON_ArrayForEach(e, f) {
+        struct cmd_set *k = &c->set[c->n_set];
+        if (strlen(e->string) >= sizeof(k->key)) {
+            snprintf(err, errlen, "\"set\": key too long");
+            return -1;
+        }
+        for (unsigned i = 0; i < c->n_set; i++) {
+            if (strcmp(c->set[i].key, e->string) == 0) {
+                snprintf(err, errlen, "\"set\": \"%s\" given twice", e->string);
+                return -1;
+            }
+        }
+        snprintf(k->key, sizeof(k->key), "%s", e->string);
+        if (cJSON_IsNull(e)) {
+            k->remove = true;
+        } else if (cJSON_IsNumber(e)) {
+            number_text(e->valuedouble, k->value, sizeof(k->value));
+        } else if (cJSON_IsString(e) && e->valuestring[0] && strlen(e->valuestring) < sizeof(k->value)) {
+            snprintf(k->value, sizeof(k->value), "%s", e->valuestring);
+        } else {
+            snprintf(err, errlen, "\"set\": \"%.31s\" must be a number, a string of 1 to %zu characters, "
+                     "or null", e->string, sizeof(k->value) - 1);
+            return -1;
+        }
+        c->n_set++;
+    }
+    c->has_set = true;
+    return 0;
 }
 
 /* Every field is optional and type-checked: a hostile payload gets an
@@ -220,6 +355,9 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
         c->duration_s = (int64_t)f->valuedouble;
         c->has_duration = true;
     }
+    if (parse_ranges(o, c, err, errlen) < 0 || parse_sensors(o, c, err, errlen) < 0 ||
+        parse_set(o, c, err, errlen) < 0)
+        goto out;
     f = cJSON_GetObjectItemCaseSensitive(o, "by");
     if (f) {
         if (!cJSON_IsString(f) || !f->valuestring[0] || strlen(f->valuestring) >= sizeof(c->by)) {

@@ -16,6 +16,16 @@ struct alarm_msg {
     bool maintenance; /* the sensor is in maintenance (added only when true) */
 };
 
+#define CMD_MAX_SENSORS 64
+#define CMD_MAX_SET 16
+
+/* One key of a cmd/set: its value as the config file will hold it. */
+struct cmd_set {
+    char key[32];
+    char value[160];
+    bool remove;       /* null: back to the class/profile default */
+};
+
 /* A command from the center, as far as this version reads them. */
 struct cmd {
     char id[64];       /* echoed in the reply; empty when missing */
@@ -28,6 +38,16 @@ struct cmd {
     char action[64];   /* reset: a latched action */
     int64_t duration_s;/* maintenance: how long; 0 ends it */
     bool has_duration;
+    char sensors[CMD_MAX_SENSORS][64]; /* get: which; all when has_sensors is false */
+    unsigned n_sensors;
+    bool has_sensors;
+    int64_t from, to;  /* history: ms since the epoch, [from, to); replay: seq, [from, to] */
+    bool has_from, has_to;
+    int64_t limit;     /* history: readings per page */
+    bool has_limit;
+    struct cmd_set set[CMD_MAX_SET];
+    unsigned n_set;
+    bool has_set;
 };
 
 #define CMD_MAX_PAYLOAD 4096
@@ -67,6 +87,13 @@ int payload_action(int64_t ts_ms, const char *action, const char *output, int va
 int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t len);
 /* {"ts":...,"readings":[{"sensor":...,"ts":...,"value":...,"unit":...,"quality":...}, ...]} */
 int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned n, char *buf, size_t len);
+struct cJSON;
+/* The status document as a cJSON object (for the status command's reply). */
+struct cJSON *payload_status_object(const struct status_msg *m);
+/* A reply with more fields: those of the object fields (taken over; NULL
+ * for none) after "id" and "ok". Returns malloc'd text (length in *len),
+ * or NULL when out of memory. */
+char *payload_reply_alloc(const struct cmd *c, const char *error, struct cJSON *fields, size_t *len);
 /* {"id":...,"ok":true} or {"id":...,"ok":false,"error":"..."}; id null when unknown. */
 int payload_reply(const struct cmd *c, const char *error, char *buf, size_t len);
 /* Parses a command payload: 0, or -1 with why in err (the reply's error text). */

@@ -20,7 +20,7 @@ enum stmt_id {
     S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE,
     S_EVENT_ADD,
     S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_EVICT, S_OUTBOX_SIZES,
-    S_TRIM_AGE, S_TRIM_OLDEST, S_PAGES,
+    S_TRIM_AGE, S_TRIM_OLDEST, S_PAGES, S_HISTORY, S_EVENTS,
     S_COUNT
 };
 
@@ -57,6 +57,9 @@ static const char *const sql[S_COUNT] = {
      * never the whole table) */
     [S_TRIM_AGE] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?2) AND ts < ?1",
     [S_TRIM_OLDEST] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?1)",
+    [S_HISTORY] = "SELECT ts, value, quality FROM readings WHERE sensor = ?1 AND ts >= ?2 AND ts < ?3 "
+                  "ORDER BY ts, id LIMIT ?4",
+    [S_EVENTS] = "SELECT seq, payload FROM alarm_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
     [S_PAGES] = "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
                 "(SELECT page_size FROM pragma_page_size())",
 };
@@ -755,4 +758,50 @@ int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int6
 const char *store_reset_path(const struct store *st)
 {
     return st->moved_to[0] ? st->moved_to : NULL;
+}
+
+int store_history(struct store *st, int64_t sensor_id, int64_t from_ms, int64_t to_ms, int limit,
+                  store_reading_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = st->stmt[S_HISTORY];
+    int rc, n = 0;
+
+    sqlite3_bind_int64(s, 1, sensor_id);
+    sqlite3_bind_int64(s, 2, from_ms);
+    sqlite3_bind_int64(s, 3, to_ms);
+    sqlite3_bind_int(s, 4, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        bool has = sqlite3_column_type(s, 1) != SQLITE_NULL;
+        fn(ctx, sqlite3_column_int64(s, 0), has ? sqlite3_column_double(s, 1) : 0, has,
+           (enum quality)sqlite3_column_int(s, 2));
+        n++;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? n : db_error(st, "read history");
+}
+
+int store_events(struct store *st, int64_t from_seq, int64_t to_seq, store_event_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = st->stmt[S_EVENTS];
+    int rc, n = 0;
+
+    sqlite3_bind_int64(s, 1, from_seq);
+    sqlite3_bind_int64(s, 2, to_seq);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1)) < 0) {
+            rc = SQLITE_DONE;
+            n = -EIO;
+            break;
+        }
+        n++;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? n : db_error(st, "read alarm events");
+}
+
+int64_t store_last_seq(const struct store *st)
+{
+    return st->next_seq - 1;
 }

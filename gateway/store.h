@@ -94,6 +94,18 @@ typedef bool (*store_outbox_fn)(void *ctx, const struct outbox_msg *m);
 int store_outbox_each(struct store *st, int limit, store_outbox_fn fn, void *ctx);
 int store_outbox_delete(struct store *st, int64_t id);
 
+/* Readings of a sensor with from_ms <= ts < to_ms, oldest first, at most
+ * limit: fn for each (has false: no value, a bad reading). Returns how many. */
+typedef void (*store_reading_fn)(void *ctx, int64_t ts_ms, double value, bool has, enum quality q);
+int store_history(struct store *st, int64_t sensor_id, int64_t from_ms, int64_t to_ms, int limit,
+                  store_reading_fn fn, void *ctx);
+/* Alarm events with from <= seq <= to, in seq order, as they were sent;
+ * fn returns < 0 to stop (an error). Returns how many. */
+typedef int (*store_event_fn)(void *ctx, int64_t seq, const char *payload);
+int store_events(struct store *st, int64_t from_seq, int64_t to_seq, store_event_fn fn, void *ctx);
+/* The last sequence number handed out (0: none yet). */
+int64_t store_last_seq(const struct store *st);
+
 /* Bytes of the database in use (pages not on the free list), or -1. */
 int64_t store_used_bytes(struct store *st);
 /* Deletes at most batch readings: older than retention, then the oldest

@@ -43,6 +43,7 @@ struct uplink {
     bool shutdown_acked;
     bool used; /* the client has connected before: reset it before the next try */
     bool failing; /* connecting fails: said once, until it works again */
+    bool closing; /* uplink_shutdown: no reconnect, no log line for the disconnect */
     int64_t dropped_told;  /* drops counted in the last status built */
     int64_t status_ms;     /* when the last online status was published */
     char lib_err[200]; /* libmosquitto's last error line (the TLS reason, say) */
@@ -63,20 +64,34 @@ static const char *mosq_error(int rc)
 #define STATUS_MAX 4096
 #define STATUS_MAINT_MAX 64
 
+void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *m, const char **names,
+                        unsigned max)
+{
+    struct outbox_stats ob;
+
+    *m = (struct status_msg){.state = state, .version = LIFELINE_VERSION, .boot = u->ident.boot,
+                             .sensors = u->ident.sensors, .ts_ms = loop_wallclock_ms(),
+                             .maintenance = names, .config = u->cfg->hash};
+    store_outbox_stats(u->store, &ob);
+    m->outbox = ob.rows[PRIO_ALARM] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
+    for (int p = 0; p < PRIO_COUNT; p++)
+        m->dropped[p] = ob.dropped[p];
+    if (u->ident.maintenance)
+        m->n_maintenance = u->ident.maintenance(u->ident.ctx, names, max);
+}
+
+bool uplink_is_connected(const struct uplink *u)
+{
+    return u && u->state == UP_CONNECTED;
+}
+
 static int status_payload(struct uplink *u, const char *state, char *buf, size_t len)
 {
     const char *names[STATUS_MAINT_MAX];
-    struct status_msg m = {.state = state, .version = LIFELINE_VERSION, .boot = u->ident.boot,
-                           .sensors = u->ident.sensors, .ts_ms = loop_wallclock_ms(),
-                           .maintenance = names, .config = u->cfg->hash};
-    struct outbox_stats ob;
-    store_outbox_stats(u->store, &ob);
-    m.outbox = ob.rows[PRIO_ALARM] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
-    for (int p = 0; p < PRIO_COUNT; p++)
-        m.dropped[p] = ob.dropped[p];
+    struct status_msg m;
+
+    uplink_status_fill(u, state, &m, names, STATUS_MAINT_MAX);
     u->dropped_told = m.dropped[0] + m.dropped[1] + m.dropped[2];
-    if (u->ident.maintenance)
-        m.n_maintenance = u->ident.maintenance(u->ident.ctx, names, STATUS_MAINT_MAX);
     return payload_status(&m, buf, len);
 }
 
@@ -165,6 +180,8 @@ static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_me
 
 static void conn_lost(struct uplink *u, int rc)
 {
+    if (u->closing)
+        return;
     if (u->state == UP_CONNECTED)
         log_warn("uplink: disconnected: %s, reconnecting", rc ? mosq_error(rc) : "by request");
     else if (!u->failing)
@@ -455,7 +472,8 @@ void uplink_shutdown(struct uplink *u, int timeout_ms)
     }
     if (!u->shutdown_acked && timeout_ms > 0)
         log_warn("uplink: no PUBACK for the offline status within %dms", timeout_ms);
-    u->state = UP_IDLE; /* on_disconnect must not schedule a reconnect's log line */
+    u->state = UP_IDLE;
+    u->closing = true; /* on_disconnect must not schedule a reconnect */
     mosquitto_disconnect(u->mosq);
 }
 

@@ -39,6 +39,12 @@ void uplink_shutdown(struct uplink *u, int timeout_ms);
 void uplink_close(struct uplink *u);
 /* Publishes the retained status again (something in it changed). */
 void uplink_status_changed(struct uplink *u);
+struct status_msg;
+/* The status document's fields as of now; names: room for max sensor
+ * names in maintenance. */
+void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *m, const char **names,
+                        unsigned max);
+bool uplink_is_connected(const struct uplink *u);
 /* The topic for a message kind under lifeline/v1/{site}/{gateway}/. */
 int uplink_topic(const struct config *cfg, const char *kind, char *buf, size_t len);
 
