@@ -23,3 +23,15 @@ $(B)/bench/bench_rules: bench/rules/bench_rules.c $(LIBCORE)
 
 bench-rules: $(B)/bench/bench_rules
 	B=$(CURDIR)/$(B) bench/rules/run.sh
+
+# bench-store: readings/s through the store path vs plain SQLite, bytes per
+# reading, outbox drain rate to a local mosquitto, 24 h backlog drain time
+.PHONY: bench-store
+bench: bench-store
+
+$(B)/bench/bench_store: bench/store/bench_store.c $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
+
+bench-store: $(B)/lifelined $(B)/bench/bench_store
+	B=$(CURDIR)/$(B) bench/store/run.sh

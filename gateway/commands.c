@@ -108,7 +108,7 @@ static const char *cmd_maintenance(struct gateway *g, const struct cmd *c, cJSON
         const struct cfg_sensor *s = &g->cfg.sensors[i];
         if (c->sensor[0] ? strcmp(s->name, c->sensor) != 0 : strcmp(s->bus_name, c->bus) != 0)
             continue;
-        g->rt[i].maint_until = c->duration_s ? g->loop.now_ms + c->duration_s * 1000 : 0;
+        core_set_maintenance(g, i, c->duration_s ? g->loop.now_ms + c->duration_s * 1000 : 0);
         n++;
     }
     if (!n) {

@@ -283,6 +283,80 @@ static void remind(struct gateway *g, unsigned i)
     }
 }
 
+#define TIMER_STATE_VERSION 1u
+
+/* The rule state of a sensor whose delay runs, saved with the tick, so a
+ * restart continues the delay where it was instead of starting it over. */
+static void save_timer(struct gateway *g, unsigned i)
+{
+    struct sensor_rt *rt = &g->rt[i];
+    bool running = rules_timer_running(&g->cfg.sensors[i].rules, &rt->st);
+    struct {
+        uint32_t version, size;
+        struct sensor_state st;
+    } blob = {TIMER_STATE_VERSION, (uint32_t)sizeof(struct sensor_state), rt->st};
+
+    if (running && store_timer_put(g->store, g->cfg.sensors[i].name, g->loop.now_ms, &blob, sizeof(blob)) == 0)
+        rt->timer_saved = true;
+    else if (!running && rt->timer_saved && store_timer_del(g->store, g->cfg.sensors[i].name) == 0)
+        rt->timer_saved = false;
+}
+
+static int sensor_by_name(const struct gateway *g, const char *name)
+{
+    for (unsigned i = 0; i < g->cfg.n_sensors; i++)
+        if (strcmp(g->cfg.sensors[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The clock of the saved state was the old process's: the time the
+ * gateway was down does not count (a delay is for a condition seen to hold). */
+static void restore_timer(void *ctx, const char *sensor, int64_t saved_ms, const void *state, size_t len)
+{
+    struct gateway *g = ctx;
+    struct {
+        uint32_t version, size;
+        struct sensor_state st;
+    } blob;
+    int i = sensor_by_name(g, sensor);
+
+    if (i < 0 || len != sizeof(blob)) {
+        store_timer_del(g->store, sensor);
+        return;
+    }
+    memcpy(&blob, state, sizeof(blob));
+    if (blob.version != TIMER_STATE_VERSION || blob.size != sizeof(struct sensor_state)) {
+        store_timer_del(g->store, sensor);
+        return;
+    }
+    g->rt[i].st = blob.st;
+    rules_state_shift(&g->rt[i].st, g->loop.now_ms - saved_ms);
+    g->rt[i].timer_saved = true;
+    log_info("core: sensor '%s': its delay timers continue", sensor);
+}
+
+void core_set_maintenance(struct gateway *g, unsigned idx, int64_t until_ms)
+{
+    g->rt[idx].maint_until = until_ms;
+    store_maintenance_put(g->store, g->cfg.sensors[idx].name,
+                          until_ms ? loop_wallclock_ms() + (until_ms - g->loop.now_ms) : 0);
+}
+
+static void restore_maintenance(void *ctx, const char *sensor, int64_t until_wall_ms)
+{
+    struct gateway *g = ctx;
+    int64_t left = until_wall_ms - loop_wallclock_ms();
+    int i = sensor_by_name(g, sensor);
+
+    if (i < 0 || left <= 0) {
+        store_maintenance_put(g->store, sensor, 0);
+        return;
+    }
+    g->rt[i].maint_until = g->loop.now_ms + left;
+    log_info("core: sensor '%s': in maintenance for %llds more", sensor, (long long)(left / 1000));
+}
+
 static void on_tick(struct loop *l, struct loop_timer *t)
 {
     struct gateway *g = container_of(t, struct gateway, tick);
@@ -291,10 +365,11 @@ static void on_tick(struct loop *l, struct loop_timer *t)
     bool ended = false;
     for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
         if (g->rt[i].maint_until && l->now_ms >= g->rt[i].maint_until) {
-            g->rt[i].maint_until = 0;
+            core_set_maintenance(g, i, 0);
             ended = true;
             log_info("core: sensor '%s': maintenance over", g->cfg.sensors[i].name);
         }
+        save_timer(g, i);
         remind(g, i);
         struct sensor_rt before = g->rt[i];
         if (!rules_stale(&g->cfg.sensors[i].rules, &g->rt[i].st, l->now_ms, &ev))
@@ -327,7 +402,7 @@ static void restore_alarm(void *ctx, const struct alarm_row *row)
             g->rt[i].alarm_id[c] = row->id;
             g->rt[i].acked[c] = row->acked;
             g->rt[i].told_ms[c] = g->loop.now_ms;
-            rules_init(&g->rt[i].st.cond[c], row->level);
+            g->rt[i].st.cond[c].level = row->level; /* (its timers, if saved, are restored) */
             log_info("core: sensor '%s': %s alarm %lld continues at %s", row->sensor,
                      row->condition, (long long)row->id, level_name(row->level));
         }
@@ -550,7 +625,10 @@ static int start(struct gateway *g)
     g->rt = runtime_for(g, &g->cfg, NULL, NULL);
     if (!g->rt || alloc_shadow(g, g->cfg.n_sensors) < 0)
         return -ENOMEM;
-    if ((r = store_active_alarms(g->store, restore_alarm, g)) < 0)
+    g->loop.now_ms = loop_clock_ms();
+    if ((r = store_timers(g->store, restore_timer, g)) < 0 ||
+        (r = store_active_alarms(g->store, restore_alarm, g)) < 0 ||
+        (r = store_maintenance(g->store, restore_maintenance, g)) < 0)
         return r;
     if ((r = sampleq_init(&g->q, SAMPLE_QUEUE_CAP)) < 0)
         return r;

@@ -25,6 +25,7 @@ struct sensor_rt {
     bool acked[COND_COUNT];       /* acknowledged since it was raised or last escalated */
     int64_t told_ms[COND_COUNT];  /* monotonic: last raised/escalated/reminder, for reminders */
     int64_t maint_until;          /* monotonic ms; 0: not in maintenance */
+    bool timer_saved;             /* its rule state is in the store's timers table */
     double value;
     enum quality quality;
     int64_t ts_ms;
@@ -70,6 +71,9 @@ void core_remember(struct gateway *g, unsigned idx, const struct sensor_rt *befo
  * transaction; by: who acknowledged (acked events), else NULL. */
 void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
                         const struct rule_event *ev, const char *by);
+/* Puts a sensor in maintenance until the monotonic time until_ms (0: ends
+ * it), in the store too, so that it outlives a restart. */
+void core_set_maintenance(struct gateway *g, unsigned idx, int64_t until_ms);
 /* Reads the config file again and applies it (SIGHUP, cmd/set). */
 void core_reload(struct gateway *g);
 

@@ -144,6 +144,11 @@ void loop_timer_del(struct loop *l, struct loop_timer *t)
     t->f.fd = -1;
 }
 
+void loop_again(struct loop *l)
+{
+    l->again = true;
+}
+
 void loop_stop(struct loop *l)
 {
     l->running = false;
@@ -159,7 +164,8 @@ int loop_run(struct loop *l)
             l->before_sleep(l, l->before_sleep_ctx);
         if (!l->running)
             break;
-        int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, -1);
+        int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, l->again ? 0 : -1);
+        l->again = false;
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -38,6 +38,7 @@ struct loop {
     int epfd;
     bool running;
     int64_t now_ms; /* CLOCK_MONOTONIC, read once per iteration */
+    bool again; /* the next wait must not block: work is left (loop_again) */
     loop_hook_fn before_sleep;
     void *before_sleep_ctx;
     /* the batch being dispatched, so a removal can cancel pending entries */
@@ -50,6 +51,9 @@ void loop_close(struct loop *l);
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 void loop_set_before_sleep(struct loop *l, loop_hook_fn fn, void *ctx);
+/* From before_sleep: work is left over (a bounded batch was done), so look
+ * at the fds without blocking and call before_sleep again. */
+void loop_again(struct loop *l);
 
 int loop_fd_add(struct loop *l, struct loop_fd *f);
 int loop_fd_set_events(struct loop *l, struct loop_fd *f, uint32_t events);

@@ -219,3 +219,38 @@ unsigned rules_stale(const struct sensor_rules *s, struct sensor_state *st, int6
             st->bad_run = (int)s->fault.limit[l];
     return run(&s->fault, &st->cond[COND_FAULT], COND_FAULT, st->bad_run, Q_GOOD, now_ms, out);
 }
+
+/* A delay of some condition is running: a transition waits for time (or
+ * more samples) to pass. */
+static bool waiting(const struct rule_cfg *cfg, const struct rule_state *st)
+{
+    for (int l = (int)st->level + 1; l < LEVEL_COUNT; l++)
+        if (cfg->has[l] && st->enter_since[l] >= 0)
+            return true;
+    return st->level > LEVEL_NONE && st->leave_since[st->level] >= 0;
+}
+
+bool rules_timer_running(const struct sensor_rules *s, const struct sensor_state *st)
+{
+    return waiting(&s->level, &st->cond[COND_THRESHOLD]) ||
+           (s->has_rate && waiting(&s->rate, &st->cond[COND_RATE])) || waiting(&s->fault, &st->cond[COND_FAULT]);
+}
+
+static void shift(int64_t *t, int64_t by)
+{
+    if (*t >= 0)
+        *t += by;
+}
+
+void rules_state_shift(struct sensor_state *st, int64_t by)
+{
+    for (int c = 0; c < COND_COUNT; c++) {
+        for (int l = 0; l < LEVEL_COUNT; l++) {
+            shift(&st->cond[c].enter_since[l], by);
+            shift(&st->cond[c].leave_since[l], by);
+        }
+    }
+    for (int i = 0; i < RATE_POINTS; i++)
+        st->rate_t[i] += by;
+    st->last_sample_ms += by;
+}

@@ -110,6 +110,12 @@ unsigned rules_stale(const struct sensor_rules *s, struct sensor_state *st, int6
 /* The change over the rate window as of the newest point (0 with one point). */
 double rules_rate_delta(const struct sensor_rules *s, const struct sensor_state *st);
 
+/* Whether a transition of some condition waits for a delay (or a count of
+ * samples): the state is worth keeping across a restart. */
+bool rules_timer_running(const struct sensor_rules *s, const struct sensor_state *st);
+/* Moves every time in the state by `by` ms (to another monotonic clock). */
+void rules_state_shift(struct sensor_state *st, int64_t by);
+
 const char *condition_name(enum condition c);
 const char *level_name(enum level l);
 const char *alarm_event_name(enum alarm_event e);

@@ -14,7 +14,7 @@
 #include "rules.h"
 #include "sample.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 enum outbox_prio { PRIO_ALARM = 0, PRIO_STATUS = 1, PRIO_TELEMETRY = 2, PRIO_COUNT };
 
@@ -32,6 +32,7 @@ struct outbox_msg {
     int64_t id;
     int64_t seq; /* 0 when the message carries none */
     int qos;
+    enum outbox_prio prio;
     char topic[256];
     char *payload; /* owned by the store's buffer; valid until the next store call */
     size_t len;
@@ -105,6 +106,18 @@ typedef int (*store_event_fn)(void *ctx, int64_t seq, const char *payload);
 int store_events(struct store *st, int64_t from_seq, int64_t to_seq, store_event_fn fn, void *ctx);
 /* The last sequence number handed out (0: none yet). */
 int64_t store_last_seq(const struct store *st);
+
+/* A sensor's rule state while a delay timer runs (opaque bytes; saved_ms:
+ * the monotonic clock when saved), so a restart continues the timer. */
+int store_timer_put(struct store *st, const char *sensor, int64_t saved_ms, const void *state, size_t len);
+int store_timer_del(struct store *st, const char *sensor);
+typedef void (*store_timer_fn)(void *ctx, const char *sensor, int64_t saved_ms, const void *state, size_t len);
+int store_timers(struct store *st, store_timer_fn fn, void *ctx);
+/* A sensor in maintenance until a wall-clock time (0: no longer); the
+ * transaction becomes urgent. */
+int store_maintenance_put(struct store *st, const char *sensor, int64_t until_wall_ms);
+typedef void (*store_maint_fn)(void *ctx, const char *sensor, int64_t until_wall_ms);
+int store_maintenance(struct store *st, store_maint_fn fn, void *ctx);
 
 /* Bytes of the database in use (pages not on the free list), or -1. */
 int64_t store_used_bytes(struct store *st);

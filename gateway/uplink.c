@@ -17,6 +17,7 @@ enum conn_state { UP_IDLE, UP_CONNECTING, UP_CONNECTED };
 struct inflight {
     int mid;
     int64_t outbox_id;
+    enum outbox_prio prio;
 };
 
 struct uplink {
@@ -39,6 +40,7 @@ struct uplink {
     void *cmd_ctx;
     struct inflight *inflight;
     int n_inflight;
+    int pumped;        /* published in this uplink_pump */
     int shutdown_mid;
     bool shutdown_acked;
     bool used; /* the client has connected before: reset it before the next try */
@@ -62,6 +64,7 @@ static const char *mosq_error(int rc)
 }
 
 #define STATUS_MAX 4096
+#define PUMP_MAX 64 /* messages published per loop iteration, at most */
 #define STATUS_MAINT_MAX 64
 
 void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *m, const char **names,
@@ -368,15 +371,31 @@ static bool is_inflight(const struct uplink *u, int64_t id)
     return false;
 }
 
+/* Whether a message of a more urgent priority is still unacknowledged. */
+static bool more_urgent_inflight(const struct uplink *u, enum outbox_prio prio)
+{
+    for (int i = 0; i < u->n_inflight; i++)
+        if (u->inflight[i].prio < prio)
+            return true;
+    return false;
+}
+
 static bool publish_one(void *ctx, const struct outbox_msg *m)
 {
     struct uplink *u = ctx;
     int mid, rc;
 
-    if (u->n_inflight >= u->cfg->mqtt.max_inflight)
+    /* QoS 1: at most the window; QoS 0: while the socket takes them (what
+     * waits in libmosquitto's queue is lost with the connection) */
+    if (u->n_inflight >= u->cfg->mqtt.max_inflight || u->pumped >= PUMP_MAX || mosquitto_want_write(u->mosq))
         return false;
     if (is_inflight(u, m->id))
         return true;
+    /* no telemetry while an alarm event is unacknowledged: if it has to be
+     * sent again, it still goes before the telemetry */
+    if (more_urgent_inflight(u, m->prio))
+        return false;
+    u->pumped++;
     rc = mosquitto_publish(u->mosq, &mid, m->topic, (int)m->len, m->payload, m->qos, false);
     if (rc != MOSQ_ERR_SUCCESS) {
         log_warn("uplink: publish seq %lld: %s", (long long)m->seq, mosq_error(rc));
@@ -388,7 +407,7 @@ static bool publish_one(void *ctx, const struct outbox_msg *m)
         store_outbox_delete(u->store, m->id);
         return true;
     }
-    u->inflight[u->n_inflight++] = (struct inflight){.mid = mid, .outbox_id = m->id};
+    u->inflight[u->n_inflight++] = (struct inflight){.mid = mid, .outbox_id = m->id, .prio = m->prio};
     return true;
 }
 
@@ -396,8 +415,14 @@ void uplink_pump(struct uplink *u)
 {
     if (!u)
         return;
-    if (u->state == UP_CONNECTED && u->n_inflight < u->cfg->mqtt.max_inflight)
-        store_outbox_each(u->store, u->cfg->mqtt.max_inflight + u->n_inflight, publish_one, u);
+    if (u->state == UP_CONNECTED && u->n_inflight < u->cfg->mqtt.max_inflight) {
+        u->pumped = 0;
+        store_outbox_each(u->store, u->n_inflight + PUMP_MAX, publish_one, u);
+        /* a full batch: there may be more, and nothing else would wake us
+         * for QoS 0 messages (a PUBACK or EPOLLOUT does for the rest) */
+        if (u->pumped == PUMP_MAX)
+            loop_again(u->loop);
+    }
     update_events(u);
 }
 

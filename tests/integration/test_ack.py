@@ -71,7 +71,8 @@ def test_ack_from_the_center(tmp_path, broker, slave, gateways, subscriber):
         ("ack", {"id": "x" * 100, "alarm_id": 1}, None, "\"id\" must be a string of at most 63 characters"),
         ("ack", {"id": "b6", "alarm_id": 1, "by": ""}, "b6", "\"by\" must be a string of 1 to 63 characters"),
         ("ack", "{" * 5000, None, "payload too large (5000 bytes, at most 4096)"),
-        ("reboot-now", {"id": "b7"}, "b7", "unknown command (this gateway knows: ack, maintenance, reset)"),
+        ("reboot-now", {"id": "b7"}, "b7", "unknown command (this gateway knows: ack, get, set, maintenance, "
+                                           "history, replay, reset, status, reboot)"),
     ]
     for name, payload, rid, error in bad:
         n = len(replies(sub, name))
