@@ -28,27 +28,29 @@ LDFLAGS  += $(LDSAN)
 
 PKGS     := libmodbus libmosquitto sqlite3 libgpiod libcjson inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
 CFLAGS   += $(PKG_CFLAGS)
 
 # Debian packages: build, demo and tests.
 DEPS := build-essential pkg-config libmodbus-dev libmosquitto-dev libsqlite3-dev libgpiod-dev \
         libcjson-dev libinih-dev libedit-dev libcmocka-dev libpaho-mqtt-dev sqlite3 \
         mosquitto mosquitto-clients python3-pytest python3-pymodbus python3-paho-mqtt \
-        python3-serial-asyncio socat
+        python3-serial-asyncio python3-pexpect socat
 
 VERSION  := $(shell cat VERSION)
 CFLAGS   += -DLIFELINE_VERSION='"$(VERSION)"'
 CFLAGS   += -DLIFELINE_PROFILES_DIR='"$(PREFIX)/share/lifeline/profiles"'
 
 # --- sources -------------------------------------------------------------
-CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/config_check.c gateway/config_keys.c gateway/classes.c gateway/rules.c \
-            gateway/store.c gateway/payload.c gateway/telemetry.c gateway/conffile.c gateway/commands.c gateway/uplink.c gateway/actions.c gateway/gateway.c \
+CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/config_check.c gateway/config_keys.c \
+            gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \
+            gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
+            gateway/uplink.c gateway/actions.c gateway/gateway.c \
             drivers/bus.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
 LIBCORE  := $(B)/liblifeline.a
 
-BINS := $(B)/lifelined $(B)/lifeline-sim $(B)/lifeline-center
+BINS := $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-sim $(B)/lifeline-center
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -75,6 +77,9 @@ $(LIBCORE): $(CORE_OBJ)
 
 $(B)/lifelined: $(B)/gateway/main.o $(LIBCORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+$(B)/lifelinectl: $(B)/gateway/lifelinectl.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libedit)
 
 $(B)/lifeline-sim: $(B)/tests/sim/lifeline-sim.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libmodbus) -lm
@@ -115,10 +120,11 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-install: $(B)/lifelined $(B)/lifeline-center
+install: $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-center
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/lifeline/profiles
 	install -m 0755 $(B)/lifelined $(DESTDIR)$(PREFIX)/sbin/lifelined
 	install -m 0755 $(B)/lifeline-center $(DESTDIR)$(PREFIX)/bin/lifeline-center
+	install -m 0755 $(B)/lifelinectl $(DESTDIR)$(PREFIX)/bin/lifelinectl
 	install -m 0644 config/*.conf $(DESTDIR)$(PREFIX)/share/lifeline/
 	install -m 0644 drivers/profiles/*.ini $(DESTDIR)$(PREFIX)/share/lifeline/profiles/
 

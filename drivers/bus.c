@@ -341,10 +341,10 @@ int bus_write(struct bus *b, const struct bus_write *w)
     int r = 0;
     uint64_t one = 1;
 
-    if (!b->ops || !b->ops->write || !b->started)
+    if (!b->ops || (w->read ? !b->ops->read : !b->ops->write) || !b->started)
         return -ENOTSUP;
-    if ((w->kind != REG_COIL && w->kind != REG_HOLDING) || w->count < 1 || w->count > BUS_WRITE_MAX ||
-        (unsigned)w->addr + w->count - 1 > 65535)
+    if ((!w->read && w->kind != REG_COIL && w->kind != REG_HOLDING) || w->count < 1 ||
+        w->count > BUS_WRITE_MAX || (unsigned)w->addr + w->count - 1 > 65535)
         return -EINVAL;
     pthread_mutex_lock(&b->write_mu);
     if (b->w_count == BUS_WRITE_QUEUE)
@@ -362,7 +362,8 @@ static bool take_write(struct bus *b, struct bus_write *w)
     bool got;
 
     pthread_mutex_lock(&b->write_mu);
-    got = b->w_count > 0;
+    /* after a diagnostic read, a due poll goes first: a scan shares the bus */
+    got = b->w_count > 0 && !(b->diag_last && b->writes[b->w_head].read);
     if (got) {
         *w = b->writes[b->w_head];
         b->w_head = (b->w_head + 1) % BUS_WRITE_QUEUE;
@@ -370,6 +371,32 @@ static bool take_write(struct bus *b, struct bus_write *w)
     }
     pthread_mutex_unlock(&b->write_mu);
     return got;
+}
+
+unsigned bus_diag_result(struct bus *b, uint16_t *regs, unsigned max)
+{
+    pthread_mutex_lock(&b->write_mu);
+    unsigned n = b->diag_count < max ? b->diag_count : max;
+    memcpy(regs, b->diag_regs, n * sizeof(*regs));
+    pthread_mutex_unlock(&b->write_mu);
+    return n;
+}
+
+/* A diagnostic read: through the same path as polling (gap, retries). */
+static void do_read(struct bus *b, const struct bus_write *w, uint16_t *regs)
+{
+    struct plan_group g = {.unit = w->unit, .kind = w->kind, .addr = w->addr, .count = w->count};
+    struct slave_state scratch = {.unit = w->unit};
+    struct sample done = {.kind = SAMPLE_WRITE_DONE, .bus = b->index, .gen = b->gen, .write_id = w->id};
+    int r = transact(b, &g, regs, &scratch);
+
+    pthread_mutex_lock(&b->write_mu);
+    b->diag_count = r == 0 ? w->count : 0;
+    memcpy(b->diag_regs, regs, b->diag_count * sizeof(*regs));
+    pthread_mutex_unlock(&b->write_mu);
+    done.ts_ms = loop_wallclock_ms();
+    done.err = r;
+    sampleq_push(b->q, &done);
 }
 
 /* Writes, then (if asked) reads back through the same path as polling. */
@@ -463,11 +490,17 @@ static void *worker(void *arg)
         /* Writes go first: a fan or a valve must not wait for the poll cycle. */
         struct bus_write w;
         if (take_write(b, &w)) {
-            do_write(b, &w, regs);
+            if (w.read)
+                do_read(b, &w, regs);
+            else
+                do_write(b, &w, regs);
+            b->diag_last = w.read;
             continue;
         }
-        struct plan_group *g = &b->plan.groups[plan_next(&b->plan)];
-        if (wait_until(b, g->next_due))
+        struct plan_group *g = b->plan.n_groups ? &b->plan.groups[plan_next(&b->plan)] : NULL;
+        bool woken = wait_until(b, g ? g->next_due : loop_clock_ms() + 60000);
+        b->diag_last = false; /* a poll was due, or not: a waiting read may go */
+        if (woken || !g)
             continue; /* woken: a write, or stop */
         poll_group(b, g, regs);
         plan_advance(g, loop_clock_ms());
@@ -500,9 +533,9 @@ int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sa
     b->t0_ms = loop_clock_ms();
     r = plan_build(&b->plan, cfg, index, b->ops->read != NULL, b->bcfg->max_gap,
                         b->bcfg->max_registers, b->t0_ms);
-    if (r < 0 || b->plan.n_groups == 0)
-        return r; /* a bus without sensors needs no thread */
-    b->slaves = calloc(b->plan.n_slaves, sizeof(*b->slaves));
+    if (r < 0 || (b->plan.n_groups == 0 && !b->ops->read))
+        return r; /* a sim bus without sensors needs no thread; a Modbus one serves the console */
+    b->slaves = calloc(b->plan.n_slaves ? b->plan.n_slaves : 1, sizeof(*b->slaves));
     b->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (!b->slaves || b->wake_fd < 0) {
         r = -ENOMEM;

@@ -25,14 +25,17 @@ struct bus;
 #define BUS_WRITE_QUEUE 16
 
 /* A write for rule actions and the console: coils (values 0/1) or holding
- * registers, optionally read back and compared. */
+ * registers, optionally read back and compared. With read, a read instead
+ * (the console's diagnostics): any register kind, the values for
+ * bus_diag_result. */
 struct bus_write {
     uint64_t id;           /* the caller's; comes back in the SAMPLE_WRITE_DONE */
     uint8_t unit;
-    enum reg_kind kind;    /* REG_COIL or REG_HOLDING */
+    enum reg_kind kind;    /* REG_COIL or REG_HOLDING; for a read, any */
     uint16_t addr, count;  /* 1..BUS_WRITE_MAX */
     uint16_t values[BUS_WRITE_MAX];
     bool verify;
+    bool read;
 };
 
 struct bus_ops {
@@ -104,7 +107,10 @@ struct bus {
     atomic_bool stop;
     pthread_t thread;
     bool started;
-    pthread_mutex_t write_mu;   /* guards the write queue */
+    pthread_mutex_t write_mu;   /* guards the write queue and the diagnostic result */
+    uint16_t diag_regs[BUS_WRITE_MAX];
+    unsigned diag_count;
+    bool diag_last;             /* the last request was a diagnostic read: a poll goes next */
     struct bus_write writes[BUS_WRITE_QUEUE];
     unsigned w_head, w_count;
     unsigned index;             /* in cfg->buses */
@@ -128,6 +134,8 @@ void bus_stop(struct bus *b);
  * queue is full, -ENOTSUP on a bus that cannot write, -EINVAL on a bad request. */
 int bus_write(struct bus *b, const struct bus_write *w);
 
+/* The values of the last diagnostic read (bus_write with read): how many. */
+unsigned bus_diag_result(struct bus *b, uint16_t *regs, unsigned max);
 /* A copy of the bus totals and of up to max slaves' counts; returns the
  * number of slaves. Safe from any thread. */
 unsigned bus_stats(struct bus *b, struct bus_counts *total, struct slave_state *slaves, unsigned max);

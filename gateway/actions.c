@@ -13,6 +13,10 @@ struct action_rt {
     bool active;      /* the condition holds (some sensor at or above the level) */
     bool latched;     /* fired with latch = yes: stays until reset */
     int64_t pulse_end;/* monotonic ms; 0: no pulse running */
+    int overridden;   /* the console's: -1 none, else the value it holds the output at */
+    int last_value;   /* the last value written, -1 before any */
+    int last_err;     /* its result: 0 ok, else the error */
+    bool done;        /* the last write has its result */
 };
 
 struct actions {
@@ -37,6 +41,9 @@ static void write_out(struct actions *a, unsigned i, int value)
                           .values = {(uint16_t)value}, .verify = true};
     int r = bus_write(&a->buses[c->bus], &w);
 
+    a->rt[i].last_value = value;
+    a->rt[i].last_err = r < 0 ? r : 0;
+    a->rt[i].done = r < 0;
     if (r < 0 && a->done)
         a->done(a->ctx, c, value, r);
     if (r < 0)
@@ -64,7 +71,8 @@ static void on_pulse(struct loop *l, struct loop_timer *t)
     for (unsigned i = 0; i < a->cfg->n_actions; i++) {
         if (a->rt[i].pulse_end && a->rt[i].pulse_end <= l->now_ms) {
             a->rt[i].pulse_end = 0;
-            write_out(a, i, a->cfg->actions[i].restore);
+            if (a->rt[i].overridden < 0)
+                write_out(a, i, a->cfg->actions[i].restore);
         }
     }
     arm_pulse_timer(a);
@@ -83,6 +91,11 @@ void actions_update(struct actions *a)
         if (on == rt->active)
             continue;
         rt->active = on;
+        if (rt->overridden >= 0) {
+            log_info("action '%s': level %s %s; output held at %d by the console", c->name,
+                     level_name(c->level), on ? "reached" : "left", rt->overridden);
+            continue;
+        }
         if (on) {
             log_info("action '%s': level %s reached", c->name, level_name(c->level));
             write_out(a, i, c->value);
@@ -107,6 +120,10 @@ bool actions_write_done(struct actions *a, uint64_t id, int err)
     int value = (int)((id >> 16) & 0xffffu);
     if (i >= a->cfg->n_actions)
         return true;
+    if (a->rt[i].last_value == value) {
+        a->rt[i].last_err = err;
+        a->rt[i].done = true;
+    }
     if (err)
         log_err("action '%s': the write failed: %s", a->cfg->actions[i].name, sample_err_text(err));
     else
@@ -151,6 +168,8 @@ int actions_open(struct actions **out, struct loop *l, const struct config *cfg,
         actions_close(a);
         return -ENOMEM;
     }
+    for (unsigned i = 0; i < cfg->n_actions; i++)
+        a->rt[i].overridden = a->rt[i].last_value = -1;
     *out = a;
     return 0;
 }
@@ -162,4 +181,48 @@ void actions_close(struct actions *a)
     loop_timer_del(a->loop, &a->pulse);
     free(a->rt);
     free(a);
+}
+
+int actions_find(const struct actions *a, const char *name)
+{
+    for (unsigned i = 0; a && i < a->cfg->n_actions; i++)
+        if (strcmp(a->cfg->actions[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int actions_override(struct actions *a, const char *name, int mode, const char *who)
+{
+    int i = actions_find(a, name);
+
+    if (i < 0)
+        return -ENOENT;
+    const struct cfg_action *c = &a->cfg->actions[i];
+    struct action_rt *rt = &a->rt[i];
+    if (mode < 0) {
+        if (rt->overridden < 0)
+            return -EALREADY;
+        rt->overridden = -1;
+        log_info("action '%s': back to automatic (%s)", name, who);
+        /* what the rules say now */
+        if (rt->active || rt->latched)
+            write_out(a, (unsigned)i, c->value);
+        else
+            write_out(a, (unsigned)i, c->restore);
+        return 0;
+    }
+    rt->overridden = mode ? c->value : c->restore;
+    rt->pulse_end = 0;
+    log_info("action '%s': output held %s (%d) by %s until released", name, mode ? "on" : "off",
+             rt->overridden, who);
+    write_out(a, (unsigned)i, rt->overridden);
+    return 0;
+}
+
+void actions_info(const struct actions *a, unsigned i, struct action_info *out)
+{
+    const struct action_rt *rt = &a->rt[i];
+    *out = (struct action_info){.active = rt->active, .latched = rt->latched, .pulsing = rt->pulse_end != 0,
+                                .overridden = rt->overridden, .value = rt->last_value, .err = rt->last_err,
+                                .done = rt->done};
 }

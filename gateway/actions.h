@@ -31,5 +31,20 @@ bool actions_write_done(struct actions *a, uint64_t id, int err);
  * over. 0, -ENOENT (no such action) or -EALREADY (not latched). */
 int actions_reset(struct actions *a, const char *name);
 void actions_close(struct actions *a);
+/* The index of an action by name, or -1. */
+int actions_find(const struct actions *a, const char *name);
+/* The console's manual override: mode 1 holds the output on (the action's
+ * value), 0 off (its restore value), whatever the rules say, until mode -1
+ * gives it back to them (the output then gets what they say now).
+ * 0, -ENOENT, or -EALREADY (-1 on an output not held). */
+int actions_override(struct actions *a, const char *name, int mode, const char *who);
+struct action_info {
+    bool active, latched, pulsing;
+    int overridden;  /* -1, or the value the console holds it at */
+    int value;       /* last written, -1 before any */
+    int err;         /* its result (when done) */
+    bool done;
+};
+void actions_info(const struct actions *a, unsigned i, struct action_info *out);
 
 #endif

@@ -9,7 +9,6 @@
 
 #include "gateway_int.h"
 #include "log.h"
-#include "conffile.h"
 #include "payload.h"
 
 #define REPLY_MAX (256 * 1024)
@@ -210,148 +209,24 @@ static const char *cmd_get(struct gateway *g, const struct cmd *c, cJSON *out, c
 
 /* ---- set ---- */
 
-/* What cmd/set may change: the alarm behaviour and the polling of a sensor.
- * The rest (its bus, registers, class) belongs to the technician on site. */
-static const char *const settable[] = {
-    "blue", "yellow", "orange", "red", "hysteresis", "on_delay", "off_delay", "on_count", "off_count",
-    "poll", "remind", "rate", "rate_window", "rate_hysteresis", "fault_after", "stale_after",
-    "telemetry", "deadband", NULL,
-};
-
-static bool is_limit(const char *key)
-{
-    return !strcmp(key, "blue") || !strcmp(key, "yellow") || !strcmp(key, "orange") || !strcmp(key, "red");
-}
-
-/* The file error without its "FILE:LINE: " (the candidate's, not a file
- * the center knows). */
-static const char *strip_place(const char *msg)
-{
-    const char *p = strstr(msg, ": ");
-    if (p && p[2] == '[')
-        return p + 2;
-    const char *q = p ? strstr(p + 2, ": ") : NULL;
-    return q && p[2] >= '0' && p[2] <= '9' ? q + 2 : msg;
-}
-
-/* The section that holds a sensor's own keys: [sensor NAME], or for a
- * device's channel [device DEV] with keys CHANNEL.KEY. */
-static int sensor_section(const char *text, const char *name, char *section, size_t len, char *prefix,
-                          size_t plen)
-{
-    snprintf(section, len, "sensor %s", name);
-    prefix[0] = '\0';
-    if (conffile_has_section(text, section))
-        return 0;
-    const char *dot = strrchr(name, '.');
-    if (!dot)
-        return -1;
-    snprintf(section, len, "device %.*s", (int)(dot - name), name);
-    snprintf(prefix, plen, "%s.", dot + 1);
-    return conffile_has_section(text, section) ? 0 : -1;
-}
-
 /* set: {"id":"s1","sensor":"gas-01","set":{"red":40,"on_delay":"5s"}}:
  * validated as a whole config, written atomically (the previous version
- * kept as FILE.prev), then applied as by SIGHUP. */
+ * kept as FILE.prev), then applied as by SIGHUP (confchange.c). */
 static const char *cmd_set(struct gateway *g, const struct cmd *c, cJSON *out, char *err, size_t errlen)
 {
-    struct conf_edit edits[CMD_MAX_SET + LEVEL_COUNT];
-    char keys[CMD_MAX_SET + LEVEL_COUNT][64], limits[LEVEL_COUNT][32];
-    char section[128], prefix[64], cand[CFG_PATH_MAX + 8], why[CFG_ERR_MAX];
-    char *text = NULL, *edited = NULL;
-    unsigned n = 0;
-    bool limit_set = false;
-    struct config check;
+    struct sensor_edit e[CMD_MAX_SET];
 
     if (!c->sensor[0])
         return "\"sensor\" is missing";
     if (!c->has_set)
         return "\"set\" is missing";
-    int i = sensor_index(g, c->sensor);
-    if (i < 0) {
-        snprintf(err, errlen, "no sensor '%s'", c->sensor);
+    for (unsigned k = 0; k < c->n_set; k++)
+        e[k] = (struct sensor_edit){c->sensor, c->set[k].key, c->set[k].remove ? NULL : c->set[k].value};
+    if (core_config_change(g, e, c->n_set, "the center", err, errlen) < 0)
         return err;
-    }
-    for (unsigned k = 0; k < c->n_set; k++) {
-        bool ok = false;
-        for (int j = 0; settable[j] && !ok; j++)
-            ok = strcmp(settable[j], c->set[k].key) == 0;
-        if (!ok) {
-            snprintf(err, errlen, "\"set\": '%s' cannot be set from the center (these can: blue, yellow, "
-                     "orange, red, hysteresis, on_delay, off_delay, on_count, off_count, poll, remind, rate, "
-                     "rate_window, rate_hysteresis, fault_after, stale_after, telemetry, deadband)", c->set[k].key);
-            return err;
-        }
-        limit_set |= is_limit(c->set[k].key);
-    }
-    if (conffile_read(g->cfg.path, &text, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "cannot read the config file: %s", why);
-        return err;
-    }
-    if (sensor_section(text, c->sensor, section, sizeof(section), prefix, sizeof(prefix)) < 0) {
-        snprintf(err, errlen, "sensor '%s' has no section of its own in the config file", c->sensor);
-        goto fail;
-    }
-    for (unsigned k = 0; k < c->n_set; k++) {
-        snprintf(keys[n], sizeof(keys[n]), "%s%s", prefix, c->set[k].key);
-        edits[n++] = (struct conf_edit){keys[n - 1], c->set[k].remove ? NULL : c->set[k].value};
-    }
-    /* The limits are a set (a layer that gives one replaces all below it):
-     * a sensor that had its limits from its class or profile gets them
-     * written out, so changing one does not drop the others. */
-    const struct cfg_sensor *s = &g->cfg.sensors[i];
-    static const char *const lnames[LEVEL_COUNT] = {[LEVEL_BLUE] = "blue", [LEVEL_YELLOW] = "yellow",
-                                                    [LEVEL_ORANGE] = "orange", [LEVEL_RED] = "red"};
-    bool own_limits = false;
-    for (int l = LEVEL_BLUE; l <= LEVEL_RED; l++) {
-        char k[64];
-        snprintf(k, sizeof(k), "%s%s", prefix, lnames[l]);
-        own_limits |= conffile_has_key(text, section, k);
-    }
-    for (int l = LEVEL_BLUE; limit_set && !own_limits && l <= LEVEL_RED; l++) {
-        bool given = false;
-        for (unsigned k = 0; k < c->n_set; k++)
-            given |= strcmp(c->set[k].key, lnames[l]) == 0;
-        if (given || !s->rules.level.has[l])
-            continue;
-        snprintf(keys[n], sizeof(keys[n]), "%s%s", prefix, lnames[l]);
-        snprintf(limits[l], sizeof(limits[l]), "%.17g", s->rules.level.limit[l]);
-        edits[n++] = (struct conf_edit){keys[n - 1], limits[l]};
-    }
-    if (conffile_edit(text, section, edits, n, &edited, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s", why);
-        goto fail;
-    }
-    if (conffile_write_candidate(g->cfg.path, edited, cand, sizeof(cand), why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s", why);
-        goto fail;
-    }
-    if (config_load(cand, &check, why, sizeof(why)) < 0) {
-        conffile_discard(g->cfg.path);
-        snprintf(err, errlen, "the config would not be valid: %s", strip_place(why));
-        goto fail;
-    }
-    config_free(&check);
-    if (conffile_commit(g->cfg.path, why, sizeof(why)) < 0) {
-        conffile_discard(g->cfg.path);
-        snprintf(err, errlen, "%s", why);
-        goto fail;
-    }
-    free(text);
-    free(edited);
-    log_info("config: sensor '%s' changed by the center (%u keys); written to %s, previous kept as %s.prev",
-             c->sensor, c->n_set, g->cfg.path, g->cfg.path);
-    /* applied after this callback returns: a reload may restart the uplink
-     * that is calling us */
-    g->reload_due = true;
     oom = false;
     add(out, "sensor", cJSON_CreateString(c->sensor));
     return oom ? "changed, but out of memory for the reply" : NULL;
-fail:
-    free(text);
-    free(edited);
-    return err;
 }
 
 /* ---- history ---- */

@@ -88,9 +88,10 @@ static void section_begin(struct src *s, const char *text)
         {"sensor", SECT_SENSOR, true, SRC_SITE},    {"device", SECT_DEVICE, true, SRC_SITE},
         {"profile", SECT_PROFILE, false, SRC_PROFILE}, {"channel", SECT_CHANNEL, true, SRC_PROFILE},
         {"class", SECT_CLASS, true, SRC_CLASSES},   {"action", SECT_ACTION, true, SRC_SITE},
+        {"console", SECT_CONSOLE, false, SRC_SITE},
     };
     static const char *const expected[] = {
-        [SRC_SITE] = "gateway, mqtt, store, bus NAME, sensor NAME, device NAME, action NAME",
+        [SRC_SITE] = "gateway, mqtt, store, console, bus NAME, sensor NAME, device NAME, action NAME",
         [SRC_PROFILE] = "profile, channel NAME",
         [SRC_CLASSES] = "class NAME",
     };
@@ -656,7 +657,7 @@ static int build_all(struct build *b)
         for (unsigned i = 0; i < b->site.n_sects; i++) {
             const struct sect *sc = &b->site.sects[i];
             bool first = sc->kind == SECT_GATEWAY || sc->kind == SECT_MQTT ||
-                         sc->kind == SECT_STORE || sc->kind == SECT_BUS;
+                         sc->kind == SECT_STORE || sc->kind == SECT_BUS || sc->kind == SECT_CONSOLE;
             if (first != (pass == 0))
                 continue;
             int ok = 1;
@@ -672,6 +673,10 @@ static int build_all(struct build *b)
             case SECT_STORE:
                 snprintf(b->label, sizeof(b->label), "[store]");
                 ok = apply_all(b, sc, file, &c->store, 0, NULL);
+                break;
+            case SECT_CONSOLE:
+                snprintf(b->label, sizeof(b->label), "[console]");
+                ok = apply_all(b, sc, file, &c->console, 0, NULL);
                 break;
             case SECT_BUS:
                 if (grow((void **)&c->buses, c->n_buses, sizeof(*c->buses)) < 0) {
@@ -716,6 +721,8 @@ static void config_defaults(struct config *c)
     c->store.outbox_max = 200000;
     c->store.outbox_max_bytes = 64LL * 1024 * 1024;
     c->store.outbox_alarm_max = 100000;
+    snprintf(c->console.socket, sizeof(c->console.socket), "/run/lifeline/ctl.sock");
+    c->console.idle_ms = 10 * 60000;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)

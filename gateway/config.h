@@ -67,6 +67,13 @@ struct cfg_store {
     int64_t outbox_alarm_max;
 };
 
+struct cfg_console {
+    char socket[CFG_PATH_MAX];   /* the control socket of lifelinectl */
+    char group[CFG_NAME_MAX];    /* its group (mode 0660); empty: the daemon's */
+    char pin[160];               /* crypt(3) hash of the PIN for `enable`; empty: none set */
+    int64_t idle_ms;             /* a privileged session drops back after this long idle */
+};
+
 struct cfg_bus {
     char name[CFG_NAME_MAX];
     enum bus_type type;
@@ -164,6 +171,7 @@ struct config {
     struct cfg_gateway gateway;
     struct cfg_mqtt mqtt;
     struct cfg_store store;
+    struct cfg_console console;
     struct cfg_bus *buses;
     unsigned n_buses;
     struct cfg_sensor *sensors;

@@ -441,6 +441,24 @@ static const struct key store_keys[] = {
     END,
 };
 
+#define CO(f) offsetof(struct cfg_console, f)
+
+/* A crypt(3) hash as lifelinectl passwd writes it: $id$salt$hash. */
+static int p_pin_hash(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    if (v[0] != '$' || strchr(v, ' ') || strlen(v) < 20)
+        return cfg_fail(e, "is not a crypt(3) hash (set it with: lifelinectl passwd)");
+    return p_str(e, k, obj, v);
+}
+
+static const struct key console_keys[] = {
+    {"socket", p_str, CO(socket), NULL, 0, 108, 0},
+    {"group", p_ident, CO(group), NULL, 0, CFG_NAME_MAX, 0},
+    {"pin", p_pin_hash, CO(pin), NULL, 0, sizeof(((struct cfg_console *)0)->pin), 0},
+    {"idle", p_duration, CO(idle_ms), NULL, 10000, DAY_MS, 0},
+    END,
+};
+
 static const struct key bus_keys[] = {
     {"type", p_enum, BU(type), bus_type_names, 0, 0, 0},
     {"host", p_str, BU(host), NULL, 0, CFG_HOST_MAX, 0},
@@ -548,6 +566,7 @@ const struct key *cfg_keys(enum sect_kind kind)
     case SECT_CLASS: return sensor_keys;
     case SECT_PROFILE: return profile_keys;
     case SECT_ACTION: return action_keys;
+    case SECT_CONSOLE: return console_keys;
     default: return no_keys;
     }
 }

@@ -11,7 +11,7 @@
 
 enum sect_kind {
     SECT_NONE, SECT_GATEWAY, SECT_MQTT, SECT_STORE, SECT_BUS, SECT_SENSOR, SECT_DEVICE,
-    SECT_PROFILE, SECT_CHANNEL, SECT_CLASS, SECT_ACTION,
+    SECT_PROFILE, SECT_CHANNEL, SECT_CLASS, SECT_ACTION, SECT_CONSOLE,
 };
 
 /* Where the value being applied came from, for the one error we report. */

@@ -13,6 +13,7 @@
 
 #include "actions.h"
 #include "bus.h"
+#include "ctl.h"
 #include "log.h"
 #include "loop.h"
 #include "payload.h"
@@ -134,9 +135,10 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     if (smp->gen != g->gen || smp->sensor >= g->cfg.n_sensors)
         return; /* from the workers of a config replaced by a reload */
     if (smp->kind == SAMPLE_WRITE_DONE) {
-        /* Writes come from rule actions and the console (to come); until
-         * then there is nobody to tell but the log, where bus.c wrote failures. */
-        if (!actions_write_done(g->actions, smp->write_id, smp->err))
+        /* Bus requests come from rule actions and the console; what is
+         * neither's (a console gone) only goes to the log. */
+        if (!actions_write_done(g->actions, smp->write_id, smp->err) &&
+            !ctl_write_done(g->ctl, smp->bus, smp->write_id, smp->err))
             log_debug("core: bus '%s': write %llu done: %s", g->cfg.buses[smp->bus].name,
                       (unsigned long long)smp->write_id, smp->err ? sample_err_text(smp->err) : "ok");
         return;
@@ -525,6 +527,7 @@ void core_reload(struct gateway *g)
     g->actions = NULL;
     buses_stop(g);
     drain_samples(g);
+    ctl_buses_gone(g->ctl);
     telemetry_flush(g->telemetry, loop_wallclock_ms());
     telemetry_close(g->telemetry); /* it points into the old config */
     g->telemetry = NULL;
@@ -643,6 +646,8 @@ static int start(struct gateway *g)
         return r;
     if ((r = buses_start(g)) < 0 || (r = open_actions(g)) < 0)
         return r;
+    if ((r = ctl_open(&g->ctl, g)) < 0)
+        log_err("console: no control socket (%s): lifelinectl cannot reach this daemon", strerror(-r));
     loop_set_before_sleep(&g->loop, before_sleep, g);
     log_info("core: lifelined %s started: gateway %s/%s, %u buses, %u sensors, boot %u",
              LIFELINE_VERSION, g->cfg.gateway.site, g->cfg.gateway.id, g->cfg.n_buses,
@@ -652,6 +657,8 @@ static int start(struct gateway *g)
 
 static void stop(struct gateway *g)
 {
+    ctl_close(g->ctl);
+    g->ctl = NULL;
     actions_close(g->actions);
     g->actions = NULL;
     buses_stop(g);

@@ -44,6 +44,7 @@ struct gateway {
     struct bus *buses;
     struct actions *actions;
     struct telemetry *telemetry;
+    struct ctl *ctl;
     struct sensor_rt *rt;
     char alarm_topic[256];
     char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */
@@ -74,6 +75,22 @@ void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum qua
 /* Puts a sensor in maintenance until the monotonic time until_ms (0: ends
  * it), in the store too, so that it outlives a restart. */
 void core_set_maintenance(struct gateway *g, unsigned idx, int64_t until_ms);
+/* confchange.c: a change of sensor keys in the config file, from the
+ * center or the console. value NULL removes the sensor's own value. */
+#define CONFCHANGE_MAX 32
+struct sensor_edit {
+    const char *sensor, *key, *value;
+};
+/* Whether a key may be changed that way. */
+bool core_settable(const char *key);
+/* Edits, checks the whole config, writes it atomically (previous kept as
+ * FILE.prev) and reloads before the loop sleeps. 0, or -1 with err. */
+int core_config_change(struct gateway *g, const struct sensor_edit *e, unsigned n, const char *who, char *err,
+                       size_t errlen);
+/* Puts FILE.prev back (checked first; the current becomes FILE.prev). */
+int core_config_rollback(struct gateway *g, const char *who, char *err, size_t errlen);
+/* Writes [console] pin = HASH (lifelinectl passwd). */
+int core_config_console_pin(struct gateway *g, const char *hash, const char *who, char *err, size_t errlen);
 /* Reads the config file again and applies it (SIGHUP, cmd/set). */
 void core_reload(struct gateway *g);
 

@@ -1,13 +1,44 @@
 #include "log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static enum log_target target = LOG_TARGET_STDERR;
 static int max_prio = LOG_INFO;
 static bool locked;
+
+/* The last lines, for the console's `show log` (whatever the target). */
+#define RECENT_LINES 200
+#define RECENT_LEN 256
+static char recent[RECENT_LINES][RECENT_LEN];
+static unsigned recent_head, recent_n;
+static pthread_mutex_t recent_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void remember_line(const char *stamp, long ms, const char *prio, const char *line)
+{
+    pthread_mutex_lock(&recent_mu);
+    snprintf(recent[recent_head], RECENT_LEN, "%.24s.%03ld %.8s: %.200s", stamp, ms, prio, line);
+    recent_head = (recent_head + 1) % RECENT_LINES;
+    if (recent_n < RECENT_LINES)
+        recent_n++;
+    pthread_mutex_unlock(&recent_mu);
+}
+
+unsigned log_recent(unsigned max, void (*fn)(void *ctx, const char *line), void *ctx)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&recent_mu);
+    n = recent_n < max ? recent_n : max;
+    for (unsigned i = 0; i < n; i++)
+        fn(ctx, recent[(recent_head + RECENT_LINES - n + i) % RECENT_LINES]);
+    pthread_mutex_unlock(&recent_mu);
+    return n;
+}
 
 void log_lock(void)
 {
@@ -38,25 +69,22 @@ void log_msg(int priority, const char *fmt, ...)
     static const char *const names[] = {"emerg", "alert", "crit", "error",
                                         "warning", "notice", "info", "debug"};
     va_list ap;
+    struct timespec ts;
+    struct tm tm;
+    char stamp[32], line[1024];
 
     if (priority > max_prio)
         return;
     va_start(ap, fmt);
-    if (target == LOG_TARGET_SYSLOG) {
-        vsyslog(priority, fmt, ap);
-    } else {
-        struct timespec ts;
-        struct tm tm;
-        char stamp[32];
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        localtime_r(&ts.tv_sec, &tm);
-        strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-        /* One fprintf per line so concurrent bus workers never interleave. */
-        char line[1024];
-        vsnprintf(line, sizeof(line), fmt, ap);
-        fprintf(stderr, "%s.%03ld %s: %s\n", stamp, ts.tv_nsec / 1000000L,
-                names[priority & 7], line);
-    }
+    vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+    if (priority <= LOG_INFO)
+        remember_line(stamp, ts.tv_nsec / 1000000L, names[priority & 7], line);
+    if (target == LOG_TARGET_SYSLOG)
+        syslog(priority, "%s", line);
+    else /* one fprintf per line so concurrent bus workers never interleave */
+        fprintf(stderr, "%s.%03ld %s: %s\n", stamp, ts.tv_nsec / 1000000L, names[priority & 7], line);
 }

@@ -12,6 +12,9 @@ void log_open(enum log_target target, int max_priority);
  * from a config (re)load changes nothing. */
 void log_lock(void);
 void log_close(void);
+/* Calls fn with each of the last max lines logged (info and above), oldest
+ * first; returns how many. Safe from any thread. */
+unsigned log_recent(unsigned max, void (*fn)(void *ctx, const char *line), void *ctx);
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)

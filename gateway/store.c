@@ -21,7 +21,7 @@ enum stmt_id {
     S_EVENT_ADD,
     S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_EVICT, S_OUTBOX_SIZES,
     S_TRIM_AGE, S_TRIM_OLDEST, S_PAGES, S_HISTORY, S_EVENTS,
-    S_TIMER_PUT, S_TIMER_DEL, S_TIMER_ALL, S_MAINT_PUT, S_MAINT_DEL, S_MAINT_ALL,
+    S_TIMER_PUT, S_TIMER_DEL, S_TIMER_ALL, S_MAINT_PUT, S_MAINT_DEL, S_MAINT_ALL, S_ALARMS_RECENT,
     S_COUNT
 };
 
@@ -69,6 +69,8 @@ static const char *const sql[S_COUNT] = {
                     "ON CONFLICT(sensor) DO UPDATE SET until_ms = excluded.until_ms",
     [S_MAINT_DEL] = "DELETE FROM maintenance WHERE sensor = ?1",
     [S_MAINT_ALL] = "SELECT sensor, until_ms FROM maintenance",
+    [S_ALARMS_RECENT] = "SELECT id, sensor, condition, level, state, raised_ts, updated_ts, cleared_ts, acked_by, "
+                        "acked_ts, active FROM alarms ORDER BY id DESC LIMIT ?1",
     [S_PAGES] = "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
                 "(SELECT page_size FROM pragma_page_size())",
 };
@@ -886,4 +888,33 @@ int store_maintenance(struct store *st, store_maint_fn fn, void *ctx)
         fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : db_error(st, "read maintenance");
+}
+
+int store_recent_alarms(struct store *st, int limit, store_alarm_hist_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = st->stmt[S_ALARMS_RECENT];
+    struct alarm_hist h;
+    int rc, n = 0;
+
+    sqlite3_bind_int(s, 1, limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&h, 0, sizeof(h));
+        h.id = sqlite3_column_int64(s, 0);
+        snprintf(h.sensor, sizeof(h.sensor), "%s", (const char *)sqlite3_column_text(s, 1));
+        snprintf(h.condition, sizeof(h.condition), "%s", (const char *)sqlite3_column_text(s, 2));
+        h.level = (enum level)sqlite3_column_int(s, 3);
+        snprintf(h.state, sizeof(h.state), "%s", (const char *)sqlite3_column_text(s, 4));
+        h.raised_ms = sqlite3_column_int64(s, 5);
+        h.updated_ms = sqlite3_column_int64(s, 6);
+        h.cleared_ms = sqlite3_column_type(s, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 7);
+        if (sqlite3_column_type(s, 8) != SQLITE_NULL)
+            snprintf(h.acked_by, sizeof(h.acked_by), "%s", (const char *)sqlite3_column_text(s, 8));
+        h.acked_ms = sqlite3_column_type(s, 9) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 9);
+        h.active = sqlite3_column_int(s, 10) != 0;
+        fn(ctx, &h);
+        n++;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? n : db_error(st, "read recent alarms");
 }

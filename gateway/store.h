@@ -119,6 +119,17 @@ int store_maintenance_put(struct store *st, const char *sensor, int64_t until_wa
 typedef void (*store_maint_fn)(void *ctx, const char *sensor, int64_t until_wall_ms);
 int store_maintenance(struct store *st, store_maint_fn fn, void *ctx);
 
+/* The last alarms (active or not), newest first. */
+struct alarm_hist {
+    int64_t id;
+    char sensor[64], condition[16], state[16], acked_by[80];
+    enum level level;          /* the last level (for a cleared one: none) */
+    int64_t raised_ms, updated_ms, cleared_ms, acked_ms; /* wall clock; 0: not */
+    bool active;
+};
+typedef void (*store_alarm_hist_fn)(void *ctx, const struct alarm_hist *h);
+int store_recent_alarms(struct store *st, int limit, store_alarm_hist_fn fn, void *ctx);
+
 /* Bytes of the database in use (pages not on the free list), or -1. */
 int64_t store_used_bytes(struct store *st);
 /* Deletes at most batch readings: older than retention, then the oldest

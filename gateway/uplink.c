@@ -49,6 +49,8 @@ struct uplink {
     int64_t dropped_told;  /* drops counted in the last status built */
     int64_t status_ms;     /* when the last online status was published */
     char lib_err[200]; /* libmosquitto's last error line (the TLS reason, say) */
+    char last_error[256]; /* why the last connection failed or ended */
+    int64_t state_ms;  /* wall clock: since when in this state */
     char client_id[CFG_NAME_MAX * 2 + 2];
 };
 
@@ -155,11 +157,14 @@ static void on_connect(struct mosquitto *m, void *ctx, int rc)
         if (!u->failing)
             log_warn("uplink: broker refused the connection: %s",
                      u->cfg->mqtt.protocol == MQTT_5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
+        snprintf(u->last_error, sizeof(u->last_error), "broker refused: %s",
+                 u->cfg->mqtt.protocol == MQTT_5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
         u->failing = true;
         mosquitto_disconnect(m);
         return;
     }
     u->state = UP_CONNECTED;
+    u->state_ms = loop_wallclock_ms();
     u->failing = false;
     u->backoff_ms = u->cfg->mqtt.reconnect_min_ms;
     log_info("uplink: connected to %s:%u", u->cfg->mqtt.host, u->cfg->mqtt.port);
@@ -193,6 +198,9 @@ static void conn_lost(struct uplink *u, int rc)
                  u->lib_err[0] ? ")" : "");
     if (u->state != UP_CONNECTED)
         u->failing = true;
+    snprintf(u->last_error, sizeof(u->last_error), "%s%s%s%s", rc ? mosq_error(rc) : "disconnected by request",
+             u->lib_err[0] ? " (" : "", u->lib_err, u->lib_err[0] ? ")" : "");
+    u->state_ms = loop_wallclock_ms();
     u->state = UP_IDLE;
     drop_socket(u);
     schedule_retry(u);
@@ -513,4 +521,28 @@ void uplink_close(struct uplink *u)
         mosquitto_destroy(u->mosq);
     free(u->inflight);
     free(u);
+}
+
+void uplink_info(const struct uplink *u, struct uplink_info *out)
+{
+    static const char *const names[] = {"disconnected", "connecting", "connected"};
+    *out = (struct uplink_info){.state = names[u->state], .failing = u->failing, .since_ms = u->state_ms,
+                                .backoff_ms = u->backoff_ms, .inflight = u->n_inflight};
+    snprintf(out->last_error, sizeof(out->last_error), "%s", u->last_error);
+}
+
+void uplink_reconnect(struct uplink *u)
+{
+    u->backoff_ms = u->cfg->mqtt.reconnect_min_ms;
+    u->failing = false;
+    log_info("uplink: reconnecting now, as the console asked");
+    if (u->state == UP_CONNECTED) {
+        mosquitto_disconnect(u->mosq); /* on_disconnect schedules the reconnect */
+        return;
+    }
+    if (u->state == UP_CONNECTING) {
+        drop_socket(u);
+        u->state = UP_IDLE;
+    }
+    loop_timer_set(&u->retry, 1, 0);
 }

@@ -45,6 +45,17 @@ struct status_msg;
 void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *m, const char **names,
                         unsigned max);
 bool uplink_is_connected(const struct uplink *u);
+struct uplink_info {
+    const char *state;      /* disconnected, connecting, connected */
+    bool failing;           /* connecting fails (since the last success) */
+    int64_t since_ms;       /* wall clock: in this state since (0: never changed) */
+    int64_t backoff_ms;     /* the next reconnect waits up to this */
+    int inflight;           /* QoS 1 messages not yet acknowledged */
+    char last_error[256];   /* why the last connection failed or ended; empty: none */
+};
+void uplink_info(const struct uplink *u, struct uplink_info *out);
+/* Drops the connection (if any) and connects again at once, back-off reset. */
+void uplink_reconnect(struct uplink *u);
 /* The topic for a message kind under lifeline/v1/{site}/{gateway}/. */
 int uplink_topic(const struct config *cfg, const char *kind, char *buf, size_t len);
 

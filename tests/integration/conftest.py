@@ -216,6 +216,11 @@ class Gateway:
     def __init__(self, tmp, conf_text, name="gw"):
         self.tmp = tmp
         self.conf = os.path.join(tmp, name + ".conf")
+        self.sockdir = None
+        if "[console]" not in conf_text:
+            # the control socket in a short private place, not /run/lifeline
+            self.sockdir = tempfile.mkdtemp(prefix="ll-")
+            conf_text += "\n[console]\nsocket = %s/ctl.sock\n" % self.sockdir
         with open(self.conf, "w") as f:
             f.write(conf_text)
         self.log = os.path.join(tmp, name + ".log")
@@ -233,6 +238,12 @@ class Gateway:
 
     def stop(self, sig=signal.SIGTERM):
         return self.proc.stop(sig) if self.proc else None
+
+    def remove(self):
+        if self.proc and self.proc.alive():
+            self.stop(signal.SIGKILL)
+        if self.sockdir:
+            shutil.rmtree(self.sockdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -260,8 +271,7 @@ def gateways(tmp_path):
 
     yield make
     for g in made:
-        if g.proc and g.proc.alive():
-            g.stop(signal.SIGKILL)
+        g.remove()
 
 
 @pytest.fixture

@@ -40,10 +40,12 @@ sed -e "/^\[mqtt\]/,/^\[/ s/^port = .*/port = $BPORT/" \
     -e "/^\[bus field-1\]/,/^\[/ s/^port = .*/port = $SPORT/" \
     -e "s|^path = .*|path = $DIR/lifeline.db|" \
     -e "s|^profiles = .*|profiles = $ROOT/drivers/profiles|" "$ROOT/config/demo.conf" > "$DIR/demo.conf"
+printf '\n[console]\nsocket = %s/ctl.sock\n' "$DIR" >> "$DIR/demo.conf"
 
 cat <<MSG
 Lifeline demo: broker 127.0.0.1:$BPORT, simulated site 127.0.0.1:$SPORT (scenario demo, speed $SPEED)
 gateway hefei-north/demo-gw with $DIR/demo.conf; its log is $DIR/lifelined.log
+The technician's console, from another terminal: $BUILD/lifelinectl -s $DIR/ctl.sock
 Gas rises to 60 %LEL and falls back, the water level floods and drains, the
 supply main loses pressure, a passenger is trapped in the elevator: watch the
 alarms reach the monitoring center.

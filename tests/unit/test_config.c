@@ -256,6 +256,7 @@ static const struct bad {
     {"bad-tls-cert-no-key.conf", 4, "[mqtt] tls_cert: tls_cert and tls_key go together (a client certificate and its key)"},
     {"bad-tls-ca-missing.conf", 5, "[mqtt] tls_ca: '/nonexistent/ca.pem': No such file or directory"},
     {"bad-password-no-user.conf", 4, "[mqtt] password: needs a username"},
+    {"bad-console-pin.conf", 5, "[console] pin: is not a crypt(3) hash (set it with: lifelinectl passwd)"},
     {"bad-telemetry.conf", 9, "[sensor s1] telemetry: 'soon' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)"},
 };
 
