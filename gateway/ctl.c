@@ -404,6 +404,18 @@ void ctl_buses_gone(struct ctl *ctl)
     }
 }
 
+/* Clients that hung up and whose EOF this loop turn has not read yet: a
+ * burst of short sessions must not fill the table with the dead. */
+static void reap_closed(struct ctl *ctl)
+{
+    for (struct client *c = ctl->clients, *next; c; c = next) {
+        char b;
+        next = c->next;
+        if (!c->waiting && recv(c->fd.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            client_free(c);
+    }
+}
+
 static void on_accept(struct loop *l, struct loop_fd *f, uint32_t events)
 {
     struct ctl *ctl = container_of(f, struct ctl, listen);
@@ -416,6 +428,8 @@ static void on_accept(struct loop *l, struct loop_fd *f, uint32_t events)
                 log_warn("console: accept: %s", strerror(errno));
             return;
         }
+        if (ctl->n_clients >= CTL_MAX_CLIENTS)
+            reap_closed(ctl);
         if (ctl->n_clients >= CTL_MAX_CLIENTS) {
             static const char busy[] = "%error too many console clients (64)\n";
             (void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -103,6 +103,7 @@ int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned
     for (unsigned i = 0; list && i < n; i++) {
         cJSON *e = cJSON_CreateObject();
         e = add_str(e, "sensor", r[i].sensor);
+        e = add_str(e, "lifeline", r[i].lifeline);
         e = add_num(e, "ts", (double)r[i].ts_ms);
         e = add_opt(e, "value", r[i].has_value, r[i].value);
         e = add_str(e, "unit", r[i].unit);

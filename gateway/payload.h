@@ -67,7 +67,7 @@ struct status_msg {
 
 /* One reading in a telemetry message. */
 struct telemetry_reading {
-    const char *sensor, *unit, *quality;
+    const char *sensor, *lifeline, *unit, *quality;
     int64_t ts_ms;
     double value;
     bool has_value;  /* false: null (no good reading) */

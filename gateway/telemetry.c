@@ -99,7 +99,7 @@ void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double val
     if (!due(c, s, value, q, now_ms))
         return;
     t->batch[t->n++] = (struct telemetry_reading){
-        .sensor = c->name, .unit = c->unit, .quality = quality_name(q), .ts_ms = ts_ms,
+        .sensor = c->name, .lifeline = lifeline_names[c->lifeline], .unit = c->unit, .quality = quality_name(q), .ts_ms = ts_ms,
         .value = value, .has_value = q == Q_GOOD || q == Q_OUT_OF_RANGE,
         .has_stats = c->telemetry_stats, .min = s->min, .max = s->max,
         .avg = s->n ? s->sum / s->n : 0, .n = s->n,

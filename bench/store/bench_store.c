@@ -155,7 +155,7 @@ static int fill(const char *path, long alarms, long msgs, int per, int qos)
         for (int k = 0; k < per; k++) {
             static char names[100][16];
             snprintf(names[k % 100], sizeof(names[0]), "level-%02d", k % 100);
-            r[k] = (struct telemetry_reading){.sensor = names[k % 100], .unit = "m", .quality = "good",
+            r[k] = (struct telemetry_reading){.sensor = names[k % 100], .lifeline = "drainage", .unit = "m", .quality = "good",
                                               .ts_ms = 1764000000000LL + i * 1000 + k, .value = 0.123 + k / 1000.0,
                                               .has_value = true};
         }

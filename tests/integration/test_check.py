@@ -16,8 +16,8 @@ def lifelined(*args):
                           text=True, timeout=30)
 
 
-@pytest.mark.parametrize("conf", sorted(glob.glob(os.path.join(ROOT, "config", "*.conf"))),
-                         ids=os.path.basename)
+@pytest.mark.parametrize("conf", sorted(glob.glob(os.path.join(ROOT, "config", "**", "*.conf"), recursive=True)),
+                         ids=lambda p: os.path.relpath(p, os.path.join(ROOT, "config")))
 def test_shipped_configs_pass_check(conf):
     r = lifelined("-c", conf, "--check")
     assert r.returncode == 0, r.stderr

@@ -240,3 +240,76 @@ def test_modbus_diagnostics(daemon, sockdir, slave):
     rc, out, err = ctl(sockdir, "modbus", "read", "tcp-1", "1", "holding", "70000")
     assert rc == 1 and "ADDR" in err
     assert daemon.proc.alive()
+
+
+def test_polling_rate_unchanged_under_console_load(tmp_path, broker, gateways, sockdir):
+    """50 one-shot clients at once, again and again, while a bus polls 20
+    sensors every 20 ms (1000 requests/s scheduled): the bus keeps its rate
+    (the console is served by the core thread, never by the bus worker)."""
+    import json
+    sim_port = __import__("conftest").free_port()
+    from conftest import Proc, port_open
+    sim = Proc([os.path.join(BUILD, "lifeline-sim"), "--port", str(sim_port), "--scenario", "steady"],
+               os.path.join(str(tmp_path), "sim.log"))
+    try:
+        wait_for(lambda: port_open(sim_port), 10, "lifeline-sim")
+        sensors = "".join("[sensor s%02d]\nclass = water_pressure\nbus = tcp-1\nunit_id = 2\nregister = holding:%d\n"
+                          "type = int16\nscale = 0.001\npoll = 20ms\n" % (i, i) for i in range(20))
+        conf = ("[gateway]\nid = load\nsite = test\n[mqtt]\nport = %d\n[store]\npath = %s/load.db\n"
+                "[console]\nsocket = %s/ctl.sock\n[bus tcp-1]\ntype = tcp\nhost = 127.0.0.1\nport = %d\n"
+                "max_registers = 1\n%s" % (broker.port, tmp_path, sockdir, sim_port, sensors))
+        gw = gateways(conf).start()
+        wait_for(lambda: os.path.exists(os.path.join(sockdir, "ctl.sock")), 15, "the control socket")
+
+        def requests():
+            rc, out, _ = ctl(sockdir, "--json", "show", "buses")
+            return json.loads(out)["buses"][0]["requests"] if rc == 0 else 0
+
+        def rate(seconds):
+            t0, r0 = time.monotonic(), requests()
+            time.sleep(seconds)
+            return (requests() - r0) / (time.monotonic() - t0)
+
+        time.sleep(1)
+        quiet = rate(3)
+        # 50 clients at once, each connecting, asking, reading the answer and
+        # closing, over and over for 4 s (one Python thread drives them all,
+        # so the load is the daemon's work, not 50 process start-ups)
+        import selectors
+        sel = selectors.DefaultSelector()
+        path = os.path.join(sockdir, "ctl.sock")
+        answered = 0
+
+        def open_one():
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(path)
+            c.sendall(b"show sensors\n")
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ, bytearray())
+
+        t0, r0 = time.monotonic(), requests()
+        for _ in range(50):
+            open_one()
+        while time.monotonic() - t0 < 4:
+            for key, _ in sel.select(timeout=0.5):
+                data = key.fileobj.recv(65536)
+                key.data.extend(data)
+                if not data or b"%ok\n" in key.data:
+                    # every one answered: none refused as "too many" (the
+                    # daemon reaps hung-up clients before it would refuse)
+                    assert b"%ok\n" in key.data, bytes(key.data[-200:])
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+                    answered += 1
+                    open_one()
+        loaded = (requests() - r0) / (time.monotonic() - t0)
+        for key in list(sel.get_map().values()):
+            key.fileobj.close()
+        assert answered > 200, answered
+        print("polling: %.0f requests/s quiet, %.0f with 50 console clients at once (%d answers)" %
+              (quiet, loaded, answered))
+        assert quiet > 800
+        assert loaded >= 0.95 * quiet, "%.0f requests/s under console load, %.0f without" % (loaded, quiet)
+        assert gw.proc.alive()
+    finally:
+        sim.stop()

@@ -4,11 +4,15 @@
 # ports; the monitoring-center side (lifeline-center watch) prints each alarm
 # as it arrives. Runs until Ctrl-C, or DEMO_SECONDS (default: until Ctrl-C).
 # DEMO_SPEED makes the simulated site's time run faster (default 1).
+# SCENARIO=city: eight gateways instead, one per lifeline (config/city/*.conf),
+# against one simulator (scenario city) and one broker.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${LIFELINE_BUILD:-$ROOT/build}
 SECONDS_TO_RUN=${DEMO_SECONDS:-0}
 SPEED=${DEMO_SPEED:-1}
+SCENARIO=${SCENARIO:-demo}
+case "$SCENARIO" in demo|city) ;; *) echo "demo: SCENARIO is demo or city" >&2; exit 64 ;; esac
 DIR=$(mktemp -d -t lifeline-demo.XXXXXX)
 pids=()
 
@@ -34,26 +38,52 @@ BPORT=$(port); SPORT=$(port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$BPORT" > "$DIR/mosquitto.conf"
 /usr/sbin/mosquitto -c "$DIR/mosquitto.conf" > "$DIR/mosquitto.log" 2>&1 & pids+=($!)
 wait_port "$BPORT" mosquitto
-"$BUILD/lifeline-sim" --port "$SPORT" --scenario demo --speed "$SPEED" > "$DIR/sim.log" 2>&1 & pids+=($!)
+"$BUILD/lifeline-sim" --port "$SPORT" --scenario "$SCENARIO" --speed "$SPEED" > "$DIR/sim.log" 2>&1 & pids+=($!)
 wait_port "$SPORT" lifeline-sim
-sed -e "/^\[mqtt\]/,/^\[/ s/^port = .*/port = $BPORT/" \
-    -e "/^\[bus field-1\]/,/^\[/ s/^port = .*/port = $SPORT/" \
-    -e "s|^path = .*|path = $DIR/lifeline.db|" \
-    -e "s|^profiles = .*|profiles = $ROOT/drivers/profiles|" "$ROOT/config/demo.conf" > "$DIR/demo.conf"
-printf '\n[console]\nsocket = %s/ctl.sock\n' "$DIR" >> "$DIR/demo.conf"
 
-cat <<MSG
+# a config of ROOT/config with this run's ports and paths
+localize() { # SRC DEST
+  sed -e "/^\[mqtt\]/,/^\[/ s/^port = .*/port = $BPORT/" \
+      -e "/^\[bus /,/^\[/ s/^port = .*/port = $SPORT/" \
+      -e "s|^path = .*|path = $DIR/$(basename "$2" .conf).db|" \
+      -e "s|^profiles = .*|profiles = $ROOT/drivers/profiles|" "$1" > "$2"
+  printf '\n[console]\nsocket = %s/%s.sock\n' "$DIR" "$(basename "$2" .conf)" >> "$2"
+}
+
+if [ "$SCENARIO" = city ]; then
+  confs=()
+  for c in "$ROOT"/config/city/*.conf; do
+    localize "$c" "$DIR/city-$(basename "$c")"
+    confs+=("$DIR/city-$(basename "$c")")
+  done
+  cat <<MSG
+Lifeline city demo: broker 127.0.0.1:$BPORT, one simulated city 127.0.0.1:$SPORT (scenario city, speed $SPEED)
+eight gateways, one per lifeline (config/city/*.conf), logs in $DIR/city-*.log
+Every 120 s (scenario time): a bridge pier tilts, gas leaks, a cable joint overheats, a
+heat pipe leaks, a telecom cabinet opens and floods, a sump fills, a main bursts, a
+passenger is trapped: watch each line name its lifeline at the monitoring center.
+Ctrl-C stops everything.
+
+MSG
+  "$BUILD/lifeline-center" watch --port "$BPORT" 2> "$DIR/center.log" & pids+=($!)
+  for c in "${confs[@]}"; do
+    "$BUILD/lifelined" -c "$c" > "${c%.conf}.log" 2>&1 & pids+=($!)
+  done
+else
+  localize "$ROOT/config/demo.conf" "$DIR/demo.conf"
+  cat <<MSG
 Lifeline demo: broker 127.0.0.1:$BPORT, simulated site 127.0.0.1:$SPORT (scenario demo, speed $SPEED)
 gateway hefei-north/demo-gw with $DIR/demo.conf; its log is $DIR/lifelined.log
-The technician's console, from another terminal: $BUILD/lifelinectl -s $DIR/ctl.sock
+The technician's console, from another terminal: $BUILD/lifelinectl -s $DIR/demo.sock
 Gas rises to 60 %LEL and falls back, the water level floods and drains, the
 supply main loses pressure, a passenger is trapped in the elevator: watch the
 alarms reach the monitoring center.
 Ctrl-C stops everything.
 
 MSG
-"$BUILD/lifeline-center" watch --port "$BPORT" 2> "$DIR/center.log" & pids+=($!)
-"$BUILD/lifelined" -c "$DIR/demo.conf" > "$DIR/lifelined.log" 2>&1 & pids+=($!)
+  "$BUILD/lifeline-center" watch --port "$BPORT" 2> "$DIR/center.log" & pids+=($!)
+  "$BUILD/lifelined" -c "$DIR/demo.conf" > "$DIR/lifelined.log" 2>&1 & pids+=($!)
+fi
 if [ "$SECONDS_TO_RUN" -gt 0 ]; then
   sleep "$SECONDS_TO_RUN"
 else

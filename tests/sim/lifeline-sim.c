@@ -52,6 +52,12 @@
 #define ELEV_OVERSPEED 0x0010u
 #define ELEV_POWER_LOSS 0x0020u
 
+/* Cabinet environment monitor status word (unit 8, holding 2). */
+#define CAB_WATER 0x0001u
+#define CAB_DOOR 0x0002u
+#define CAB_SMOKE 0x0004u
+#define CAB_POWER_LOSS 0x0008u
+
 /* What the site is doing at one instant, in engineering units: scenarios
  * fill it, devices encode it into their registers. */
 struct plant {
@@ -62,6 +68,11 @@ struct plant {
     double tilt_x_deg;
     double tilt_y_deg;
     uint16_t elevator; /* ELEV_* bits */
+    double temps_c[8];      /* the PT100 transmitter: t1-t4 cable joints, t5 power compartment, t6 heat compartment */
+    double heat_supply_c, heat_return_c, heat_flow_m3h, heat_energy_kwh;
+    double heat_pressure_mpa;
+    double cabinet_c, cabinet_rh;
+    uint16_t cabinet;       /* CAB_* bits */
 };
 
 struct scenario {
@@ -123,6 +134,14 @@ static void plant_resting(struct plant *p)
         .tilt_x_deg = 0.10,
         .tilt_y_deg = -0.05,
         .elevator = ELEV_RUNNING,
+        .temps_c = {32.0, 33.5, 31.0, 34.0, 26.0, 29.0, 21.0, 21.0},
+        .heat_supply_c = 95.0,
+        .heat_return_c = 55.0,
+        .heat_flow_m3h = 120.0,
+        .heat_energy_kwh = 1234567.0,
+        .heat_pressure_mpa = 1.20,
+        .cabinet_c = 24.0,
+        .cabinet_rh = 55.0,
     };
 }
 
@@ -150,6 +169,48 @@ static void scenario_demo(double t, struct plant *p)
         p->elevator = ELEV_TRAPPED | ELEV_OUT_OF_ZONE;
 }
 
+/* The events of the pipe-gallery section and of the city, staggered over a
+ * 120 s cycle so each is seen on its own. */
+#define CITY_CYCLE_S 120.0
+
+static void tunnel_events(double c, struct plant *p)
+{
+    /* gas compartment: a leak */
+    p->gas_lel = c < 35.0 ? ramp(c, 5.0, 35.0, 0.0, 55.0) : ramp(c, 35.0, 60.0, 55.0, 0.0);
+    /* power compartment: cable joint t2 overheats */
+    p->temps_c[1] = c < 55.0 ? ramp(c, 20.0, 55.0, 33.5, 86.0) : ramp(c, 55.0, 90.0, 86.0, 33.5);
+    /* heat compartment: the supply pipe leaks, pressure falls 0.3 MPa in 20 s */
+    p->heat_pressure_mpa = c < 60.0 ? ramp(c, 40.0, 60.0, 1.20, 0.90) : ramp(c, 90.0, 110.0, 0.90, 1.20);
+    /* a telecom cabinet's door opens, then water gets in */
+    if (c >= 65.0 && c < 80.0)
+        p->cabinet |= CAB_DOOR;
+    if (c >= 70.0 && c < 85.0)
+        p->cabinet |= CAB_WATER;
+    /* the drainage sump fills */
+    p->level_m = c < 95.0 ? ramp(c, 75.0, 95.0, 0.05, 0.45) : ramp(c, 95.0, 115.0, 0.45, 0.05);
+}
+
+static void scenario_tunnel(double t, struct plant *p)
+{
+    plant_resting(p);
+    tunnel_events(fmod(t, CITY_CYCLE_S), p);
+}
+
+static void scenario_city(double t, struct plant *p)
+{
+    double c = fmod(t, CITY_CYCLE_S);
+
+    plant_resting(p);
+    tunnel_events(c, p);
+    /* water supply: a burst main */
+    p->pressure_mpa = (c >= 85.0 && c < 100.0 ? 0.12 : 0.35) + ripple(c, 0.005, 6.0);
+    /* bridge: the inclinometer's X axis beyond its design tilt */
+    p->tilt_x_deg = c < 30.0 ? ramp(c, 10.0, 30.0, 0.10, 0.62) : ramp(c, 30.0, 50.0, 0.62, 0.10);
+    /* elevator: a passenger trapped between floors */
+    if (c >= 100.0 && c < 115.0)
+        p->elevator = ELEV_TRAPPED | ELEV_OUT_OF_ZONE;
+}
+
 static void scenario_gas_leak(double t, struct plant *p)
 {
     plant_resting(p);
@@ -170,6 +231,10 @@ static const struct scenario scenarios[] = {
     {"gas-leak", "gas rises 0 -> 60 %LEL over 40 s and stays; others steady", scenario_gas_leak},
     {"flood", "water level rises 0.05 -> 0.60 m over 60 s and stays; others steady",
      scenario_flood},
+    {"tunnel", "120 s cycle of a pipe-gallery section: gas leak, cable joint overheats, heat pipe leaks, "
+               "cabinet door opens and water gets in, sump fills; repeats", scenario_tunnel},
+    {"city", "120 s cycle with an event on each of the eight lifelines (the tunnel's, a burst main, a bridge "
+             "tilt, a trapped passenger); repeats", scenario_city},
 };
 
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -262,12 +327,58 @@ static void encode_elevator(const struct plant *p, modbus_mapping_t *m)
     put_bits(m->tab_input_bits, p->elevator, 6);
 }
 
+static void encode_temp8(const struct plant *p, modbus_mapping_t *m)
+{
+    for (int i = 0; i < 8; i++)
+        m->tab_registers[i] = int16_scaled(p->temps_c[i], 0.1);
+}
+
+static void put_u32_cdab(uint16_t *regs, double v)
+{
+    uint32_t u = v <= 0 ? 0u : v >= 4294967295.0 ? 0xffffffffu : (uint32_t)llround(v);
+
+    regs[0] = (uint16_t)(u & 0xffffu);
+    regs[1] = (uint16_t)(u >> 16);
+}
+
+static void encode_heat_meter(const struct plant *p, modbus_mapping_t *m)
+{
+    put_float_cdab(&m->tab_registers[0], p->heat_supply_c);
+    put_float_cdab(&m->tab_registers[2], p->heat_return_c);
+    put_float_cdab(&m->tab_registers[4], p->heat_flow_m3h);
+    put_u32_cdab(&m->tab_registers[6], p->heat_energy_kwh);
+}
+
+static void encode_cabinet(const struct plant *p, modbus_mapping_t *m)
+{
+    m->tab_registers[0] = int16_scaled(p->cabinet_c, 0.1);
+    m->tab_registers[1] = int16_scaled(p->cabinet_rh, 0.1);
+    m->tab_registers[2] = p->cabinet;
+    put_bits(m->tab_input_bits, p->cabinet, 4);
+}
+
+static void encode_heat_pressure(const struct plant *p, modbus_mapping_t *m)
+{
+    m->tab_registers[0] = int16_scaled(p->heat_pressure_mpa, 0.001);
+}
+
+static void encode_none(const struct plant *p, modbus_mapping_t *m)
+{
+    (void)p, (void)m;
+}
+
 static const struct device devices[] = {
     {1, "gas detector (%LEL float32 CDAB, status)", 3, encode_gas},
     {2, "water pressure (MPa int16 x0.001)", 1, encode_pressure},
     {3, "waterlogging level (m float32 ABCD)", 2, encode_level},
     {4, "bridge inclinometer (deg int16 x0.01, X and Y)", 2, encode_tilt},
     {5, "elevator controller (status word)", 1, encode_elevator},
+    {6, "8-channel PT100 transmitter (degC int16 x0.1, input 0-7)", 8, encode_temp8},
+    {7, "heat meter (supply/return degC, flow m3/h float32 CDAB, energy kWh uint32 CDAB)", 8,
+     encode_heat_meter},
+    {8, "cabinet environment monitor (degC, %RH int16 x0.1, status word)", 3, encode_cabinet},
+    {9, "heat pipe pressure transmitter (MPa int16 x0.001)", 1, encode_heat_pressure},
+    {10, "8 DI / 8 DO module (coils 0-7: fan, pump relays; plain memory)", 0, encode_none},
 };
 
 #define N_DEVICES (sizeof(devices) / sizeof(devices[0]))

@@ -1,5 +1,6 @@
 /* Config parsing: a good file with every key, and bad files each refused
  * with the file, the line, the key and the reason. Run from tests/unit. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,7 +148,7 @@ static void class_defaults(void **state)
     if (config_load("configs/good-classes.conf", &c, err, sizeof(err)) != 0)
         fail_msg("%s", err);
     /* every class of config/classes.ini loads and its limits are in order */
-    assert_int_equal(c.n_sensors, 14);
+    assert_int_equal(c.n_sensors, 22);
     const struct cfg_sensor *g = find(&c, "gas");
     assert_string_equal(g->unit, "%LEL");
     assert_int_equal(g->lifeline, LL_GAS);
@@ -176,6 +177,22 @@ static void class_defaults(void **state)
     assert_false(find(&c, "water_flow")->rules.level.has[LEVEL_RED]);
     assert_true(find(&c, "digital")->rules.level.has[LEVEL_RED]);
     assert_int_equal(find(&c, "elevator")->lifeline, LL_ELEVATOR);
+    /* heating, power, telecom */
+    const struct cfg_sensor *hp = find(&c, "heat_pressure");
+    assert_int_equal(hp->lifeline, LL_HEATING);
+    assert_true(hp->rules.has_rate && hp->rate == 0.1 && hp->rate_falling && hp->rate_level == LEVEL_ORANGE);
+    assert_true(hp->rules.level.limit[LEVEL_RED] == 1.6);
+    const struct cfg_sensor *ct = find(&c, "cable_temperature");
+    assert_int_equal(ct->lifeline, LL_POWER);
+    assert_true(ct->rules.level.limit[LEVEL_BLUE] == 50 && ct->rules.level.limit[LEVEL_RED] == 80);
+    assert_string_equal(ct->unit, "degC");
+    assert_int_equal(find(&c, "smoke")->lifeline, LL_POWER);
+    assert_true(find(&c, "smoke")->rules.level.has[LEVEL_RED]);
+    assert_int_equal(find(&c, "door")->lifeline, LL_TELECOM);
+    assert_int_equal(find(&c, "water_ingress")->lifeline, LL_POWER); /* the sensor's own */
+    assert_int_equal(find(&c, "power_loss")->lifeline, LL_TELECOM);
+    assert_int_equal(find(&c, "humidity")->rules.level.on_delay_ms, 60000);
+    assert_int_equal(find(&c, "heat_temperature")->lifeline, LL_HEATING);
     config_free(&c);
 
     /* a utility's own class file instead of the built-in one */
@@ -200,12 +217,45 @@ static void demo_config_is_valid(void **state)
     if (config_load("../../config/pipe-gallery.conf", &c, err, sizeof(err)) != 0)
         fail_msg("%s", err);
     assert_int_equal(c.n_actions, 2);
-    assert_int_equal(c.actions[0].n_sensors, 2);
-    assert_int_equal(c.actions[0].level, LEVEL_ORANGE);
+    assert_int_equal(c.actions[0].n_sensors, 1);
+    assert_int_equal(c.actions[0].level, LEVEL_YELLOW);
     assert_int_equal(c.actions[0].kind, REG_COIL);
-    assert_int_equal(c.actions[0].unit_id, 9);
+    assert_int_equal(c.actions[0].unit_id, 10);
     assert_int_equal(c.actions[1].addr, 1);
-    assert_true(c.sensors[3].rules.has_rate);
+    assert_true(find(&c, "sump-01")->rules.has_rate);
+    /* the new profiles decode a known register image */
+    double v;
+    const uint16_t t2[] = {235};
+    const struct cfg_sensor *t = find(&c, "temps.t2");
+    assert_int_equal(t->reg.kind, REG_INPUT);
+    assert_int_equal(t->reg.addr, 1);
+    assert_int_equal(t->lifeline, LL_POWER); /* t2.class = cable_temperature */
+    assert_int_equal(decode_value(&t->reg, t2, &v), 0);
+    assert_true(fabs(v - 23.5) < 1e-9);
+    const uint16_t open_probe[] = {0x7fff};
+    assert_int_equal(decode_value(&t->reg, open_probe, &v), -ERANGE); /* out_of_range, not 3276.7 degC */
+    const uint16_t supply[] = {0x0000, 0x42bf}; /* 95.5 as float32, low word first */
+    assert_int_equal(decode_value(&find(&c, "heat-meter.supply")->reg, supply, &v), 0);
+    assert_true(v == 95.5);
+    const uint16_t energy[] = {0xd687, 0x0012}; /* 1234567, CDAB */
+    assert_int_equal(decode_value(&find(&c, "heat-meter.energy")->reg, energy, &v), 0);
+    assert_true(v == 1234567);
+    assert_int_equal(find(&c, "heat-meter.flow")->lifeline, LL_HEATING);
+    const uint16_t status[] = {0x000a}; /* door and mains bits */
+    assert_int_equal(decode_value(&find(&c, "cabinet.door")->reg, status, &v), 0);
+    assert_true(v == 1);
+    assert_int_equal(decode_value(&find(&c, "cabinet.water")->reg, status, &v), 0);
+    assert_true(v == 0);
+    assert_int_equal(decode_value(&find(&c, "cabinet.power")->reg, status, &v), 0);
+    assert_true(v == 1);
+    assert_int_equal(find(&c, "cabinet.door")->lifeline, LL_TELECOM);
+    assert_int_equal(find(&c, "cabinet.smoke")->lifeline, LL_POWER);
+    assert_int_equal(find(&c, "cabinet.temperature")->lifeline, LL_TELECOM);
+    const uint16_t cab[] = {245, 612};
+    assert_int_equal(decode_value(&find(&c, "cabinet.humidity")->reg, cab + 1, &v), 0);
+    assert_true(fabs(v - 61.2) < 1e-9);
+    assert_true(find(&c, "heat-pressure-01")->rules.has_rate);
+    assert_int_equal(find(&c, "heat-pressure-01")->lifeline, LL_HEATING);
     config_free(&c);
 }
 

@@ -63,7 +63,7 @@ static void interval_only(void **state)
     assert_int_equal(n_msgs, 1);
     assert_int_equal(count(msgs[0], "\"sensor\":\"gas-01\""), 4); /* 0, 60, 120, 180 s */
     assert_int_equal(count(msgs[0], "off-01"), 0);
-    assert_non_null(strstr(msgs[0], "{\"ts\":1764000200000,\"readings\":[{\"sensor\":\"gas-01\","
+    assert_non_null(strstr(msgs[0], "{\"ts\":1764000200000,\"readings\":[{\"sensor\":\"gas-01\",\"lifeline\":\"gas\","
                                     "\"ts\":1764000000000,\"value\":0,\"unit\":\"%LEL\",\"quality\":\"good\"}"));
     telemetry_close(t);
 }
