@@ -1,5 +1,7 @@
 #include "conffile.h"
 
+#include "strbuf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,38 +16,9 @@
 
 #define CONF_MAX_BYTES (4 << 20)
 
-/* A growing output buffer; a failed append marks it failed. */
-struct out {
-    char *buf;
-    size_t len, cap;
-    bool failed;
-};
-
-static void put(struct out *o, const char *s, size_t n)
+static void put_key(struct strbuf *o, const char *key, const char *value)
 {
-    if (o->failed)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->len + n + 1) * 2;
-        char *b = realloc(o->buf, cap);
-        if (!b) {
-            o->failed = true;
-            return;
-        }
-        o->buf = b;
-        o->cap = cap;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-    o->buf[o->len] = '\0';
-}
-
-static void put_key(struct out *o, const char *key, const char *value)
-{
-    put(o, key, strlen(key));
-    put(o, " = ", 3);
-    put(o, value, strlen(value));
-    put(o, "\n", 1);
+    strbuf_printf(o, "%s = %s\n", key, value);
 }
 
 /* The words of a section header line "[ sensor  gas-01 ]" compared with
@@ -156,7 +129,7 @@ int conffile_has_key(const char *text, const char *section, const char *key)
 int conffile_edit(const char *text, const char *section, const struct conf_edit *e, unsigned n,
                   char **out, char *err, size_t errlen)
 {
-    struct out o = {0};
+    struct strbuf o = {0};
     bool in = false, found = false, skipping = false;
     bool done[64] = {false};
     const char *insert_at = NULL; /* just after the section's last key line */
@@ -215,9 +188,9 @@ int conffile_edit(const char *text, const char *section, const struct conf_edit 
             }
         }
         if (!replaced) {
-            put(&o, l, len);
+            strbuf_put(&o, l, len);
             if (nl || len)
-                put(&o, "\n", 1);
+                strbuf_put(&o, "\n", 1);
         }
         if (next == insert_at) {
             for (unsigned i = 0; i < n; i++)
@@ -226,19 +199,17 @@ int conffile_edit(const char *text, const char *section, const struct conf_edit 
         }
         l = next;
     }
-    if (o.failed || !o.buf) {
-        free(o.buf);
+    if (!(*out = strbuf_take(&o))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    *out = o.buf;
     return 0;
 }
 
 int conffile_read(const char *path, char **text, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
-    struct out o = {0};
+    struct strbuf o = {0};
     char chunk[8192];
     size_t n;
 
@@ -247,16 +218,15 @@ int conffile_read(const char *path, char **text, char *err, size_t errlen)
         return -1;
     }
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && o.len < CONF_MAX_BYTES)
-        put(&o, chunk, n);
-    bool bad = ferror(f) || o.failed || o.len >= CONF_MAX_BYTES;
+        strbuf_put(&o, chunk, n);
+    bool bad = ferror(f) || o.len >= CONF_MAX_BYTES;
     fclose(f);
     if (bad) {
-        free(o.buf);
+        strbuf_free(&o);
         snprintf(err, errlen, "%s: cannot read it whole", path);
         return -1;
     }
-    *text = o.buf ? o.buf : strdup("");
-    if (!*text) {
+    if (!(*text = strbuf_take(&o))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

@@ -80,29 +80,24 @@ static bool out_put(struct client *c, const char *s, size_t n)
 void ctl_printf(struct ctl_req *r, const char *fmt, ...)
 {
     va_list ap;
-    int n;
+    char line[512];
 
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (n < 0 || r->oom)
+    if (n >= 0 && (size_t)n < sizeof(line)) {
+        strbuf_put(&r->out, line, (size_t)n);
         return;
-    if (r->out_len + (size_t)n + 1 > r->out_cap) {
-        size_t cap = r->out_cap ? r->out_cap * 2 : 4096;
-        while (cap < r->out_len + (size_t)n + 1)
-            cap *= 2;
-        char *b = realloc(r->out, cap);
-        if (!b) {
-            r->oom = true;
-            return;
-        }
-        r->out = b;
-        r->out_cap = cap;
     }
+    char *big = NULL; /* a long line: config text */
     va_start(ap, fmt);
-    vsnprintf(r->out + r->out_len, (size_t)n + 1, fmt, ap);
+    n = vasprintf(&big, fmt, ap);
     va_end(ap);
-    r->out_len += (size_t)n;
+    if (n >= 0)
+        strbuf_put(&r->out, big, (size_t)n);
+    else
+        r->out.failed = true;
+    free(big);
 }
 
 const char *ctl_who(const struct ctl_req *r)
@@ -125,7 +120,7 @@ static void client_free(struct client *c)
     ctl->n_clients--;
     loop_fd_del(&ctl->g->loop, &c->fd);
     close(c->fd.fd);
-    free(c->op.acc);
+    strbuf_free(&c->op.acc);
     free(c->out);
     free(c);
 }
@@ -242,10 +237,10 @@ static void run_line(struct client *c, char *line)
         c->waiting = true;
         c->op.json = r.json;
         cJSON_Delete(r.j);
-        free(r.out);
+        strbuf_free(&r.out);
         return;
     }
-    if (!error && r.oom)
+    if (!error && (r.oom || r.out.failed))
         error = "out of memory";
     bool ok;
     if (r.json && !error) {
@@ -253,10 +248,10 @@ static void run_line(struct client *c, char *line)
         ok = text ? answer(c, text, strlen(text), NULL) : answer(c, "", 0, "out of memory");
         free(text);
     } else {
-        ok = answer(c, error ? "" : r.out ? r.out : "", error ? 0 : r.out_len, error);
+        ok = answer(c, error ? "" : r.out.p ? r.out.p : "", error ? 0 : r.out.len, error);
     }
     cJSON_Delete(r.j);
-    free(r.out);
+    strbuf_free(&r.out);
     if (!ok) {
         log_warn("console: %s: too far behind reading its answers; disconnected", c->s.user);
         c->closing = true;
@@ -357,21 +352,21 @@ static void finish(struct client *c, int err)
     error = r.json && !r.j ? "out of memory" : c->op.finish(&r, &c->op, err);
     if (error == CTL_PENDING) { /* the next step is on its way */
         cJSON_Delete(r.j);
-        free(r.out);
+        strbuf_free(&r.out);
         return;
     }
-    if (!error && r.oom)
+    if (!error && (r.oom || r.out.failed))
         error = "out of memory";
     if (r.json && !error) {
         char *text = cJSON_PrintUnformatted(r.j);
         answer(c, text ? text : "", text ? strlen(text) : 0, text ? NULL : "out of memory");
         free(text);
     } else {
-        answer(c, error ? "" : r.out ? r.out : "", error ? 0 : r.out_len, error);
+        answer(c, error ? "" : r.out.p ? r.out.p : "", error ? 0 : r.out.len, error);
     }
     cJSON_Delete(r.j);
-    free(r.out);
-    free(c->op.acc);
+    strbuf_free(&r.out);
+    strbuf_free(&c->op.acc);
     c->op = (struct ctl_op){0};
     c->waiting = false;
     process(c);

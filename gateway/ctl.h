@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "gateway_int.h"
+#include "strbuf.h"
 
 #define CTL_LINE_MAX 4096
 #define CTL_MAX_ARGS 16
@@ -55,8 +56,7 @@ struct ctl_op {
      * next request was sent) */
     const char *(*finish)(struct ctl_req *r, struct ctl_op *op, int err);
     int next, last;        /* scan: the next unit to try, the last */
-    char *acc;             /* text gathered over several requests */
-    size_t acc_len;
+    struct strbuf acc;     /* text gathered over several requests */
     unsigned found;
 };
 
@@ -69,9 +69,8 @@ struct ctl_req {
     char *argv[CTL_MAX_ARGS];
     bool json;
     struct cJSON *j;       /* --json: the answer's object, filled by the command */
-    char *out;             /* text: the answer's body */
-    size_t out_len, out_cap;
-    bool oom;
+    struct strbuf out;     /* text: the answer's body */
+    bool oom;              /* a JSON part could not be made */
     struct ctl_op *op;     /* the session's: a command that waits for the bus fills it */
     char err[CFG_ERR_MAX + 64];
 };

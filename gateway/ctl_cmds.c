@@ -1057,28 +1057,25 @@ static const char *scan_step(struct ctl_req *r, struct ctl_op *op, int err)
         n = snprintf(line, sizeof(line), "unit %-3d garbled reply (%s): wrong baud rate or parity, or noise?\n",
                      op->next, sample_err_text(err));
     if (n > 0) {
-        char *acc = realloc(op->acc, op->acc_len + (size_t)n + 1);
-        if (!acc)
-            return "out of memory";
-        memcpy(acc + op->acc_len, line, (size_t)n + 1);
-        op->acc = acc;
-        op->acc_len += (size_t)n;
+        strbuf_put(&op->acc, line, (size_t)n);
         op->found += !err || (k == BERR_EXCEPTION && !gateway_says_no);
     }
+    if (op->acc.failed)
+        return "out of memory";
     if (op->next < op->last) {
         op->next++;
         return scan_send(r, op);
     }
     if (r->json) {
         cJSON *list = jadd(r, r->j, "units", cJSON_CreateArray());
-        for (char *l = op->acc; l && *l;) {
+        for (char *l = op->acc.p; l && *l;) {
             if (strstr(l, " answers") && strstr(l, " answers") < strchr(l, '\n'))
                 jadd(r, list, NULL, cJSON_CreateNumber(atoi(l + 5)));
             l = strchr(l, '\n');
             l = l ? l + 1 : NULL;
         }
     } else {
-        ctl_printf(r, "%s", op->acc ? op->acc : "");
+        ctl_printf(r, "%s", op->acc.p ? op->acc.p : "");
         ctl_printf(r, "%u unit%s answer%s on bus %s\n", op->found, op->found == 1 ? "" : "s", op->found == 1 ? "s" : "",
                    op->args[0]);
     }
