@@ -528,6 +528,8 @@ int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sa
     b->index = index;
     pthread_mutex_init(&b->stats_mu, NULL);
     pthread_mutex_init(&b->write_mu, NULL);
+    if (b->bcfg->type == BUS_GPIO)
+        return 0; /* GPIO lines are read by the core loop itself (gpio.c) */
     if (!b->ops)
         return -ENOTSUP;
     b->t0_ms = loop_clock_ms();

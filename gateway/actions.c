@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpio.h"
 #include "log.h"
 
 /* write ids of actions: high bit set, so they never meet the console's */
@@ -17,12 +18,14 @@ struct action_rt {
     int last_value;   /* the last value written, -1 before any */
     int last_err;     /* its result: 0 ok, else the error */
     bool done;        /* the last write has its result */
+    bool manual_pulse;/* pulse_end is the console's test pulse */
 };
 
 struct actions {
     struct loop *loop;
     const struct config *cfg;
     struct bus *buses;
+    struct gpio *gpio;
     actions_level_fn level_of;
     actions_done_fn done;
     void *ctx;
@@ -34,6 +37,21 @@ struct actions {
 static void write_out(struct actions *a, unsigned i, int value)
 {
     const struct cfg_action *c = &a->cfg->actions[i];
+
+    if (c->gpio) { /* at once, on this thread: an ioctl, read back */
+        int r = gpio_out_set(a->gpio, i, value);
+        a->rt[i].last_value = value;
+        a->rt[i].last_err = r;
+        a->rt[i].done = true;
+        if (r < 0)
+            log_err("action '%s': GPIO %s = %d failed: %s", c->name, c->gpio_line, value,
+                    r == -EIO ? "read-back differs" : strerror(-r));
+        else
+            log_info("action '%s': GPIO %s = %d", c->name, c->gpio_line, value);
+        if (a->done)
+            a->done(a->ctx, c, value, r);
+        return;
+    }
     /* the id carries the action and the value, so each result knows both */
     struct bus_write w = {.id = ACTION_ID_BASE | ((uint64_t)i << 40) | ((uint64_t)value << 16) |
                                 (a->next_id++ & 0xffffu),
@@ -71,8 +89,14 @@ static void on_pulse(struct loop *l, struct loop_timer *t)
     for (unsigned i = 0; i < a->cfg->n_actions; i++) {
         if (a->rt[i].pulse_end && a->rt[i].pulse_end <= l->now_ms) {
             a->rt[i].pulse_end = 0;
-            if (a->rt[i].overridden < 0)
+            if (a->rt[i].manual_pulse) { /* the console's test: back to what the rules say */
+                a->rt[i].manual_pulse = false;
+                a->rt[i].overridden = -1;
+                write_out(a, i, a->rt[i].active || a->rt[i].latched ? a->cfg->actions[i].value
+                                                                    : a->cfg->actions[i].restore);
+            } else if (a->rt[i].overridden < 0) {
                 write_out(a, i, a->cfg->actions[i].restore);
+            }
         }
     }
     arm_pulse_timer(a);
@@ -150,7 +174,7 @@ int actions_reset(struct actions *a, const char *name)
 }
 
 int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
-                 actions_level_fn level_of, actions_done_fn done, void *ctx)
+                 struct gpio *gpio, actions_level_fn level_of, actions_done_fn done, void *ctx)
 {
     struct actions *a = calloc(1, sizeof(*a));
 
@@ -159,6 +183,7 @@ int actions_open(struct actions **out, struct loop *l, const struct config *cfg,
     a->loop = l;
     a->cfg = cfg;
     a->buses = buses;
+    a->gpio = gpio;
     a->level_of = level_of;
     a->done = done;
     a->ctx = ctx;
@@ -203,6 +228,8 @@ int actions_override(struct actions *a, const char *name, int mode, const char *
         if (rt->overridden < 0)
             return -EALREADY;
         rt->overridden = -1;
+        rt->manual_pulse = false;
+        rt->pulse_end = 0;
         log_info("action '%s': back to automatic (%s)", name, who);
         /* what the rules say now */
         if (rt->active || rt->latched)
@@ -213,9 +240,26 @@ int actions_override(struct actions *a, const char *name, int mode, const char *
     }
     rt->overridden = mode ? c->value : c->restore;
     rt->pulse_end = 0;
+    rt->manual_pulse = false;
     log_info("action '%s': output held %s (%d) by %s until released", name, mode ? "on" : "off",
              rt->overridden, who);
     write_out(a, (unsigned)i, rt->overridden);
+    return 0;
+}
+
+int actions_pulse(struct actions *a, const char *name, int64_t ms, const char *who)
+{
+    int i = actions_find(a, name);
+
+    if (i < 0)
+        return -ENOENT;
+    struct action_rt *rt = &a->rt[i];
+    rt->overridden = a->cfg->actions[i].value;
+    rt->manual_pulse = true;
+    rt->pulse_end = loop_clock_ms() + ms;
+    log_info("action '%s': test pulse of %lldms by %s", name, (long long)ms, who);
+    write_out(a, (unsigned)i, rt->overridden);
+    arm_pulse_timer(a);
     return 0;
 }
 

@@ -21,8 +21,9 @@ typedef enum level (*actions_level_fn)(void *ctx, unsigned sensor);
 /* An execution's result: the value written (and read back), or err. */
 typedef void (*actions_done_fn)(void *ctx, const struct cfg_action *action, int value, int err);
 
+struct gpio;
 int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
-                 actions_level_fn level_of, actions_done_fn done, void *ctx);
+                 struct gpio *gpio, actions_level_fn level_of, actions_done_fn done, void *ctx);
 /* Re-evaluates every action (after alarm events, and at start). */
 void actions_update(struct actions *a);
 /* A SAMPLE_WRITE_DONE: true when it was one of ours. */
@@ -38,6 +39,9 @@ int actions_find(const struct actions *a, const char *name);
  * gives it back to them (the output then gets what they say now).
  * 0, -ENOENT, or -EALREADY (-1 on an output not held). */
 int actions_override(struct actions *a, const char *name, int mode, const char *who);
+/* The console's test pulse: the output on (its value) for ms, then back to
+ * the rules. 0, -ENOENT. */
+int actions_pulse(struct actions *a, const char *name, int64_t ms, const char *who);
 struct action_info {
     bool active, latched, pulsing;
     int overridden;  /* -1, or the value the console holds it at */

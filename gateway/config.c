@@ -299,6 +299,7 @@ static void sensor_defaults(struct cfg_sensor *s)
     s->remind_ms = 15 * 60000;
     s->fault_level = LEVEL_YELLOW;
     s->telemetry_ms = 60000;
+    s->debounce_ms = 20;
     s->deadband = -1;
 }
 

@@ -21,7 +21,7 @@
 
 #define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG */
 
-enum bus_type { BUS_TCP, BUS_RTU, BUS_SIM };
+enum bus_type { BUS_TCP, BUS_RTU, BUS_SIM, BUS_GPIO };
 enum rs485_mode { RS485_AUTO, RS485_ON, RS485_OFF };
 enum rts_mode { RTS_NONE, RTS_UP, RTS_DOWN };
 enum sim_wave { WAVE_CONST, WAVE_TRIANGLE, WAVE_SINE, WAVE_SQUARE, WAVE_RAMP };
@@ -140,6 +140,11 @@ struct cfg_sensor {
     bool limit_pct[LEVEL_COUNT];
     bool hyst_pct;
     struct cfg_sim sim;
+    /* on a gpio bus: a line by its name, or CHIP:OFFSET (chip by name,
+     * label or path); read on both edges, debounced */
+    char input[CFG_NAME_MAX * 2];
+    int64_t debounce_ms;
+    int active_low;
     int line;
 };
 
@@ -161,6 +166,8 @@ struct cfg_action {
     uint16_t addr;
     int value, restore;
     int64_t pulse_ms;            /* > 0: write value, then restore after this long */
+    bool gpio;                   /* output = gpio:LINE (a line name, or CHIP:OFFSET) instead */
+    char gpio_line[CFG_NAME_MAX * 2];
     int latch;
     int line;
 };

@@ -105,7 +105,15 @@ static int check_sensor(struct build *b, unsigned idx)
     s->bus = bi;
     const struct cfg_bus *bus = &b->cfg->buses[bi];
 
-    if (bus->type == BUS_SIM) {
+    if (bus->type != BUS_GPIO && o->line[K_INPUT])
+        return AT(K_INPUT), cfg_fail(&b->err, "needs a bus of type gpio, and [bus %s] is not", bus->name);
+    if (bus->type == BUS_GPIO) {
+        if (!o->line[K_INPUT])
+            return AT(K_INPUT), cfg_fail(&b->err, "missing (required on a gpio bus: a line name, or CHIP:OFFSET)");
+        if (o->line[K_REGISTER])
+            return AT(K_REGISTER), cfg_fail(&b->err, "does not apply to a gpio input");
+        r->type = TYPE_BOOL; /* a contact: 0 or 1 */
+    } else if (bus->type == BUS_SIM) {
         if (s->sim.min > s->sim.max)
             return AT(K_SIM_MIN), cfg_fail(&b->err, "%g is above sim_max %g", s->sim.min, s->sim.max);
     } else {
@@ -211,17 +219,26 @@ static int check_action(struct build *b, struct cfg_action *a, const struct sect
     if (a->level == LEVEL_NONE)
         return cfg_fail(&b->err, "must be blue, yellow, orange or red");
     cfg_at(b, file, line_of(sc, "output"), "output");
+    if (a->gpio) {
+        if (a->value > 1 || a->restore > 1) {
+            cfg_at(b, file, line_of(sc, "value"), "value");
+            return cfg_fail(&b->err, "a GPIO output is 0 or 1");
+        }
+        goto sensors;
+    }
     for (a->bus = 0; a->bus < c->n_buses; a->bus++)
         if (strcmp(c->buses[a->bus].name, a->bus_name) == 0)
             break;
     if (a->bus == c->n_buses)
         return cfg_fail(&b->err, "names no [bus %s] of this file", a->bus_name);
-    if (c->buses[a->bus].type == BUS_SIM)
-        return cfg_fail(&b->err, "[bus %s] is a sim bus: it has no outputs", a->bus_name);
+    if (c->buses[a->bus].type == BUS_SIM || c->buses[a->bus].type == BUS_GPIO)
+        return cfg_fail(&b->err, "[bus %s] is a %s bus: it has no Modbus outputs", a->bus_name,
+                        c->buses[a->bus].type == BUS_SIM ? "sim" : "gpio");
     if (a->kind == REG_COIL && (a->value > 1 || a->restore > 1)) {
         cfg_at(b, file, line_of(sc, "value"), "value");
         return cfg_fail(&b->err, "a coil is 0 or 1");
     }
+sensors:
     cfg_at(b, file, line_of(sc, "sensors"), "sensors");
     char list[sizeof(a->sensor_list)], *save = NULL;
     snprintf(list, sizeof(list), "%s", a->sensor_list);

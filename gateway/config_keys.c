@@ -358,8 +358,15 @@ static int p_output(struct cfg_err *e, const struct key *k, void *obj, const cha
     int end = 0;
 
     (void)k;
+    if (strncmp(v, "gpio:", 5) == 0) {
+        if (!v[5] || strlen(v + 5) >= sizeof(a->gpio_line))
+            return cfg_fail(e, "'%s': gpio:LINE, a line name or CHIP:OFFSET", v);
+        a->gpio = true;
+        snprintf(a->gpio_line, sizeof(a->gpio_line), "%s", v + 5);
+        return 1;
+    }
     if (sscanf(v, "modbus:%47[^:]:%u:%15[^:]:%u%n", bus, &unit, kind, &addr, &end) != 4 || v[end])
-        return cfg_fail(e, "'%s' is not modbus:BUS:UNIT:coil|holding:ADDRESS", v);
+        return cfg_fail(e, "'%s' is not modbus:BUS:UNIT:coil|holding:ADDRESS or gpio:LINE", v);
     if (strcmp(kind, "coil") && strcmp(kind, "holding"))
         return cfg_fail(e, "'%s': a Modbus output is a coil or a holding register", v);
     if (unit > 255 || addr > 65535)
@@ -393,7 +400,7 @@ static int p_taken(struct cfg_err *e, const struct key *k, void *obj, const char
 static const char *const log_names[] = {"stderr", "syslog", NULL};
 static const char *const log_level_names[] = {"emerg", "alert", "crit", "error", "warning",
                                               "notice", "info", "debug", NULL};
-static const char *const bus_type_names[] = {"tcp", "rtu", "sim", NULL};
+static const char *const bus_type_names[] = {"tcp", "rtu", "sim", "gpio", NULL};
 static const char *const rs485_names[] = {"auto", "on", "off", NULL};
 static const char *const rts_names[] = {"none", "up", "down", NULL};
 static const char *const rate_dir_names[] = {"rising", "falling", NULL};
@@ -529,6 +536,9 @@ static const struct key sensor_keys[] = {
     [K_TELEMETRY] = {"telemetry", p_duration_off, SE(telemetry_ms), NULL, 0, DAY_MS, C | K | D},
     [K_DEADBAND] = {"deadband", p_double, SE(deadband), NULL, 0, 1e15, C | K | D},
     [K_TELEMETRY_STATS] = {"telemetry_stats", p_enum, SE(telemetry_stats), noyes_names, 0, 0, C | K | D},
+    [K_INPUT] = {"input", p_str, SE(input), NULL, 0, CFG_NAME_MAX * 2, 0},
+    [K_DEBOUNCE] = {"debounce", p_duration, SE(debounce_ms), NULL, 0, 10000, C | K | D},
+    [K_ACTIVE_LOW] = {"active_low", p_enum, SE(active_low), noyes_names, 0, 0, C | K | D},
     END,
 };
 

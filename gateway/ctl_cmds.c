@@ -40,6 +40,8 @@ static cJSON *jnum(bool has, double v)
     return has ? cJSON_CreateNumber(v) : cJSON_CreateNull();
 }
 
+static int bus_index(const struct gateway *g, const char *name);
+
 static int sensor_index(const struct gateway *g, const char *name)
 {
     for (unsigned i = 0; i < g->cfg.n_sensors; i++)
@@ -388,7 +390,7 @@ static void bus_line(struct ctl_req *r, const struct gateway *g, unsigned b, cJS
     double util = up_s > 0 ? (double)t.busy_us / 1e6 / up_s * 100 : 0;
     double avg = t.lat_n ? (double)t.lat_sum_us / t.lat_n / 1000.0 : 0;
     double p99 = (double)bus_latency_percentile(&t, 99) / 1000.0;
-    static const char *const types[] = {"tcp", "rtu", "sim"};
+    static const char *const types[] = {"tcp", "rtu", "sim", "gpio"};
     if (r->json) {
         cJSON *e = jadd(r, list, NULL, cJSON_CreateObject());
         jadd(r, e, "bus", cJSON_CreateString(bc->name));
@@ -496,10 +498,13 @@ static const char *show_outputs(struct ctl_req *r, int argi)
     for (unsigned i = 0; i < g->cfg.n_actions; i++) {
         const struct cfg_action *a = &g->cfg.actions[i];
         struct action_info in;
-        char to[96], value[16];
+        char to[128], value[16];
         actions_info(g->actions, i, &in);
-        snprintf(to, sizeof(to), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
-                 a->kind == REG_COIL ? "coil" : "holding", a->addr);
+        if (a->gpio)
+            snprintf(to, sizeof(to), "gpio:%s", a->gpio_line);
+        else
+            snprintf(to, sizeof(to), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
+                     a->kind == REG_COIL ? "coil" : "holding", a->addr);
         const char *mode = in.overridden >= 0 ? "manual" : "auto";
         if (r->json) {
             cJSON *e = jadd(r, list, NULL, cJSON_CreateObject());
@@ -669,25 +674,35 @@ static const char *do_ack(struct ctl_req *r, int argi)
     return r->err;
 }
 
+/* maintenance SENSOR DURATION|off, or maintenance bus NAME DURATION|off */
 static const char *do_maintenance(struct ctl_req *r, int argi)
 {
     struct gateway *g = r->g;
-    int i = sensor_index(g, r->argv[argi]);
+    bool bus = r->argc - argi == 3;
+    const char *name = r->argv[argi + bus], *dur = r->argv[argi + 1 + bus];
     int64_t ms = 0;
+    unsigned n = 0;
 
-    if (i < 0)
-        return no_such(r, "sensor", r->argv[argi], "show sensors");
-    if (strcmp(r->argv[argi + 1], "off") != 0 &&
-        (config_parse_duration(r->argv[argi + 1], &ms) < 0 || ms <= 0 || ms > 7 * 86400000LL))
-        return "maintenance SENSOR DURATION: a duration up to 7d (30m, 2h), or off";
-    core_set_maintenance(g, (unsigned)i, ms ? g->loop.now_ms + ms : 0);
-    log_info("core: sensor '%s': %s by %s", g->cfg.sensors[i].name, ms ? "in maintenance" : "maintenance ended",
-             ctl_who(r));
+    if (bus && strcmp(r->argv[argi], "bus") != 0)
+        return "maintenance SENSOR DURATION, or maintenance bus NAME DURATION";
+    if (bus ? bus_index(g, name) < 0 : sensor_index(g, name) < 0)
+        return no_such(r, bus ? "bus" : "sensor", name, bus ? "show buses" : "show sensors");
+    if (strcmp(dur, "off") != 0 && (config_parse_duration(dur, &ms) < 0 || ms <= 0 || ms > 7 * 86400000LL))
+        return "DURATION: up to 7d (30m, 2h), or off";
+    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        if (strcmp(bus ? g->cfg.sensors[i].bus_name : g->cfg.sensors[i].name, name) != 0)
+            continue;
+        core_set_maintenance(g, i, ms ? g->loop.now_ms + ms : 0);
+        n++;
+    }
+    log_info("core: %s '%s': %s by %s (%u sensor%s)", bus ? "bus" : "sensor", name,
+             ms ? "in maintenance" : "maintenance ended", ctl_who(r), n, n == 1 ? "" : "s");
     uplink_status_changed(g->uplink);
     actions_update(g->actions);
     if (!r->json)
-        ctl_printf(r, ms ? "sensor %s in maintenance for %s: its alarms start no action\n"
-                         : "sensor %s out of maintenance%s\n", g->cfg.sensors[i].name, ms ? r->argv[argi + 1] : "");
+        ctl_printf(r, ms ? "%s %s in maintenance for %s (%u sensor%s): its alarms start no action\n"
+                         : "%s %s out of maintenance%.0s (%u sensor%s)\n",
+                   bus ? "bus" : "sensor", name, ms ? dur : "", n, n == 1 ? "" : "s");
     return NULL;
 }
 
@@ -908,8 +923,8 @@ static const char *modbus_target(struct ctl_req *r, int argi, struct ctl_op *op,
 
     if (b < 0)
         return no_such(r, "bus", r->argv[argi], "show buses");
-    if (r->g->cfg.buses[b].type == BUS_SIM)
-        return "a sim bus has no Modbus devices";
+    if (r->g->cfg.buses[b].type == BUS_SIM || r->g->cfg.buses[b].type == BUS_GPIO)
+        return "a sim or gpio bus has no Modbus devices";
     if (!parse_uint(r->argv[argi + 1], 255, &unit))
         return "UNIT: a unit id 0 to 255";
     if ((kind = lookup_name(reg_kind_names, r->argv[argi + 2])) < 0)
@@ -1090,8 +1105,8 @@ static const char *modbus_scan(struct ctl_req *r, int argi)
 
     if (b < 0)
         return no_such(r, "bus", r->argv[argi], "show buses");
-    if (r->g->cfg.buses[b].type == BUS_SIM)
-        return "a sim bus has no Modbus devices";
+    if (r->g->cfg.buses[b].type == BUS_SIM || r->g->cfg.buses[b].type == BUS_GPIO)
+        return "a sim or gpio bus has no Modbus devices";
     if (argi + 1 < r->argc && (sscanf(r->argv[argi + 1], "%d-%d", &from, &to) != 2 || from < 0 || to > 255 ||
                                from > to))
         return "FROM-TO: unit ids, e.g. 1-20";
@@ -1137,6 +1152,81 @@ static const char *modbus_write(struct ctl_req *r, int argi)
     return send_request(r, r->op, &w);
 }
 
+/* ---- GPIO: the lines of gpio sensors and of actions' gpio outputs ---- */
+
+static const char *gpio_get(struct ctl_req *r, int argi)
+{
+    struct gateway *g = r->g;
+    const char *name = r->argv[argi];
+    int i = sensor_index(g, name), a = actions_find(g->actions, name);
+
+    if (i >= 0 && g->cfg.buses[g->cfg.sensors[i].bus].type == BUS_GPIO) {
+        const struct sensor_rt *rt = &g->rt[i];
+        if (!rt->ts_ms || rt->quality != Q_GOOD) {
+            snprintf(r->err, sizeof(r->err), "input %s (line %s): %s", name, g->cfg.sensors[i].input,
+                     rt->ts_ms ? quality_name(rt->quality) : "not read yet");
+            return r->err;
+        }
+        if (r->json)
+            jadd(r, r->j, "value", cJSON_CreateNumber(rt->value));
+        else
+            ctl_printf(r, "input %s (line %s) = %g\n", name, g->cfg.sensors[i].input, rt->value);
+        return NULL;
+    }
+    if (a >= 0 && g->cfg.actions[a].gpio) {
+        struct action_info in;
+        actions_info(g->actions, (unsigned)a, &in);
+        if (r->json)
+            jadd(r, r->j, "value", jnum(in.value >= 0, in.value));
+        else
+            ctl_printf(r, "output %s (line %s) = %d (%s)\n", name, g->cfg.actions[a].gpio_line,
+                       in.value >= 0 ? in.value : g->cfg.actions[a].restore,
+                       in.overridden >= 0 ? "manual" : "auto");
+        return NULL;
+    }
+    return no_such(r, "GPIO input or output", name, "list sensors, list outputs");
+}
+
+static int gpio_output(struct ctl_req *r, const char *name)
+{
+    int a = actions_find(r->g->actions, name);
+    return a >= 0 && r->g->cfg.actions[a].gpio ? a : -1;
+}
+
+/* gpio set OUTPUT 0|1: held until `set output OUTPUT auto` */
+static const char *gpio_set(struct ctl_req *r, int argi)
+{
+    const char *v = r->argv[argi + 1];
+
+    if (gpio_output(r, r->argv[argi]) < 0)
+        return no_such(r, "GPIO output", r->argv[argi], "show outputs");
+    if (strcmp(v, "0") && strcmp(v, "1"))
+        return "gpio set OUTPUT 0|1";
+    actions_override(r->g->actions, r->argv[argi], v[0] == '1', ctl_who(r));
+    if (!r->json)
+        ctl_printf(r, "output %s held at %s until `set output %s auto`\n", r->argv[argi], v, r->argv[argi]);
+    return NULL;
+}
+
+/* gpio pulse OUTPUT MS: on for MS, then back to the rules */
+static const char *gpio_pulse(struct ctl_req *r, int argi)
+{
+    int64_t ms;
+
+    if (gpio_output(r, r->argv[argi]) < 0)
+        return no_such(r, "GPIO output", r->argv[argi], "show outputs");
+    if (config_parse_duration(r->argv[argi + 1], &ms) < 0 || ms < 10 || ms > 60000)
+        return "gpio pulse OUTPUT DURATION: 10ms to 60s (e.g. 500ms)";
+    int rc = actions_pulse(r->g->actions, r->argv[argi], ms, ctl_who(r));
+    if (rc < 0) {
+        snprintf(r->err, sizeof(r->err), "cannot pulse %s: %s", r->argv[argi], strerror(-rc));
+        return r->err;
+    }
+    if (!r->json)
+        ctl_printf(r, "output %s on for %s, then back to automatic\n", r->argv[argi], r->argv[argi + 1]);
+    return NULL;
+}
+
 static const char *do_help(struct ctl_req *r, int argi);
 
 static const struct ctl_cmd cmds[] = {
@@ -1156,12 +1246,16 @@ static const struct ctl_cmd cmds[] = {
     {"modbus scan", "BUS [FROM-TO]", "which unit ids answer (1-247), one request between polls", modbus_scan, 1, 2,
      false},
     {"modbus write", "BUS UNIT coil|holding ADDR VALUE", "write and read back", modbus_write, 5, 5, true},
+    {"gpio get", "NAME", "the level of a gpio input (sensor) or output (action)", gpio_get, 1, 1, false},
+    {"gpio set", "OUTPUT 0|1", "hold a GPIO output (until set output OUTPUT auto)", gpio_set, 2, 2, true},
+    {"gpio pulse", "OUTPUT DURATION", "an output on for a while (a siren test), then automatic", gpio_pulse, 2, 2, true},
     {"mqtt status", "", "the uplink to the monitoring center", mqtt_status, 0, 0, false},
     {"mqtt reconnect", "", "drop the connection and connect again now", mqtt_reconnect, 0, 0, true},
     {"enable", "[PIN]", "enter privileged mode (lifelinectl asks for the PIN)", do_enable, 0, 1, false},
     {"disable", "", "leave privileged mode", do_disable, 0, 0, false},
     {"ack", "ALARM", "acknowledge an alarm", do_ack, 1, 1, true},
-    {"maintenance", "SENSOR DURATION|off", "alarms recorded but start no action, for a time", do_maintenance, 2, 2, true},
+    {"maintenance", "SENSOR|bus NAME DURATION|off", "alarms recorded but start no action, for a time (a sensor, or every sensor of a bus)",
+     do_maintenance, 2, 3, true},
     {"reset", "OUTPUT", "release a latched output", do_reset, 1, 1, true},
     {"set output", "NAME on|off|auto", "hold an output on or off (a test), or give it back to the rules",
      do_set_output, 2, 2, true},

@@ -14,6 +14,7 @@
 #include "actions.h"
 #include "bus.h"
 #include "ctl.h"
+#include "gpio.h"
 #include "log.h"
 #include "loop.h"
 #include "payload.h"
@@ -179,10 +180,13 @@ static void action_done(void *ctx, const struct cfg_action *a, int value, int er
     char output[160], topic[320], payload[512];
     int len;
 
-    snprintf(output, sizeof(output), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
-             a->kind == REG_COIL ? "coil" : "holding", a->addr);
+    if (a->gpio)
+        snprintf(output, sizeof(output), "gpio:%s", a->gpio_line);
+    else
+        snprintf(output, sizeof(output), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
+                 a->kind == REG_COIL ? "coil" : "holding", a->addr);
     len = payload_action(loop_wallclock_ms(), a->name, output, value,
-                         err ? (err == -EIO ? "read-back differs" : sample_err_text(err)) : NULL,
+                         err ? (err == -EIO ? "read-back differs" : a->gpio ? strerror(-err) : sample_err_text(err)) : NULL,
                          payload, sizeof(payload));
     if (len > 0 && uplink_topic(&g->cfg, "event", topic, sizeof(topic)) == 0)
         store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
@@ -197,7 +201,7 @@ static void telemetry_out(void *ctx, const char *payload, size_t len)
 /* Actions hold the buses: opened after them, closed before them. */
 static int open_actions(struct gateway *g)
 {
-    int r = actions_open(&g->actions, &g->loop, &g->cfg, g->buses, threshold_level, action_done, g);
+    int r = actions_open(&g->actions, &g->loop, &g->cfg, g->buses, g->gpio, threshold_level, action_done, g);
     if (r == 0)
         actions_update(g->actions); /* alarms that continue after a restart re-assert theirs */
     return r;
@@ -445,6 +449,8 @@ static struct sensor_rt *runtime_for(struct gateway *g, const struct config *cfg
  * bus's current request, not the sum of them. */
 static void buses_stop(struct gateway *g)
 {
+    gpio_close(g->gpio);
+    g->gpio = NULL;
     for (unsigned i = 0; g->buses && i < g->cfg.n_buses; i++)
         bus_stop_request(&g->buses[i]);
     for (unsigned i = 0; g->buses && i < g->cfg.n_buses; i++)
@@ -455,16 +461,17 @@ static void buses_stop(struct gateway *g)
 
 static int buses_start(struct gateway *g)
 {
+    int r = gpio_open(&g->gpio, &g->loop, &g->cfg, &g->q, g->gen);
+    if (r < 0)
+        return r;
     g->buses = calloc(g->cfg.n_buses ? g->cfg.n_buses : 1, sizeof(*g->buses));
     if (!g->buses)
         return -ENOMEM;
     for (unsigned i = 0; i < g->cfg.n_buses; i++)
         g->buses[i].wake_fd = -1; /* so bus_stop on a bus never started closes nothing */
-    for (unsigned i = 0; i < g->cfg.n_buses; i++) {
-        int r = bus_start(&g->buses[i], &g->cfg, i, &g->q, g->gen);
-        if (r < 0)
+    for (unsigned i = 0; i < g->cfg.n_buses; i++)
+        if ((r = bus_start(&g->buses[i], &g->cfg, i, &g->q, g->gen)) < 0)
             return r;
-    }
     return 0;
 }
 

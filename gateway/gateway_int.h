@@ -45,6 +45,7 @@ struct gateway {
     struct actions *actions;
     struct telemetry *telemetry;
     struct ctl *ctl;
+    struct gpio *gpio;      /* the inputs of gpio buses, read by this loop */
     struct sensor_rt *rt;
     char alarm_topic[256];
     char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */

@@ -249,8 +249,9 @@ static char *next_completion(const char *text, int state)
 static void candidates(const char *before)
 {
     static const char *const tree[][2] = {
-        {"", "show watch list modbus mqtt enable disable ack maintenance reset set config passwd help quit"},
+        {"", "show watch list modbus gpio mqtt enable disable ack maintenance reset set config passwd help quit"},
         {"modbus", "read scan write"},
+        {"gpio", "get set pulse"},
         {"show", "status sensors sensor alarms buses bus outputs config log"},
         {"show alarms", "history"},
         {"watch", "sensors alarms"},
@@ -263,7 +264,8 @@ static void candidates(const char *before)
         {"show sensor", "sensors"}, {"set sensor", "sensors"}, {"maintenance", "sensors"},
         {"show bus", "buses"},      {"set output", "outputs"}, {"reset", "outputs"},
         {"ack", "alarms"},          {"modbus read", "buses"},  {"modbus scan", "buses"},
-        {"modbus write", "buses"},
+        {"modbus write", "buses"},  {"gpio get", "sensors"},   {"gpio set", "outputs"},
+        {"gpio pulse", "outputs"},
     };
     char words[256];
     size_t n = 0;

@@ -46,6 +46,7 @@ struct uplink {
     bool used; /* the client has connected before: reset it before the next try */
     bool failing; /* connecting fails: said once, until it works again */
     bool closing; /* uplink_shutdown: no reconnect, no log line for the disconnect */
+    bool tls_waited; /* a TLS failure came without its reason once already */
     int64_t dropped_told;  /* drops counted in the last status built */
     int64_t status_ms;     /* when the last online status was published */
     char lib_err[200]; /* libmosquitto's last error line (the TLS reason, say) */
@@ -165,7 +166,7 @@ static void on_connect(struct mosquitto *m, void *ctx, int rc)
     }
     u->state = UP_CONNECTED;
     u->state_ms = loop_wallclock_ms();
-    u->failing = false;
+    u->failing = u->tls_waited = false;
     u->backoff_ms = u->cfg->mqtt.reconnect_min_ms;
     log_info("uplink: connected to %s:%u", u->cfg->mqtt.host, u->cfg->mqtt.port);
     publish_status(u, "online");
@@ -190,13 +191,18 @@ static void conn_lost(struct uplink *u, int rc)
 {
     if (u->closing)
         return;
+    /* a TLS failure's reason sometimes reaches the log callback after the
+     * failure itself: the first one without it waits for the next try */
+    bool reasonless = rc == MOSQ_ERR_TLS && !u->lib_err[0] && !u->tls_waited;
     if (u->state == UP_CONNECTED)
         log_warn("uplink: disconnected: %s, reconnecting", rc ? mosq_error(rc) : "by request");
-    else if (!u->failing)
+    else if (!u->failing && !reasonless)
         log_warn("uplink: cannot connect to %s:%u: %s%s%s%s; retrying", u->cfg->mqtt.host,
                  u->cfg->mqtt.port, mosq_error(rc), u->lib_err[0] ? " (" : "", u->lib_err,
                  u->lib_err[0] ? ")" : "");
-    if (u->state != UP_CONNECTED)
+    if (reasonless)
+        u->tls_waited = true;
+    else if (u->state != UP_CONNECTED)
         u->failing = true;
     snprintf(u->last_error, sizeof(u->last_error), "%s%s%s%s", rc ? mosq_error(rc) : "disconnected by request",
              u->lib_err[0] ? " (" : "", u->lib_err, u->lib_err[0] ? ")" : "");
@@ -317,12 +323,14 @@ static void connect_now(struct uplink *u)
         }
     }
     u->used = true;
+    u->lib_err[0] = '\0'; /* this try's reason, not an old one */
     rc = mosquitto_will_set(u->mosq, u->status_topic, len > 0 ? len : 0, will, 1, true);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_connect_async(u->mosq, mc->host, mc->port, mc->keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
         if (!u->failing)
-            log_warn("uplink: cannot connect to %s:%u: %s; retrying", mc->host, mc->port, mosq_error(rc));
+            log_warn("uplink: cannot connect to %s:%u: %s%s%s%s; retrying", mc->host, mc->port, mosq_error(rc),
+                     u->lib_err[0] ? " (" : "", u->lib_err, u->lib_err[0] ? ")" : "");
         u->failing = true;
         schedule_retry(u);
         return;

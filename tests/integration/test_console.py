@@ -313,3 +313,25 @@ def test_polling_rate_unchanged_under_console_load(tmp_path, broker, gateways, s
         assert gw.proc.alive()
     finally:
         sim.stop()
+
+
+def test_watch_and_bus_maintenance(daemon, sockdir):
+    child = spawn(sockdir)
+    child.sendline("watch sensors")
+    child.expect("gas-01 +gas +12.5")
+    child.expect("\\(every second; a key stops\\)")
+    child.expect("gas-01 +gas +12.5")  # again, a second later
+    child.send("q")
+    child.expect("it-gw.*> ")
+    child.sendline("quit")
+    child.expect(pexpect.EOF)
+    # a whole bus into maintenance (root is privileged), and out again
+    rc, out, err = ctl(sockdir, "maintenance", "bus", "tcp-1", "30m")
+    assert rc == 0 and "bus tcp-1 in maintenance for 30m (2 sensors)" in out, (out, err)
+    rc, out, err = ctl(sockdir, "show", "sensors")
+    assert out.count(" maintenance") == 2, out
+    rc, out, err = ctl(sockdir, "maintenance", "bus", "tcp-1", "off")
+    assert rc == 0 and "(2 sensors)" in out
+    assert " maintenance" not in ctl(sockdir, "show", "sensors")[1]
+    rc, out, err = ctl(sockdir, "maintenance", "bus", "nope", "1h")
+    assert rc == 1 and "no bus 'nope'" in err
