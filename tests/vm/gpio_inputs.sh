@@ -2,21 +2,11 @@
 # alarms; a line bouncing 10 times is one change; a line that does not
 # exist is a comm_fault, not a crash. Exit 0: pass.
 set -u
-fail() { echo "GPIO FAIL: $*"; echo "--- log"; cat /tmp/gw.log; exit 1; }
-pull() { echo "pull-$2" > "$SIM_SYSFS/sim_gpio$1/pull"; }
-ctl() { lifelinectl -s /run/ctl.sock "$@"; }
+NAME=GPIO
+. ./lib.sh
 pull 0 down
 pull 1 down
-cat > /tmp/gw.conf <<CONF
-[gateway]
-id = vm-gw
-site = vm
-[mqtt]
-port = 1
-[store]
-path = /tmp/gw.db
-[console]
-socket = /run/ctl.sock
+start_gateway <<CONF
 [bus gpio]
 type = gpio
 ; a float switch by line name
@@ -41,10 +31,6 @@ class = digital
 bus = gpio
 input = no-such-line
 CONF
-lifelined -c /tmp/gw.conf > /tmp/gw.log 2>&1 &
-GW=$!
-for i in $(seq 1 40); do [ -S /run/ctl.sock ] && break; sleep 0.25; done
-[ -S /run/ctl.sock ] || fail "no control socket"
 sleep 0.5
 ctl show sensors | grep -Eq '^float-1 +digital +0 ' || fail "float-1 does not read 0 at start"
 grep -q "input 'no-such-line': no such GPIO line" /tmp/gw.log || fail "no clear error for the missing line"

@@ -3,22 +3,12 @@
 # it clears; the console holds it on until released; a clean stop lets the
 # line go. The test reads the line's value back from sysfs.
 set -u
-fail() { echo "GPIO-OUT FAIL: $*"; echo "--- log"; cat /tmp/gw.log; exit 1; }
-pull() { echo "pull-$2" > "$SIM_SYSFS/sim_gpio$1/pull"; }
+NAME=GPIO-OUT
+. ./lib.sh
 out0() { cat "$SIM_SYSFS/sim_gpio8/value"; } # line 8 is out0
-ctl() { lifelinectl -s /run/ctl.sock "$@"; }
 wait_out() { for i in $(seq 1 30); do [ "$(out0)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
 pull 0 down
-cat > /tmp/gw.conf <<CONF
-[gateway]
-id = vm-gw
-site = vm
-[mqtt]
-port = 1
-[store]
-path = /tmp/gw-out.db
-[console]
-socket = /run/ctl.sock
+start_gateway <<CONF
 [bus gpio]
 type = gpio
 [sensor float-1]
@@ -33,10 +23,6 @@ sensors = float-1
 level = red
 output = gpio:out0
 CONF
-lifelined -c /tmp/gw.conf > /tmp/gw.log 2>&1 &
-GW=$!
-for i in $(seq 1 40); do [ -S /run/ctl.sock ] && break; sleep 0.25; done
-[ -S /run/ctl.sock ] || fail "no control socket"
 [ "$(out0)" = 0 ] || fail "out0 is not at its safe state (0) at start"
 pull 0 up
 wait_out 1 || fail "float-1 red: out0 did not go to 1"

@@ -18,6 +18,7 @@ trap 'rm -rf "$WORK"' EXIT
 cp -a "$VM/root" "$WORK/root"
 R="$WORK/root"
 mkdir -p "$R/test"
+cp "$(dirname "$0")/lib.sh" "$R/test/"
 for f in "$@"; do cp "$f" "$R/test/"; done
 # the gateway and what it links (the host is bookworm, like the guest's userland)
 for b in lifelined lifelinectl; do
