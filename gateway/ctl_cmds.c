@@ -41,6 +41,7 @@ static cJSON *jnum(bool has, double v)
 }
 
 static int bus_index(const struct gateway *g, const char *name);
+static void record(struct ctl_req *r, const char *error);
 
 static int sensor_index(const struct gateway *g, const char *name)
 {
@@ -882,6 +883,7 @@ static const char *do_passwd(struct ctl_req *r, int argi)
         return "crypt failed";
     if (core_config_console_pin(r->g, hash, ctl_who(r), r->err, sizeof(r->err)) < 0)
         return r->err;
+    record(r, NULL);
     if (!r->json)
         ctl_printf(r, "console PIN set ([console] pin in %s)\n", r->g->cfg.path);
     return NULL;
@@ -1318,6 +1320,24 @@ static const char *do_help(struct ctl_req *r, int argi)
     return NULL;
 }
 
+/* A privileged command is logged, and sent to the center as an event
+ * (through the outbox, like everything else), with who gave it. */
+static void record(struct ctl_req *r, const char *error)
+{
+    char line[CTL_LINE_MAX], topic[320], payload[CTL_LINE_MAX + 512];
+    size_t n = 0;
+
+    line[0] = '\0';
+    for (int i = 0; i < r->argc && n < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "",
+                              /* the PIN of passwd is not a thing to keep */
+                              i == 1 && strcmp(r->argv[0], "passwd") == 0 ? "****" : r->argv[i]);
+    log_info("console: %s: %s%s%s", r->s->user, line, error ? ": refused: " : "", error ? error : "");
+    int len = payload_console(loop_wallclock_ms(), ctl_who(r), line, error, payload, sizeof(payload));
+    if (len > 0 && uplink_topic(&r->g->cfg, "event", topic, sizeof(topic)) == 0)
+        store_outbox_add(r->g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
+}
+
 const char *ctl_dispatch(struct ctl_req *r)
 {
     const struct ctl_cmd *best = NULL;
@@ -1345,6 +1365,6 @@ const char *ctl_dispatch(struct ctl_req *r)
     const char *error = best->fn(r, best_n);
     bool refused = error && error != CTL_PENDING;
     if (best->privileged)
-        log_info("console: %s: %s%s%s", r->s->user, best->words, refused ? ": refused: " : "", refused ? error : "");
+        record(r, refused ? error : NULL);
     return error;
 }

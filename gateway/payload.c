@@ -151,6 +151,21 @@ int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t l
     return print(o, buf, len);
 }
 
+int payload_console(int64_t ts_ms, const char *by, const char *command, const char *error, char *buf, size_t len)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    o = add_str(o, "type", "console");
+    o = add_num(o, "ts", (double)ts_ms);
+    o = add_str(o, "by", by);
+    o = add_str(o, "command", command);
+    if (o && !cJSON_AddBoolToObject(o, "ok", error == NULL))
+        o = (cJSON_Delete(o), NULL);
+    if (error)
+        o = add_str(o, "error", error);
+    return print(o, buf, len);
+}
+
 static cJSON *reply_object(const struct cmd *c, const char *error)
 {
     cJSON *o = cJSON_CreateObject();

@@ -85,6 +85,9 @@ int payload_action(int64_t ts_ms, const char *action, const char *output, int va
                    char *buf, size_t len);
 /* {"type":"store_reset","ts":...,"moved_to":"..."}: the database was corrupt. */
 int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t len);
+/* {"type":"console","ts":...,"by":"console:tech","command":"maintenance gas-01 30m","ok":true}:
+ * a privileged console command (with "error" when refused). */
+int payload_console(int64_t ts_ms, const char *by, const char *command, const char *error, char *buf, size_t len);
 /* {"ts":...,"readings":[{"sensor":...,"ts":...,"value":...,"unit":...,"quality":...}, ...]} */
 int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned n, char *buf, size_t len);
 struct cJSON;

@@ -315,7 +315,8 @@ def test_polling_rate_unchanged_under_console_load(tmp_path, broker, gateways, s
         sim.stop()
 
 
-def test_watch_and_bus_maintenance(daemon, sockdir):
+def test_watch_and_bus_maintenance(daemon, sockdir, subscriber):
+    sub = subscriber()
     child = spawn(sockdir)
     child.sendline("watch sensors")
     child.expect("gas-01 +gas +12.5")
@@ -335,3 +336,13 @@ def test_watch_and_bus_maintenance(daemon, sockdir):
     assert " maintenance" not in ctl(sockdir, "show", "sensors")[1]
     rc, out, err = ctl(sockdir, "maintenance", "bus", "nope", "1h")
     assert rc == 1 and "no bus 'nope'" in err
+    # every privileged command reaches the center as a console event, with who gave it
+    import json
+    events = wait_for(lambda: [e for e in (json.loads(p) for _, p, _ in sub.of("event")) if e["type"] == "console"
+                               and len(e) and e["command"].startswith("maintenance bus")], 10, "console events")
+    wait_for(lambda: len([e for e in (json.loads(p) for _, p, _ in sub.of("event"))
+                          if e["type"] == "console"]) >= 3, 10, "three console events")
+    events = [json.loads(p) for _, p, _ in sub.of("event") if json.loads(p)["type"] == "console"]
+    assert events[0]["command"] == "maintenance bus tcp-1 30m" and events[0]["ok"] is True
+    assert events[0]["by"].startswith("console:")
+    assert events[2]["ok"] is False and events[2]["error"].startswith("no bus 'nope'")
