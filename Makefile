@@ -115,7 +115,7 @@ check-vm: $(B)/lifelined $(B)/lifelinectl
 	@rc=0; tests/vm/build.sh $(VMDIR) || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "check-vm: ****** THE GPIO VM TESTS DID NOT RUN (reason above) ******"; exit 0; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
-	for t in smoke gpio_inputs gpio_outputs; do \
+	for t in smoke gpio_inputs gpio_outputs gpio_gone; do \
 	  echo "== vm: $$t"; \
 	  LIFELINE_BUILD=$(CURDIR)/$(B) tests/vm/run.sh $(VMDIR) $$t.sh tests/vm/$$t.sh || \
 	    { tail -n 40 $(VMDIR)/vm.log; exit 1; }; \
