@@ -37,14 +37,6 @@ static void reply(struct gateway *g, const char *name, const struct cmd *c, cons
     free(payload);
 }
 
-static int sensor_index(const struct gateway *g, const char *name)
-{
-    for (unsigned i = 0; i < g->cfg.n_sensors; i++)
-        if (strcmp(g->cfg.sensors[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* cJSON_Add* fail only when out of memory; one check at the end does. */
 static bool oom;
 
@@ -160,7 +152,7 @@ static const char *cmd_get(struct gateway *g, const struct cmd *c, cJSON *out, c
     unsigned n = c->has_sensors ? c->n_sensors : g->cfg.n_sensors;
 
     for (unsigned k = 0; c->has_sensors && k < c->n_sensors; k++) {
-        if ((idx[k] = sensor_index(g, c->sensors[k])) < 0) {
+        if ((idx[k] = core_sensor_index(g, c->sensors[k])) < 0) {
             snprintf(err, errlen, "no sensor '%s'", c->sensors[k]);
             return err;
         }
@@ -268,7 +260,7 @@ static const char *cmd_history(struct gateway *g, const struct cmd *c, cJSON *ou
 
     if (!c->sensor[0])
         return "\"sensor\" is missing";
-    int i = sensor_index(g, c->sensor);
+    int i = core_sensor_index(g, c->sensor);
     if (i < 0) {
         snprintf(err, errlen, "no sensor '%s'", c->sensor);
         return err;

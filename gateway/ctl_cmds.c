@@ -43,14 +43,6 @@ static cJSON *jnum(bool has, double v)
 static int bus_index(const struct gateway *g, const char *name);
 static void record(struct ctl_req *r, const char *error);
 
-static int sensor_index(const struct gateway *g, const char *name)
-{
-    for (unsigned i = 0; i < g->cfg.n_sensors; i++)
-        if (strcmp(g->cfg.sensors[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
 static const char *no_such(struct ctl_req *r, const char *what, const char *name, const char *list)
 {
     snprintf(r->err, sizeof(r->err), "no %s '%s' (%s lists them)", what, name, list);
@@ -225,7 +217,7 @@ static void sample_row(void *ctx, int64_t ts_ms, double value, bool has, enum qu
 static const char *show_sensor(struct ctl_req *r, int argi)
 {
     struct gateway *g = r->g;
-    int i = sensor_index(g, r->argv[argi]);
+    int i = core_sensor_index(g, r->argv[argi]);
 
     if (i < 0)
         return no_such(r, "sensor", r->argv[argi], "show sensors");
@@ -686,7 +678,7 @@ static const char *do_maintenance(struct ctl_req *r, int argi)
 
     if (bus && strcmp(r->argv[argi], "bus") != 0)
         return "maintenance SENSOR DURATION, or maintenance bus NAME DURATION";
-    if (bus ? bus_index(g, name) < 0 : sensor_index(g, name) < 0)
+    if (bus ? bus_index(g, name) < 0 : core_sensor_index(g, name) < 0)
         return no_such(r, bus ? "bus" : "sensor", name, bus ? "show buses" : "show sensors");
     if (strcmp(dur, "off") != 0 && (config_parse_duration(dur, &ms) < 0 || ms <= 0 || ms > 7 * 86400000LL))
         return "DURATION: up to 7d (30m, 2h), or off";
@@ -742,7 +734,7 @@ static const char *do_set_sensor(struct ctl_req *r, int argi)
     struct ctl_session *s = r->s;
     const char *name = r->argv[argi], *key = r->argv[argi + 1], *value = r->argv[argi + 2];
 
-    if (sensor_index(r->g, name) < 0)
+    if (core_sensor_index(r->g, name) < 0)
         return no_such(r, "sensor", name, "show sensors");
     if (!core_settable(key)) {
         snprintf(r->err, sizeof(r->err), "'%s' cannot be set here (list keys shows those that can)", key);
@@ -1160,7 +1152,7 @@ static const char *gpio_get(struct ctl_req *r, int argi)
 {
     struct gateway *g = r->g;
     const char *name = r->argv[argi];
-    int i = sensor_index(g, name), a = actions_find(g->actions, name);
+    int i = core_sensor_index(g, name), a = actions_find(g->actions, name);
 
     if (i >= 0 && g->cfg.buses[g->cfg.sensors[i].bus].type == BUS_GPIO) {
         const struct sensor_rt *rt = &g->rt[i];

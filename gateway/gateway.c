@@ -308,7 +308,7 @@ static void save_timer(struct gateway *g, unsigned i)
         rt->timer_saved = false;
 }
 
-static int sensor_by_name(const struct gateway *g, const char *name)
+int core_sensor_index(const struct gateway *g, const char *name)
 {
     for (unsigned i = 0; i < g->cfg.n_sensors; i++)
         if (strcmp(g->cfg.sensors[i].name, name) == 0)
@@ -325,7 +325,7 @@ static void restore_timer(void *ctx, const char *sensor, int64_t saved_ms, const
         uint32_t version, size;
         struct sensor_state st;
     } blob;
-    int i = sensor_by_name(g, sensor);
+    int i = core_sensor_index(g, sensor);
 
     if (i < 0 || len != sizeof(blob)) {
         store_timer_del(g->store, sensor);
@@ -353,7 +353,7 @@ static void restore_maintenance(void *ctx, const char *sensor, int64_t until_wal
 {
     struct gateway *g = ctx;
     int64_t left = until_wall_ms - loop_wallclock_ms();
-    int i = sensor_by_name(g, sensor);
+    int i = core_sensor_index(g, sensor);
 
     if (i < 0 || left <= 0) {
         store_maintenance_put(g->store, sensor, 0);

@@ -92,6 +92,8 @@ int core_config_change(struct gateway *g, const struct sensor_edit *e, unsigned 
 int core_config_rollback(struct gateway *g, const char *who, char *err, size_t errlen);
 /* Writes [console] pin = HASH (lifelinectl passwd). */
 int core_config_console_pin(struct gateway *g, const char *hash, const char *who, char *err, size_t errlen);
+/* The index of a sensor of the running config by name, or -1. */
+int core_sensor_index(const struct gateway *g, const char *name);
 /* Reads the config file again and applies it (SIGHUP, cmd/set). */
 void core_reload(struct gateway *g);
 
