@@ -45,7 +45,7 @@ CFLAGS   += -DLIFELINE_PROFILES_DIR='"$(PREFIX)/share/lifeline/profiles"'
 CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/config_check.c gateway/config_keys.c \
             gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \
             gateway/strbuf.c gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
-            gateway/uplink.c gateway/actions.c gateway/gateway.c \
+            gateway/uplink.c gateway/actions.c gateway/health.c gateway/gateway.c \
             drivers/bus.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
 LIBCORE  := $(B)/liblifeline.a
@@ -115,7 +115,7 @@ check-vm: $(B)/lifelined $(B)/lifelinectl
 	@rc=0; tests/vm/build.sh $(VMDIR) || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "check-vm: ****** THE GPIO VM TESTS DID NOT RUN (reason above) ******"; exit 0; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
-	for t in smoke gpio_inputs gpio_outputs gpio_gone; do \
+	for t in smoke gpio_inputs gpio_outputs gpio_gone gpio_counter; do \
 	  echo "== vm: $$t"; \
 	  LIFELINE_BUILD=$(CURDIR)/$(B) tests/vm/run.sh $(VMDIR) $$t.sh tests/vm/$$t.sh || \
 	    { tail -n 40 $(VMDIR)/vm.log; exit 1; }; \

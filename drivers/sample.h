@@ -26,6 +26,7 @@ struct sample {
     double value;
     enum quality quality;
     int err;         /* comm_fault/out_of_range or a failed write: -errno or -libmodbus code */
+    uint32_t pulses; /* a GPIO counter: pulses counted since its last sample */
 };
 
 const char *quality_name(enum quality q);

@@ -88,12 +88,14 @@ static void section_begin(struct src *s, const char *text)
         {"sensor", SECT_SENSOR, true, SRC_SITE},    {"device", SECT_DEVICE, true, SRC_SITE},
         {"profile", SECT_PROFILE, false, SRC_PROFILE}, {"channel", SECT_CHANNEL, true, SRC_PROFILE},
         {"class", SECT_CLASS, true, SRC_CLASSES},   {"action", SECT_ACTION, true, SRC_SITE},
-        {"console", SECT_CONSOLE, false, SRC_SITE},
+        {"console", SECT_CONSOLE, false, SRC_SITE}, {"board", SECT_BOARD, false, SRC_BOARD},
+        {"lines", SECT_LINES, false, SRC_BOARD},
     };
     static const char *const expected[] = {
         [SRC_SITE] = "gateway, mqtt, store, console, bus NAME, sensor NAME, device NAME, action NAME",
         [SRC_PROFILE] = "profile, channel NAME",
         [SRC_CLASSES] = "class NAME",
+        [SRC_BOARD] = "board, lines",
     };
     char word[32] = "", name[128] = "", extra[8] = "";
     int n = sscanf(text, "%31s %127s %7s", word, name, extra);
@@ -300,6 +302,9 @@ static void sensor_defaults(struct cfg_sensor *s)
     s->fault_level = LEVEL_YELLOW;
     s->telemetry_ms = 60000;
     s->debounce_ms = 20;
+    s->per_pulse = 1;
+    s->rate_per = RATE_PER_H;
+    s->count_window_ms = 60000;
     s->deadband = -1;
 }
 
@@ -390,6 +395,68 @@ static int load_classes(struct build *b)
         }
     }
     return 1;
+}
+
+/* [gateway] board: the board file's [board] keys and its [lines]. */
+static int load_board(struct build *b)
+{
+    struct src *s = &b->board;
+    struct cfg_board *bd = &b->cfg->board;
+    char full[CFG_PATH_MAX * 2 + 2];
+
+    if (!b->cfg->gateway.board[0])
+        return 1;
+    s->kind = SRC_BOARD;
+    s->err = &b->err;
+    site_relative(b, b->cfg->gateway.board, full, sizeof(full));
+    if (strlen(full) >= sizeof(s->path)) {
+        snprintf(b->label, sizeof(b->label), "[gateway]");
+        cfg_at(b, b->site.path, 0, "board");
+        return cfg_fail(&b->err, "path too long");
+    }
+    snprintf(s->path, sizeof(s->path), "%.*s", (int)sizeof(s->path) - 1, full); /* fits: checked */
+    snprintf(bd->path, sizeof(bd->path), "%s", s->path);
+    if (src_read(s) < 0)
+        return 0;
+    for (unsigned i = 0; i < s->n_sects; i++) {
+        const struct sect *sc = &s->sects[i];
+        if (sc->kind == SECT_BOARD) {
+            snprintf(b->label, sizeof(b->label), "[board]");
+            if (!apply_all(b, sc, s->path, bd, 0, NULL))
+                return 0;
+            continue;
+        }
+        snprintf(b->label, sizeof(b->label), "[lines]");
+        for (unsigned j = 0; j < sc->n_pairs; j++) {
+            const struct pair *p = &sc->pairs[j];
+            cfg_at(b, s->path, p->line, p->key);
+            if (!is_ident(p->key) || strlen(p->key) >= CFG_NAME_MAX)
+                return cfg_fail(&b->err, "a line's name is 1 to 47 letters, digits, '-', '_' or '.'");
+            if (!p->value[0] || strlen(p->value) >= CFG_LINE_MAX)
+                return cfg_fail(&b->err, "a kernel line name or CHIP:OFFSET, 1 to %d characters", CFG_LINE_MAX - 1);
+            if (bd->n_lines == CFG_BOARD_LINES)
+                return cfg_fail(&b->err, "more than %d lines", CFG_BOARD_LINES);
+            struct cfg_board_line *l = &bd->lines[bd->n_lines++];
+            snprintf(l->name, sizeof(l->name), "%s", p->key);
+            snprintf(l->spec, sizeof(l->spec), "%s", p->value);
+            l->line = p->line;
+        }
+    }
+    return 1;
+}
+
+const char *config_gpio_line(const struct config *cfg, const char *name, const struct cfg_board_line **from)
+{
+    for (unsigned i = 0; i < cfg->board.n_lines; i++) {
+        if (strcmp(cfg->board.lines[i].name, name) == 0) {
+            if (from)
+                *from = &cfg->board.lines[i];
+            return cfg->board.lines[i].spec;
+        }
+    }
+    if (from)
+        *from = NULL;
+    return name;
 }
 
 static bool is_limit(const char *key)
@@ -698,7 +765,7 @@ static int build_all(struct build *b)
             if (!ok)
                 return 0;
         }
-        if (pass == 0 && !load_classes(b))
+        if (pass == 0 && (!load_classes(b) || !load_board(b)))
             return 0;
     }
     return 1;
@@ -724,6 +791,7 @@ static void config_defaults(struct config *c)
     c->store.outbox_alarm_max = 100000;
     snprintf(c->console.socket, sizeof(c->console.socket), "/run/lifeline/ctl.sock");
     c->console.idle_ms = 10 * 60000;
+    c->board.watchdog_timeout_ms = 10000;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
@@ -741,8 +809,11 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
     b.site.err = &b.err;
     if (src_read(&b.site) == 0 && build_all(&b))
         cfg_check_all(&b);
-    snprintf(cfg->hash, sizeof(cfg->hash), "%016llx", (unsigned long long)b.site.hash);
+    /* which config runs: the board file is part of it */
+    uint64_t h = b.site.hash ^ (b.board.hash * 0x100000001b3ULL);
+    snprintf(cfg->hash, sizeof(cfg->hash), "%016llx", (unsigned long long)h);
     src_free(&b.site);
+    src_free(&b.board);
     src_free(&b.classes);
     for (unsigned i = 0; i < b.n_profiles; i++) {
         src_free(b.profiles[i]);

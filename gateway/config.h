@@ -18,6 +18,7 @@
 #define CFG_PATH_MAX 512
 #define CFG_ERR_MAX 512
 #define CFG_UNIT_MAX 16
+#define CFG_LINE_MAX (CFG_NAME_MAX * 2) /* a GPIO line: a name, or CHIP:OFFSET */
 
 #define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG */
 
@@ -31,6 +32,7 @@ struct cfg_gateway {
     char site[CFG_NAME_MAX];
     char profiles[CFG_PATH_MAX]; /* directory of device profiles (*.ini) */
     char classes[CFG_PATH_MAX];  /* class defaults; empty: the compiled-in config/classes.ini */
+    char board[CFG_PATH_MAX];    /* the board file (board/NAME/board.conf); empty: none */
     enum log_target log;
     int log_level; /* syslog priority, LOG_INFO by default */
 };
@@ -142,9 +144,16 @@ struct cfg_sensor {
     struct cfg_sim sim;
     /* on a gpio bus: a line by its name, or CHIP:OFFSET (chip by name,
      * label or path); read on both edges, debounced */
-    char input[CFG_NAME_MAX * 2];
+    char input[CFG_LINE_MAX];
     int64_t debounce_ms;
     int active_low;
+    /* mode = counter: the sensor's value is the rate of the debounced rises,
+     * per_pulse units each, per rate_per, over count_window; the total
+     * (pulses x per_pulse) is kept in the store across restarts */
+    enum input_mode { INPUT_LEVEL, INPUT_COUNTER } mode;
+    double per_pulse;
+    enum rate_per { RATE_PER_S, RATE_PER_MIN, RATE_PER_H } rate_per;
+    int64_t count_window_ms;
     int line;
 };
 
@@ -167,9 +176,29 @@ struct cfg_action {
     int value, restore;
     int64_t pulse_ms;            /* > 0: write value, then restore after this long */
     bool gpio;                   /* output = gpio:LINE (a line name, or CHIP:OFFSET) instead */
-    char gpio_line[CFG_NAME_MAX * 2];
+    char gpio_line[CFG_LINE_MAX];
     int latch;
     int line;
+};
+
+/* The board file: what this hardware has. Its [lines] give the GPIO lines
+ * logical names (DI1, RELAY2, LED_RUN) that a config uses as line names. */
+#define CFG_BOARD_LINES 64
+struct cfg_board_line {
+    char name[CFG_NAME_MAX];
+    char spec[CFG_LINE_MAX];     /* a kernel line name, or CHIP:OFFSET */
+    int line;                    /* in the board file */
+};
+
+struct cfg_board {
+    char path[CFG_PATH_MAX];     /* empty: no board file */
+    char name[CFG_NAME_MAX];
+    char watchdog[CFG_PATH_MAX]; /* a watchdog device the core loop feeds; empty: none */
+    int64_t watchdog_timeout_ms;
+    char led_run[CFG_LINE_MAX];  /* status LEDs (a line of [lines], or any line); empty: none */
+    char led_alarm[CFG_LINE_MAX];
+    struct cfg_board_line lines[CFG_BOARD_LINES];
+    unsigned n_lines;
 };
 
 struct config {
@@ -179,6 +208,7 @@ struct config {
     struct cfg_mqtt mqtt;
     struct cfg_store store;
     struct cfg_console console;
+    struct cfg_board board;
     struct cfg_bus *buses;
     unsigned n_buses;
     struct cfg_sensor *sensors;
@@ -191,6 +221,10 @@ struct config {
  * message "FILE:LINE: [section] key: reason" in err; *cfg is then empty. */
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/* A GPIO line as a config names it: a name of the board's [lines] becomes
+ * its line there (*from: that entry, else NULL). */
+const char *config_gpio_line(const struct config *cfg, const char *name, const struct cfg_board_line **from);
 
 /* "500ms", "2s", "5m", "1h", "30d", or a bare number of seconds. */
 int config_parse_duration(const char *s, int64_t *ms);

@@ -27,7 +27,7 @@ struct sect {
 struct src {
     char path[CFG_PATH_MAX];
     char name[CFG_NAME_MAX]; /* profile name */
-    enum src_kind { SRC_SITE, SRC_PROFILE, SRC_CLASSES } kind;
+    enum src_kind { SRC_SITE, SRC_PROFILE, SRC_CLASSES, SRC_BOARD } kind;
     const char *text; /* read from memory instead of path (the built-in classes) */
     struct sect *sects;
     unsigned n_sects;
@@ -53,6 +53,7 @@ struct build {
     struct cfg_err err;
     struct src site;
     struct src classes;
+    struct src board;
     struct src **profiles;
     unsigned n_profiles;
     struct origin *orig; /* per cfg->sensors entry */

@@ -107,12 +107,15 @@ static int check_sensor(struct build *b, unsigned idx)
 
     if (bus->type != BUS_GPIO && o->line[K_INPUT])
         return AT(K_INPUT), cfg_fail(&b->err, "needs a bus of type gpio, and [bus %s] is not", bus->name);
+    if (bus->type != BUS_GPIO && s->mode == INPUT_COUNTER)
+        return AT(K_MODE), cfg_fail(&b->err, "counter needs a bus of type gpio, and [bus %s] is not", bus->name);
     if (bus->type == BUS_GPIO) {
         if (!o->line[K_INPUT])
             return AT(K_INPUT), cfg_fail(&b->err, "missing (required on a gpio bus: a line name, or CHIP:OFFSET)");
         if (o->line[K_REGISTER])
             return AT(K_REGISTER), cfg_fail(&b->err, "does not apply to a gpio input");
-        r->type = TYPE_BOOL; /* a contact: 0 or 1 */
+        if (s->mode == INPUT_LEVEL)
+            r->type = TYPE_BOOL; /* a contact: 0 or 1 */
     } else if (bus->type == BUS_SIM) {
         if (s->sim.min > s->sim.max)
             return AT(K_SIM_MIN), cfg_fail(&b->err, "%g is above sim_max %g", s->sim.min, s->sim.max);

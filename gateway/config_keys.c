@@ -408,6 +408,8 @@ static const char *const wave_names[] = {"const", "triangle", "sine", "square", 
 static const char *const protocol_names[] = {"3.1.1", "5", NULL};
 static const char *const tls_min_names[] = {"1.2", "1.3", NULL};
 static const char *const noyes_names[] = {"no", "yes", NULL};
+static const char *const input_mode_names[] = {"level", "counter", NULL};
+static const char *const rate_per_names[] = {"s", "min", "h", NULL};
 
 static const struct key gateway_keys[] = {
     {"id", p_ident, GW(id), NULL, 0, CFG_NAME_MAX, 0},
@@ -416,6 +418,7 @@ static const struct key gateway_keys[] = {
     {"log_level", p_enum, GW(log_level), log_level_names, 0, 0, 0},
     {"profiles", p_str, GW(profiles), NULL, 0, CFG_PATH_MAX, 0},
     {"classes", p_str, GW(classes), NULL, 0, CFG_PATH_MAX, 0},
+    {"board", p_str, GW(board), NULL, 0, CFG_PATH_MAX, 0},
     END,
 };
 
@@ -536,9 +539,13 @@ static const struct key sensor_keys[] = {
     [K_TELEMETRY] = {"telemetry", p_duration_off, SE(telemetry_ms), NULL, 0, DAY_MS, C | K | D},
     [K_DEADBAND] = {"deadband", p_double, SE(deadband), NULL, 0, 1e15, C | K | D},
     [K_TELEMETRY_STATS] = {"telemetry_stats", p_enum, SE(telemetry_stats), noyes_names, 0, 0, C | K | D},
-    [K_INPUT] = {"input", p_str, SE(input), NULL, 0, CFG_NAME_MAX * 2, 0},
+    [K_INPUT] = {"input", p_str, SE(input), NULL, 0, CFG_LINE_MAX, 0},
     [K_DEBOUNCE] = {"debounce", p_duration, SE(debounce_ms), NULL, 0, 10000, C | K | D},
     [K_ACTIVE_LOW] = {"active_low", p_enum, SE(active_low), noyes_names, 0, 0, C | K | D},
+    [K_MODE] = {"mode", p_enum, SE(mode), input_mode_names, 0, 0, C | K},
+    [K_PER_PULSE] = {"per_pulse", p_double, SE(per_pulse), NULL, 1e-9, 1e9, C | K},
+    [K_RATE_PER] = {"rate_per", p_enum, SE(rate_per), rate_per_names, 0, 0, C | K},
+    [K_COUNT_WINDOW] = {"count_window", p_duration, SE(count_window_ms), NULL, 1000, 3600000, C | K},
     END,
 };
 
@@ -561,6 +568,18 @@ static const struct key profile_keys[] = {
     END,
 };
 
+#define BO(f) offsetof(struct cfg_board, f)
+
+static const struct key board_keys[] = {
+    {"name", p_ident, BO(name), NULL, 0, CFG_NAME_MAX, 0},
+    {"description", p_taken, 0, NULL, 0, 0, 0},
+    {"watchdog", p_str, BO(watchdog), NULL, 0, CFG_PATH_MAX, 0},
+    {"watchdog_timeout", p_duration, BO(watchdog_timeout_ms), NULL, 2000, 600000, 0},
+    {"led_run", p_str, BO(led_run), NULL, 0, CFG_LINE_MAX, 0},
+    {"led_alarm", p_str, BO(led_alarm), NULL, 0, CFG_LINE_MAX, 0},
+    END,
+};
+
 static const struct key no_keys[] = {END};
 
 const struct key *cfg_keys(enum sect_kind kind)
@@ -577,6 +596,7 @@ const struct key *cfg_keys(enum sect_kind kind)
     case SECT_PROFILE: return profile_keys;
     case SECT_ACTION: return action_keys;
     case SECT_CONSOLE: return console_keys;
+    case SECT_BOARD: return board_keys;
     default: return no_keys;
     }
 }

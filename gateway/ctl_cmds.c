@@ -241,6 +241,14 @@ static const char *show_sensor(struct ctl_req *r, int argi)
             jadd(r, lim, level_name((enum level)l), jnum(lv->has[l], lv->limit[l]));
         jadd(r, o, "value", jnum(rt->ts_ms && rt->quality == Q_GOOD, rt->value));
         jadd(r, o, "quality", rt->ts_ms ? cJSON_CreateString(quality_name(rt->quality)) : cJSON_CreateNull());
+        if (g->cfg.buses[s->bus].type == BUS_GPIO) {
+            jadd(r, o, "input", cJSON_CreateString(s->input));
+            jadd(r, o, "mode", cJSON_CreateString(s->mode == INPUT_COUNTER ? "counter" : "level"));
+        }
+        if (s->mode == INPUT_COUNTER) {
+            jadd(r, o, "pulses", cJSON_CreateNumber((double)rt->pulses));
+            jadd(r, o, "total", cJSON_CreateNumber((double)rt->pulses * s->per_pulse));
+        }
         cJSON *al = jadd(r, o, "alarms", cJSON_CreateArray());
         for (int c = 0; c < COND_COUNT; c++) {
             if (!rt->alarm_id[c])
@@ -254,8 +262,16 @@ static const char *show_sensor(struct ctl_req *r, int argi)
         return NULL;
     }
     ctl_printf(r, "sensor       %s (class %s, lifeline %s)\n", s->name, s->cls, lifeline_names[s->lifeline]);
+    static const char *const per[] = {"s", "min", "h"};
     if (g->cfg.buses[s->bus].type == BUS_SIM)
         ctl_printf(r, "source       bus %s (simulated), every %lldms\n", s->bus_name, (long long)s->poll_ms);
+    else if (g->cfg.buses[s->bus].type == BUS_GPIO && s->mode == INPUT_COUNTER)
+        ctl_printf(r, "source       bus %s, input %s%s, counter: %g a pulse, rate per %s over %llds, debounce %lldms\n",
+                   s->bus_name, s->input, s->active_low ? " (active low)" : "", s->per_pulse, per[s->rate_per],
+                   (long long)(s->count_window_ms / 1000), (long long)s->debounce_ms);
+    else if (g->cfg.buses[s->bus].type == BUS_GPIO)
+        ctl_printf(r, "source       bus %s, input %s%s, debounce %lldms\n", s->bus_name, s->input,
+                   s->active_low ? " (active low)" : "", (long long)s->debounce_ms);
     else
         ctl_printf(r, "source       bus %s, unit %u, %s %u, %s %s, every %lldms\n", s->bus_name, s->unit_id,
                    reg_kind_names[s->reg.kind], s->reg.addr, reg_type_names[s->reg.type],
@@ -275,6 +291,9 @@ static const char *show_sensor(struct ctl_req *r, int argi)
         ctl_printf(r, "now          %.6g %s, %s\n", rt->value, s->unit, quality_name(rt->quality));
     else
         ctl_printf(r, "now          no reading yet\n");
+    if (s->mode == INPUT_COUNTER)
+        ctl_printf(r, "total        %.6g (%llu pulses)\n", (double)rt->pulses * s->per_pulse,
+                   (unsigned long long)rt->pulses);
     for (int c = 0; c < COND_COUNT; c++)
         if (rt->alarm_id[c])
             ctl_printf(r, "alarm        %lld: %s %s%s\n", (long long)rt->alarm_id[c],

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "bus.h"
 #include "ctl.h"
 #include "gpio.h"
+#include "health.h"
 #include "log.h"
 #include "loop.h"
 #include "payload.h"
@@ -155,7 +157,13 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     rt->quality = smp->quality;
     rt->ts_ms = smp->ts_ms;
     store_add_reading(g->store, rt->store_id, smp->ts_ms, smp->value, smp->quality);
-    telemetry_sample(g->telemetry, smp->sensor, smp->ts_ms, smp->value, smp->quality, g->loop.now_ms);
+    const struct cfg_sensor *c = &g->cfg.sensors[smp->sensor];
+    if (smp->pulses) {
+        rt->pulses += smp->pulses;
+        store_counter_put(g->store, c->name, (int64_t)rt->pulses);
+    }
+    telemetry_sample(g->telemetry, smp->sensor, smp->ts_ms, smp->value, smp->quality,
+                     c->mode == INPUT_COUNTER ? (double)rt->pulses * c->per_pulse : NAN, g->loop.now_ms);
     unsigned n = rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality,
                               g->loop.now_ms, ev);
     if (n)
@@ -207,6 +215,22 @@ static int open_actions(struct gateway *g)
     return r;
 }
 
+/* The status LEDs: online, and the alarms (unacknowledged or not). */
+static void show_health(struct gateway *g)
+{
+    unsigned active = 0, unacked = 0;
+
+    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
+        for (int c = 0; c < COND_COUNT; c++) {
+            if (!g->rt[i].alarm_id[c])
+                continue;
+            active++;
+            unacked += !g->rt[i].acked[c];
+        }
+    }
+    health_update(g->health, uplink_is_connected(g->uplink), active, unacked);
+}
+
 /* With all, everything queued; else one batch (the loop comes back for more). */
 static void take_samples(struct gateway *g, bool all)
 {
@@ -222,6 +246,7 @@ static void take_samples(struct gateway *g, bool all)
     if (g->actions_due) {
         g->actions_due = false;
         actions_update(g->actions);
+        show_health(g);
     }
     if (g->q.dropped != g->dropped_seen) {
         log_warn("core: %llu samples dropped: the core fell behind the buses",
@@ -363,6 +388,17 @@ static void restore_maintenance(void *ctx, const char *sensor, int64_t until_wal
     log_info("core: sensor '%s': in maintenance for %llds more", sensor, (long long)(left / 1000));
 }
 
+static void restore_counter(void *ctx, const char *sensor, int64_t pulses)
+{
+    struct gateway *g = ctx;
+    int i = core_sensor_index(g, sensor);
+
+    if (i >= 0 && pulses > 0) {
+        g->rt[i].pulses = (uint64_t)pulses;
+        log_info("core: sensor '%s': its count continues from %lld pulses", sensor, (long long)pulses);
+    }
+}
+
 static void on_tick(struct loop *l, struct loop_timer *t)
 {
     struct gateway *g = container_of(t, struct gateway, tick);
@@ -391,6 +427,7 @@ static void on_tick(struct loop *l, struct loop_timer *t)
     }
     telemetry_flush(g->telemetry, loop_wallclock_ms());
     trim(g);
+    show_health(g);
 }
 
 /* ---- sensors and buses for one config ---- */
@@ -575,6 +612,7 @@ void core_reload(struct gateway *g)
         loop_stop(&g->loop);
         return;
     }
+    show_health(g);
     log_info("config: reloaded %s: %u buses, %u sensors", g->cfg.path, g->cfg.n_buses, g->cfg.n_sensors);
 }
 
@@ -638,7 +676,8 @@ static int start(struct gateway *g)
     g->loop.now_ms = loop_clock_ms();
     if ((r = store_timers(g->store, restore_timer, g)) < 0 ||
         (r = store_active_alarms(g->store, restore_alarm, g)) < 0 ||
-        (r = store_maintenance(g->store, restore_maintenance, g)) < 0)
+        (r = store_maintenance(g->store, restore_maintenance, g)) < 0 ||
+        (r = store_counters(g->store, restore_counter, g)) < 0)
         return r;
     if ((r = sampleq_init(&g->q, SAMPLE_QUEUE_CAP)) < 0)
         return r;
@@ -651,8 +690,10 @@ static int start(struct gateway *g)
         return r;
     if ((r = open_uplink(g)) < 0 || (r = open_telemetry(g)) < 0)
         return r;
-    if ((r = buses_start(g)) < 0 || (r = open_actions(g)) < 0)
+    if ((r = buses_start(g)) < 0 || (r = open_actions(g)) < 0 ||
+        (r = health_open(&g->health, &g->loop, &g->cfg, &g->gpio)) < 0)
         return r;
+    show_health(g);
     if ((r = ctl_open(&g->ctl, g)) < 0)
         log_err("console: no control socket (%s): lifelinectl cannot reach this daemon", strerror(-r));
     loop_set_before_sleep(&g->loop, before_sleep, g);
@@ -668,6 +709,8 @@ static void stop(struct gateway *g)
     g->ctl = NULL;
     actions_close(g->actions);
     g->actions = NULL;
+    health_close(g->health);
+    g->health = NULL;
     buses_stop(g);
     drain_samples(g);
     if (g->telemetry)

@@ -29,6 +29,7 @@ struct sensor_rt {
     double value;
     enum quality quality;
     int64_t ts_ms;
+    uint64_t pulses;              /* a GPIO counter's total, kept in the store */
 };
 
 struct gateway {
@@ -46,6 +47,7 @@ struct gateway {
     struct telemetry *telemetry;
     struct ctl *ctl;
     struct gpio *gpio;      /* the inputs of gpio buses, read by this loop */
+    struct health *health;  /* status LEDs and the watchdog */
     struct sensor_rt *rt;
     char alarm_topic[256];
     char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */

@@ -114,6 +114,8 @@ int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned
             e = add_opt(e, "avg", r[i].n > 0, r[i].avg);
             e = add_num(e, "n", r[i].n);
         }
+        if (r[i].has_total)
+            e = add_num(e, "total", r[i].total);
         if (!e || !cJSON_AddItemToArray(list, e)) {
             cJSON_Delete(e);
             list = NULL;

@@ -74,6 +74,8 @@ struct telemetry_reading {
     bool has_stats;  /* min/max/avg/n of the good samples since the last one sent */
     double min, max, avg;
     unsigned n;
+    bool has_total;  /* a GPIO counter: its total (pulses x per_pulse) */
+    double total;
 };
 
 /* Return the length written (without the NUL), or -1 if buf is too small. */

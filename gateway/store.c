@@ -21,7 +21,7 @@ enum stmt_id {
     S_EVENT_ADD,
     S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_EVICT, S_OUTBOX_SIZES,
     S_TRIM_AGE, S_TRIM_OLDEST, S_PAGES, S_HISTORY, S_EVENTS,
-    S_TIMER_PUT, S_TIMER_DEL, S_TIMER_ALL, S_MAINT_PUT, S_MAINT_DEL, S_MAINT_ALL, S_ALARMS_RECENT,
+    S_TIMER_PUT, S_TIMER_DEL, S_TIMER_ALL, S_MAINT_PUT, S_MAINT_DEL, S_MAINT_ALL, S_COUNTER_PUT, S_COUNTER_ALL, S_ALARMS_RECENT,
     S_COUNT
 };
 
@@ -69,6 +69,9 @@ static const char *const sql[S_COUNT] = {
                     "ON CONFLICT(sensor) DO UPDATE SET until_ms = excluded.until_ms",
     [S_MAINT_DEL] = "DELETE FROM maintenance WHERE sensor = ?1",
     [S_MAINT_ALL] = "SELECT sensor, until_ms FROM maintenance",
+    [S_COUNTER_PUT] = "INSERT INTO counters(sensor, pulses) VALUES(?1, ?2) "
+                      "ON CONFLICT(sensor) DO UPDATE SET pulses = excluded.pulses",
+    [S_COUNTER_ALL] = "SELECT sensor, pulses FROM counters",
     [S_ALARMS_RECENT] = "SELECT id, sensor, condition, level, state, raised_ts, updated_ts, cleared_ts, acked_by, "
                         "acked_ts, active FROM alarms ORDER BY id DESC LIMIT ?1",
     [S_PAGES] = "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
@@ -111,7 +114,11 @@ static const char schema_v3[] =
     "CREATE TABLE timers(sensor TEXT PRIMARY KEY, saved_ms INTEGER NOT NULL, state BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE maintenance(sensor TEXT PRIMARY KEY, until_ms INTEGER NOT NULL) WITHOUT ROWID;";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+/* Version 4: the totals of GPIO pulse counters. */
+static const char schema_v4[] =
+    "CREATE TABLE counters(sensor TEXT PRIMARY KEY, pulses INTEGER NOT NULL) WITHOUT ROWID;";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 struct store {
     sqlite3 *db;
@@ -840,7 +847,7 @@ static int keyed_put(struct store *st, enum stmt_id id, const char *sensor, int6
     if (touch(st, false) < 0)
         return -EIO;
     sqlite3_bind_text(s, 1, sensor, -1, SQLITE_STATIC);
-    if (id == S_TIMER_PUT || id == S_MAINT_PUT)
+    if (id == S_TIMER_PUT || id == S_MAINT_PUT || id == S_COUNTER_PUT)
         sqlite3_bind_int64(s, 2, num);
     if (blob)
         sqlite3_bind_blob(s, 3, blob, (int)len, SQLITE_STATIC);
@@ -888,6 +895,22 @@ int store_maintenance(struct store *st, store_maint_fn fn, void *ctx)
         fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : db_error(st, "read maintenance");
+}
+
+int store_counter_put(struct store *st, const char *sensor, int64_t pulses)
+{
+    return keyed_put(st, S_COUNTER_PUT, sensor, pulses, NULL, 0);
+}
+
+int store_counters(struct store *st, store_counter_fn fn, void *ctx)
+{
+    sqlite3_stmt *s = st->stmt[S_COUNTER_ALL];
+    int rc;
+
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : db_error(st, "read counters");
 }
 
 int store_recent_alarms(struct store *st, int limit, store_alarm_hist_fn fn, void *ctx)

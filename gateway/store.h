@@ -14,7 +14,7 @@
 #include "rules.h"
 #include "sample.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum outbox_prio { PRIO_ALARM = 0, PRIO_STATUS = 1, PRIO_TELEMETRY = 2, PRIO_COUNT };
 
@@ -118,6 +118,10 @@ int store_timers(struct store *st, store_timer_fn fn, void *ctx);
 int store_maintenance_put(struct store *st, const char *sensor, int64_t until_wall_ms);
 typedef void (*store_maint_fn)(void *ctx, const char *sensor, int64_t until_wall_ms);
 int store_maintenance(struct store *st, store_maint_fn fn, void *ctx);
+/* A GPIO counter's total pulses, in the open transaction. */
+int store_counter_put(struct store *st, const char *sensor, int64_t pulses);
+typedef void (*store_counter_fn)(void *ctx, const char *sensor, int64_t pulses);
+int store_counters(struct store *st, store_counter_fn fn, void *ctx);
 
 /* The last alarms (active or not), newest first. */
 struct alarm_hist {

@@ -7,7 +7,7 @@
 #include "log.h"
 #include "payload.h"
 
-#define READING_JSON_MAX 320 /* one reading with stats, names at their longest */
+#define READING_JSON_MAX 352 /* one reading with stats and a total, names at their longest */
 
 struct tm_sensor {
     int64_t sent_ms;      /* monotonic, when the last reading went; -1: never */
@@ -82,7 +82,7 @@ static bool due(const struct cfg_sensor *c, const struct tm_sensor *s, double va
     return c->deadband >= 0 && q == Q_GOOD && fabs(value - s->sent_value) > c->deadband;
 }
 
-void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double value, enum quality q,
+void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double value, enum quality q, double total,
                       int64_t now_ms)
 {
     const struct cfg_sensor *c = &t->cfg->sensors[i];
@@ -102,7 +102,7 @@ void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double val
         .sensor = c->name, .lifeline = lifeline_names[c->lifeline], .unit = c->unit, .quality = quality_name(q), .ts_ms = ts_ms,
         .value = value, .has_value = q == Q_GOOD || q == Q_OUT_OF_RANGE,
         .has_stats = c->telemetry_stats, .min = s->min, .max = s->max,
-        .avg = s->n ? s->sum / s->n : 0, .n = s->n,
+        .avg = s->n ? s->sum / s->n : 0, .n = s->n, .has_total = !isnan(total), .total = total,
     };
     s->sent_ms = now_ms;
     s->sent_value = value;

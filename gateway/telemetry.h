@@ -21,8 +21,9 @@ typedef void (*telemetry_out_fn)(void *ctx, const char *payload, size_t len);
 
 int telemetry_open(struct telemetry **out, const struct config *cfg, telemetry_out_fn fn, void *ctx);
 void telemetry_close(struct telemetry *t);
-/* One sample of sensor i; now_ms is the loop's monotonic clock. */
-void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double value, enum quality q,
+/* One sample of sensor i; total: a counter's total (NAN: not a counter);
+ * now_ms is the loop's monotonic clock. */
+void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double value, enum quality q, double total,
                       int64_t now_ms);
 /* Hands out the readings waiting, if any. */
 void telemetry_flush(struct telemetry *t, int64_t wall_ms);

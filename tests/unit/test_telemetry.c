@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,8 +58,8 @@ static void interval_only(void **state)
 
     /* the first sample goes; then one a minute, whatever the value does */
     for (int64_t now = 0; now <= 180000; now += 1000)
-        telemetry_sample(t, 0, 1764000000000 + now, (double)(now % 7000), Q_GOOD, now);
-    telemetry_sample(t, 1, 1764000000000, 5, Q_GOOD, 0); /* telemetry = off */
+        telemetry_sample(t, 0, 1764000000000 + now, (double)(now % 7000), Q_GOOD, NAN, now);
+    telemetry_sample(t, 1, 1764000000000, 5, Q_GOOD, NAN, 0); /* telemetry = off */
     telemetry_flush(t, 1764000200000);
     assert_int_equal(n_msgs, 1);
     assert_int_equal(count(msgs[0], "\"sensor\":\"gas-01\""), 4); /* 0, 60, 120, 180 s */
@@ -75,11 +76,11 @@ static void deadband_and_quality(void **state)
     (void)state;
 
     for (int i = 0; i < 7; i++)
-        telemetry_sample(t, 0, 1000 + i, v[i], Q_GOOD, i * 1000);
+        telemetry_sample(t, 0, 1000 + i, v[i], Q_GOOD, NAN, i * 1000);
     /* sent: 10 (first), 10.6 (> 0.5 from 10), 9.9 (> 0.5 from 10.6) */
-    telemetry_sample(t, 0, 2000, 0, Q_COMM_FAULT, 8000);  /* quality changed: sent, value null */
-    telemetry_sample(t, 0, 2001, 0, Q_COMM_FAULT, 9000);  /* not again */
-    telemetry_sample(t, 0, 2002, 10.0, Q_GOOD, 10000);    /* back: sent */
+    telemetry_sample(t, 0, 2000, 0, Q_COMM_FAULT, NAN, 8000);  /* quality changed: sent, value null */
+    telemetry_sample(t, 0, 2001, 0, Q_COMM_FAULT, NAN, 9000);  /* not again */
+    telemetry_sample(t, 0, 2002, 10.0, Q_GOOD, NAN, 10000);    /* back: sent */
     telemetry_flush(t, 5000);
     assert_int_equal(n_msgs, 1);
     assert_int_equal(count(msgs[0], "\"sensor\""), 5);
@@ -96,9 +97,9 @@ static void stats_over_the_interval(void **state)
     struct telemetry *t = make(100, 10000, -1, 1);
     (void)state;
 
-    telemetry_sample(t, 0, 0, 5, Q_GOOD, 0); /* first: stats of itself */
+    telemetry_sample(t, 0, 0, 5, Q_GOOD, NAN, 0); /* first: stats of itself */
     for (int i = 1; i <= 10; i++)
-        telemetry_sample(t, 0, i * 1000, i, Q_GOOD, i * 1000);
+        telemetry_sample(t, 0, i * 1000, i, Q_GOOD, NAN, i * 1000);
     telemetry_flush(t, 20000);
     assert_non_null(strstr(msgs[0], "\"value\":5,\"unit\":\"%LEL\",\"quality\":\"good\",\"min\":5,\"max\":5,\"avg\":5,\"n\":1"));
     /* at 10 s: samples 1..10 */
@@ -112,7 +113,7 @@ static void batches(void **state)
     (void)state;
 
     for (int i = 0; i < 7; i++)
-        telemetry_sample(t, 0, i, i, Q_GOOD, i);
+        telemetry_sample(t, 0, i, i, Q_GOOD, NAN, i);
     assert_int_equal(n_msgs, 2); /* full batches go at once */
     telemetry_flush(t, 100);
     telemetry_flush(t, 101); /* nothing left: no empty message */

@@ -6,6 +6,9 @@ NAME=GPIO
 . ./lib.sh
 pull 0 down
 pull 1 down
+gpiomon lifeline-sim0 3 >/dev/null 2>&1 &
+MON=$!
+sleep 0.3
 start_gateway <<CONF
 [bus gpio]
 type = gpio
@@ -30,10 +33,29 @@ debounce = 100ms
 class = digital
 bus = gpio
 input = no-such-line
+; a chip nobody has, a line past the chip's end, a line another program holds
+[sensor nochip]
+class = digital
+bus = gpio
+input = no-chip:1
+[sensor far]
+class = digital
+bus = gpio
+input = lifeline-sim0:99
+[sensor held]
+class = digital
+bus = gpio
+input = in3
 CONF
 sleep 0.5
 ctl show sensors | grep -Eq '^float-1 +digital +0 ' || fail "float-1 does not read 0 at start"
-grep -q "input 'no-such-line': no such GPIO line" /tmp/gw.log || fail "no clear error for the missing line"
+grep -q "sensor 'ghost': input no-such-line: no GPIO line named 'no-such-line'; it reports comm_fault" /tmp/gw.log ||
+  fail "no clear error for the missing line"
+grep -q "sensor 'nochip': input no-chip:1: no GPIO chip 'no-chip'" /tmp/gw.log || fail "no clear error for the missing chip"
+grep -q "sensor 'far': input lifeline-sim0:99: line 99 is out of range: chip 'lifeline-sim0' (gpiochip0) has lines 0 to 15" \
+  /tmp/gw.log || fail "no clear error for the line out of range"
+grep -q "sensor 'held': input in3: line in3 is in use by 'gpiomon'" /tmp/gw.log || fail "no clear error for the busy line"
+kill $MON
 
 # an edge becomes an alarm, at once (no polling)
 pull 0 up
