@@ -115,9 +115,9 @@ check-vm: $(B)/lifelined $(B)/lifelinectl
 	@rc=0; tests/vm/build.sh $(VMDIR) || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "check-vm: ****** THE GPIO VM TESTS DID NOT RUN (reason above) ******"; exit 0; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi; \
-	for t in smoke gpio_inputs gpio_outputs gpio_gone gpio_counter; do \
+	for t in smoke gpio_inputs gpio_outputs gpio_gone gpio_counter gpio_board; do \
 	  echo "== vm: $$t"; \
-	  LIFELINE_BUILD=$(CURDIR)/$(B) tests/vm/run.sh $(VMDIR) $$t.sh tests/vm/$$t.sh || \
+	  LIFELINE_BUILD=$(CURDIR)/$(B) tests/vm/run.sh $(VMDIR) $$t.sh tests/vm/$$t.sh board/qemu-x86_64/board.conf || \
 	    { tail -n 40 $(VMDIR)/vm.log; exit 1; }; \
 	done
 

@@ -309,6 +309,7 @@ static const struct bad {
     {"bad-gpio-no-input.conf", 6, "[sensor s1] input: missing (required on a gpio bus: a line name, or CHIP:OFFSET)"},
     {"bad-input-not-gpio.conf", 9, "[sensor s1] input: needs a bus of type gpio, and [bus b] is not"},
     {"bad-console-pin.conf", 5, "[console] pin: is not a crypt(3) hash (set it with: lifelinectl passwd)"},
+    {"bad-counter-not-gpio.conf", 11, "[sensor s1] mode: counter needs a bus of type gpio, and [bus b] is not"},
     {"bad-telemetry.conf", 9, "[sensor s1] telemetry: 'soon' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)"},
 };
 
@@ -330,6 +331,55 @@ static void bad_files(void **state)
         assert_non_null(strstr(err, bads[i].reason));
         assert_null(c.sensors);
         assert_int_equal(c.n_sensors, 0);
+    }
+}
+
+/* The board file: its lines resolve a config's names; its errors name the
+ * board file, its line and key. */
+static void board_files(void **state)
+{
+    struct config c;
+    char err[CFG_ERR_MAX] = "";
+    const struct cfg_board_line *from;
+    (void)state;
+
+    if (config_load("configs/board-good.conf", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.board.name, "qemu-x86_64");
+    assert_string_equal(c.board.watchdog, "/dev/watchdog");
+    assert_int_equal(c.board.watchdog_timeout_ms, 5000);
+    assert_string_equal(c.board.led_run, "LED_RUN");
+    assert_int_equal(c.board.n_lines, 14);
+    assert_string_equal(config_gpio_line(&c, c.sensors[0].input, &from), "lifeline-sim0:0");
+    assert_non_null(from);
+    assert_string_equal(from->name, "DI1");
+    assert_int_equal(from->line, 15);
+    assert_string_equal(config_gpio_line(&c, c.sensors[1].input, &from), "in5"); /* a kernel name as it is */
+    assert_null(from);
+    assert_string_equal(config_gpio_line(&c, c.actions[0].gpio_line, NULL), "out1");
+    config_free(&c);
+
+    static const struct bad boards[] = {
+        {"bad-key.board", 3, "[board] watchdogs: unknown key"},
+        {"bad-name.board", 5, "[lines] DI 2: a line's name is 1 to 47 letters"},
+        {"bad-section.board", 2, "unknown section [gpio] (board, lines)"},
+        {"no-such.board", 0, "cannot open: No such file or directory"},
+        {"bad-timeout.board", 3, "[board] watchdog_timeout: 1s is out of range"},
+    };
+    static const char *const confs[] = {"bad-board-key.conf", "bad-board-name.conf", "bad-board-section.conf",
+                                        "bad-board-missing.conf", "bad-board-timeout.conf"};
+    for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
+        char path[256], prefix[300];
+        snprintf(path, sizeof(path), "configs/%s", confs[i]);
+        if (boards[i].line)
+            snprintf(prefix, sizeof(prefix), "configs/%s:%d: ", boards[i].file, boards[i].line);
+        else
+            snprintf(prefix, sizeof(prefix), "configs/%s: ", boards[i].file);
+        int r = config_load(path, &c, err, sizeof(err));
+        print_message("%s -> %s\n", confs[i], err);
+        assert_int_equal(r, -1);
+        assert_int_equal(strncmp(err, prefix, strlen(prefix)), 0);
+        assert_non_null(strstr(err, boards[i].reason));
     }
 }
 
@@ -369,6 +419,7 @@ int main(void)
         cmocka_unit_test(demo_config_is_valid),
         cmocka_unit_test(bad_files),
         cmocka_unit_test(durations),
+        cmocka_unit_test(board_files),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

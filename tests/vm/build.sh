@@ -2,7 +2,8 @@
 # tests/vm/build.sh DIR: what the GPIO VM test boots, made in DIR (default
 # build/vm) from Debian's own packages (../shared/domain/gpio-vm.md):
 #   DIR/vmlinuz          the Debian 12 kernel the linux-image-amd64 metapackage names
-#   DIR/modules/         configfs.ko and gpio-sim.ko, built here against its headers
+#   DIR/modules/         configfs, watchdog, softdog (Debian's), gpio-sim.ko built
+#                        here against its headers
 #                        (Debian does not enable CONFIG_GPIO_SIM)
 #   DIR/root/            busybox, the libgpiod tools and their libraries: the
 #                        initramfs's base; tests/vm/run.sh adds the gateway and a test
@@ -23,7 +24,7 @@ ABI=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: lin
 [ -n "$ABI" ] || cannot "apt knows no linux-image-amd64 (apt-get update?)"
 KREL=$ABI-amd64
 KVER=$(apt-cache show "linux-image-$KREL" | sed -n 's/^Version: //p' | head -n 1)
-STAMP="$DIR/built-$KREL"
+STAMP="$DIR/built-$KREL-3" # -3: with watchdog and softdog
 if [ -e "$STAMP" ]; then
   exit 0
 fi
@@ -45,9 +46,11 @@ for d in linux-headers-*.deb linux-kbuild-*.deb busybox-static_*.deb gpiod_*.deb
   dpkg -x "$d" "$X"
 done
 dpkg-deb --fsys-tarfile linux-image-"$KREL"_*.deb |
-  tar -x -C "$X" "./boot/vmlinuz-$KREL" "./lib/modules/$KREL/kernel/fs/configfs/configfs.ko"
+  tar -x -C "$X" "./boot/vmlinuz-$KREL" "./lib/modules/$KREL/kernel/fs/configfs/configfs.ko" \
+    "./lib/modules/$KREL/kernel/drivers/watchdog/watchdog.ko" "./lib/modules/$KREL/kernel/drivers/watchdog/softdog.ko"
 cp "$X/boot/vmlinuz-$KREL" "$DIR/vmlinuz"
-cp "$X/lib/modules/$KREL/kernel/fs/configfs/configfs.ko" "$DIR/modules/"
+cp "$X/lib/modules/$KREL/kernel/fs/configfs/configfs.ko" "$X/lib/modules/$KREL/kernel/drivers/watchdog/watchdog.ko" \
+  "$X/lib/modules/$KREL/kernel/drivers/watchdog/softdog.ko" "$DIR/modules/"
 sed -i "s#/usr/src/#$X/usr/src/#" "$X/usr/src/linux-headers-$KREL/Makefile"
 
 say "building gpio-sim.ko"

@@ -3,7 +3,8 @@
 # under qemu (TCG) with an initramfs of its base, the gateway's binaries
 # (LIFELINE_BUILD) with their libraries, the given files in /test/, and runs
 # /test/TEST there after making a gpio-sim chip "lifeline-sim0" of 16 named
-# lines (in0..in7, out0..out7). The guest's exit status comes back through
+# lines (in0..in7, out0..out7) and loading softdog (soft_noboot: it logs
+# "softdog: Triggered" instead of rebooting). The guest's exit status comes back through
 # isa-debug-exit: this script exits with it (0 pass). The console log is
 # VMDIR/vm.log.
 set -euo pipefail
@@ -40,6 +41,9 @@ mount -t tmpfs none /tmp
 mount -t tmpfs none /run
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 insmod /lib/modules/configfs.ko
+# the board's watchdog: one that logs instead of rebooting, for the tests
+insmod /lib/modules/watchdog.ko
+insmod /lib/modules/softdog.ko soft_noboot=1
 insmod /lib/modules/gpio-sim.ko
 mount -t configfs none /sys/kernel/config
 C=/sys/kernel/config/gpio-sim/sim0
