@@ -54,6 +54,10 @@ CONF
 sleep 1
 grep -q "gpio: sensor 'float-1' on line DI1 (gpiochip0 0)" /tmp/gw.log || fail "DI1 is not line 0 of the chip"
 grep -q "watchdog: /dev/watchdog armed, 5s timeout" /tmp/gw.log || fail "watchdog not armed"
+# every line is requested as "lifelined"
+for l in in0 out0 out6 out7; do
+  gpioinfo lifeline-sim0 | grep "\"$l\"" | grep -q '"lifelined"' || fail "line $l: $(gpioinfo lifeline-sim0 | grep "\"$l\"")"
+done
 
 # no broker: the run LED blinks slowly; no alarm: the alarm LED is off
 t=$(toggles 14)
