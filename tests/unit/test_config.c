@@ -366,8 +366,8 @@ static void board_files(void **state)
         {"no-such.board", 0, "cannot open: No such file or directory"},
         {"bad-timeout.board", 3, "[board] watchdog_timeout: 1s is out of range"},
     };
-    static const char *const confs[] = {"bad-board-key.conf", "bad-board-name.conf", "bad-board-section.conf",
-                                        "bad-board-missing.conf", "bad-board-timeout.conf"};
+    static const char *const confs[] = {"board-bad-key.conf", "board-bad-name.conf", "board-bad-section.conf",
+                                        "board-bad-missing.conf", "board-bad-timeout.conf"};
     for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
         char path[256], prefix[300];
         snprintf(path, sizeof(path), "configs/%s", confs[i]);
