@@ -2,9 +2,20 @@
 # so $(B), $(CC), $(CFLAGS) and $(LDFLAGS) are the project's.
 #   make bench          every benchmark
 #   make bench-modbus   polling rate vs a raw libmodbus loop, coalescing, RTU limits
-.PHONY: bench bench-modbus
+.PHONY: bench bench-all bench-modbus
 
-bench: bench-modbus
+# Every benchmark, then one table of what each reported (BENCH_TABLE: each
+# appends its rows "figure|ours|baseline|ratio|goal" there).
+bench:
+	@mkdir -p $(B)/bench && : > $(B)/bench/table.txt
+	@$(MAKE) --no-print-directory BENCH_TABLE=$(CURDIR)/$(B)/bench/table.txt bench-all
+	@echo
+	@echo "== make bench: $$(date -u '+%Y-%m-%d %H:%M:%SZ'), $$(uname -m), $$(nproc) CPU," \
+	  "$$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), lifelined $$(git rev-parse --short HEAD 2>/dev/null)"
+	@{ echo "figure|ours|baseline|ratio|goal"; cat $(B)/bench/table.txt; } | \
+	  awk -F'|' '{ printf "  %-44s %-24s %-26s %-10s %s\n", $$1, $$2, $$3, $$4, $$5 }'
+
+bench-all: bench-modbus
 
 $(B)/bench/raw_loop: bench/modbus/raw_loop.c
 	@mkdir -p $(dir $@)
@@ -15,7 +26,7 @@ bench-modbus: $(B)/lifelined $(B)/lifeline-sim $(B)/bench/raw_loop
 
 # bench-rules: instructions per sample of rule evaluation (callgrind, repeatable)
 .PHONY: bench-rules
-bench: bench-rules
+bench-all: bench-rules
 
 $(B)/bench/bench_rules: bench/rules/bench_rules.c $(LIBCORE)
 	@mkdir -p $(dir $@)
@@ -27,7 +38,7 @@ bench-rules: $(B)/bench/bench_rules
 # bench-store: readings/s through the store path vs plain SQLite, bytes per
 # reading, outbox drain rate to a local mosquitto, 24 h backlog drain time
 .PHONY: bench-store
-bench: bench-store
+bench-all: bench-store
 
 $(B)/bench/bench_store: bench/store/bench_store.c $(LIBCORE)
 	@mkdir -p $(dir $@)
@@ -35,3 +46,27 @@ $(B)/bench/bench_store: bench/store/bench_store.c $(LIBCORE)
 
 bench-store: $(B)/lifelined $(B)/bench/bench_store
 	B=$(CURDIR)/$(B) bench/store/run.sh
+
+# bench-peer: collectd (modbus + mqtt plugins) and lifelined on the same job,
+# one after the other: CPU per reading, peak RSS, serve->broker latency
+.PHONY: bench-peer bench-deps
+bench-all: bench-peer
+
+# collectd-core only suggests libmodbus5 and libmosquitto1, which its modbus
+# and mqtt plugins need (make deps brings both); note that the package
+# enables a collectd.service of its own
+BENCH_DEPS := collectd-core
+bench-deps: deps
+	@missing=$$(for p in $(BENCH_DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "bench-deps: installing:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing || \
+	    { $$SUDO apt-get update -q && \
+	      DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; }; \
+	fi
+
+bench-peer: bench-deps $(B)/lifelined
+	LIFELINE_BUILD=$(CURDIR)/$(B) bench/peer/run.sh

@@ -53,17 +53,24 @@ void sampleq_free(struct sampleq *q)
 
 void sampleq_push(struct sampleq *q, const struct sample *s)
 {
+    sampleq_push_n(q, s, 1);
+}
+
+void sampleq_push_n(struct sampleq *q, const struct sample *s, unsigned n)
+{
     bool was_empty;
 
     pthread_mutex_lock(&q->mu);
     was_empty = q->count == 0;
-    if (q->count == q->cap) {
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-        q->dropped++;
+    for (unsigned i = 0; i < n; i++) {
+        if (q->count == q->cap) {
+            q->head = (q->head + 1) % q->cap;
+            q->count--;
+            q->dropped++;
+        }
+        q->buf[(q->head + q->count) % q->cap] = s[i];
+        q->count++;
     }
-    q->buf[(q->head + q->count) % q->cap] = *s;
-    q->count++;
     pthread_mutex_unlock(&q->mu);
     if (was_empty) {
         uint64_t one = 1;
@@ -191,19 +198,38 @@ static bool wait_until(struct bus *b, int64_t deadline)
     return true;
 }
 
-static void emit(struct bus *b, unsigned sensor, int64_t ts, double value, enum quality q, int err)
+/* The samples of one request go to the core together: one lock, and one
+ * wake-up of the core instead of one per sensor. */
+#define EMIT_BATCH 64
+struct emit_batch {
+    struct sample s[EMIT_BATCH];
+    unsigned n;
+};
+
+static void emit_flush(struct bus *b, struct emit_batch *e)
 {
-    struct sample s = {.kind = SAMPLE_VALUE, .sensor = sensor, .gen = b->gen, .ts_ms = ts,
-                       .value = value, .quality = q, .err = err};
-    sampleq_push(b->q, &s);
+    if (e->n)
+        sampleq_push_n(b->q, e->s, e->n);
+    e->n = 0;
+}
+
+static void emit(struct bus *b, struct emit_batch *e, unsigned sensor, int64_t ts, double value, enum quality q,
+                 int err)
+{
+    e->s[e->n++] = (struct sample){.kind = SAMPLE_VALUE, .sensor = sensor, .gen = b->gen, .ts_ms = ts,
+                                   .value = value, .quality = q, .err = err};
+    if (e->n == EMIT_BATCH)
+        emit_flush(b, e);
 }
 
 static void emit_fault(struct bus *b, const struct plan_group *g, int err)
 {
     int64_t ts = loop_wallclock_ms();
+    struct emit_batch e = {.n = 0};
 
     for (unsigned m = 0; m < g->n; m++)
-        emit(b, b->plan.members[g->first + m], ts, 0, Q_COMM_FAULT, err);
+        emit(b, &e, b->plan.members[g->first + m], ts, 0, Q_COMM_FAULT, err);
+    emit_flush(b, &e);
 }
 
 static const char *err_text(int err)
@@ -251,26 +277,30 @@ static void slave_ok(struct bus *b, struct slave_state *sl)
 static void decode_members(struct bus *b, const struct plan_group *g, const uint16_t *regs)
 {
     int64_t ts = loop_wallclock_ms();
+    struct emit_batch e = {.n = 0};
 
     for (unsigned m = 0; m < g->n; m++) {
         unsigned idx = b->plan.members[g->first + m];
         const struct cfg_sensor *s = &b->cfg->sensors[idx];
         double v = 0;
         int r = decode_value(&s->reg, regs + (s->reg.addr - g->addr), &v);
-        emit(b, idx, ts, v, r == 0 ? Q_GOOD : Q_OUT_OF_RANGE, r);
+        emit(b, &e, idx, ts, v, r == 0 ? Q_GOOD : Q_OUT_OF_RANGE, r);
     }
+    emit_flush(b, &e);
 }
 
 static void compute_members(struct bus *b, const struct plan_group *g)
 {
     int64_t ts = loop_wallclock_ms();
+    struct emit_batch e = {.n = 0};
 
     for (unsigned m = 0; m < g->n; m++) {
         unsigned idx = b->plan.members[g->first + m];
         double v = 0;
         enum quality q = b->ops->value(b, &b->cfg->sensors[idx], &v);
-        emit(b, idx, ts, v, q, 0);
+        emit(b, &e, idx, ts, v, q, 0);
     }
+    emit_flush(b, &e);
 }
 
 /* One request, retried after a timeout or a CRC error; the frame gap is kept

@@ -66,6 +66,8 @@ struct sampleq {
 int sampleq_init(struct sampleq *q, unsigned cap);
 void sampleq_free(struct sampleq *q);
 void sampleq_push(struct sampleq *q, const struct sample *s);
+/* n samples at once: one lock, at most one wake-up of the core. */
+void sampleq_push_n(struct sampleq *q, const struct sample *s, unsigned n);
 /* Core side: clears the eventfd and takes up to max samples. */
 unsigned sampleq_drain(struct sampleq *q, struct sample *out, unsigned max);
 

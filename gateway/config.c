@@ -783,10 +783,12 @@ static void config_defaults(struct config *c)
     c->mqtt.reconnect_max_ms = 60000;
     c->mqtt.max_inflight = 20;
     c->mqtt.telemetry_batch = 50;
+    c->mqtt.telemetry_delay_ms = 1000;
     snprintf(c->store.path, sizeof(c->store.path), "/var/lib/lifeline/lifeline.db");
     c->store.retention_ms = 30 * 86400000LL;
     c->store.max_bytes = 256LL * 1024 * 1024;
     c->store.outbox_max = 200000;
+    c->store.cache_bytes = 1024 * 1024;
     c->store.outbox_max_bytes = 64LL * 1024 * 1024;
     c->store.outbox_alarm_max = 100000;
     snprintf(c->console.socket, sizeof(c->console.socket), "/run/lifeline/ctl.sock");

@@ -55,12 +55,14 @@ struct cfg_mqtt {
     enum tls_min { TLS_MIN_12, TLS_MIN_13 } tls_min;
     int telemetry_qos;           /* 0 or 1 */
     int telemetry_batch;         /* readings per telemetry message, at most */
+    int64_t telemetry_delay_ms;  /* a reading waits at most this long for others to join its message */
 };
 
 struct cfg_store {
     char path[CFG_PATH_MAX];
     int64_t retention_ms;  /* readings older than this are deleted */
     int64_t max_bytes;     /* readings are deleted, oldest first, to keep the database under this */
+    int64_t cache_bytes;   /* SQLite's page cache */
     /* outbox bounds: past outbox_max messages or outbox_max_bytes, the
      * oldest telemetry goes first, then status and replies; alarm events go
      * only past alarm_max of them, oldest first */

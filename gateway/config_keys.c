@@ -438,6 +438,7 @@ static const struct key mqtt_keys[] = {
     {"tls_min", p_enum, MQ(tls_min), tls_min_names, 0, 0, 0},
     {"telemetry_qos", p_int, MQ(telemetry_qos), NULL, 0, 1, 0},
     {"telemetry_batch", p_int, MQ(telemetry_batch), NULL, 1, 1000, 0},
+    {"telemetry_delay", p_duration, MQ(telemetry_delay_ms), NULL, 0, 3600000, 0},
     END,
 };
 
@@ -446,6 +447,7 @@ static const struct key store_keys[] = {
     {"retention", p_duration, ST(retention_ms), NULL, 60000, 3650 * DAY_MS, 0},
     {"max_size", p_bytes, ST(max_bytes), NULL, 256 * 1024, 1e12, 0},
     {"outbox_max", p_int64, ST(outbox_max), NULL, 100, 1e9, 0},
+    {"cache", p_bytes, ST(cache_bytes), NULL, 64 * 1024, 1024.0 * 1024 * 1024, 0},
     {"outbox_max_bytes", p_bytes, ST(outbox_max_bytes), NULL, 64 * 1024, 1e12, 0},
     {"outbox_alarm_max", p_int64, ST(outbox_alarm_max), NULL, 100, 1e9, 0},
     END,

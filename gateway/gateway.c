@@ -25,7 +25,16 @@
 #include "telemetry.h"
 #include "uplink.h"
 
-#define SAMPLE_QUEUE_CAP 8192
+/* The sample queue holds a burst while the core is busy (a commit's fsync
+ * on a slow card): 16 samples a sensor, 1 024 to 8 192. */
+#define SAMPLE_QUEUE_MIN 1024
+#define SAMPLE_QUEUE_MAX 8192
+
+static unsigned queue_cap(const struct config *cfg)
+{
+    unsigned n = cfg->n_sensors * 16;
+    return n < SAMPLE_QUEUE_MIN ? SAMPLE_QUEUE_MIN : n > SAMPLE_QUEUE_MAX ? SAMPLE_QUEUE_MAX : n;
+}
 #define COMMIT_INTERVAL_MS 1000
 #define SHUTDOWN_PUBACK_MS 2000
 #define TRIM_BATCH 2000
@@ -203,7 +212,8 @@ static void action_done(void *ctx, const struct cfg_action *a, int value, int er
 static void telemetry_out(void *ctx, const char *payload, size_t len)
 {
     struct gateway *g = ctx;
-    store_outbox_add(g->store, PRIO_TELEMETRY, 0, g->telemetry_topic, payload, len, g->cfg.mqtt.telemetry_qos);
+    if (!uplink_send_direct(g->uplink, g->telemetry_topic, payload, len, g->cfg.mqtt.telemetry_qos))
+        store_outbox_add(g->store, PRIO_TELEMETRY, 0, g->telemetry_topic, payload, len, g->cfg.mqtt.telemetry_qos);
 }
 
 /* Actions hold the buses: opened after them, closed before them. */
@@ -268,6 +278,45 @@ static void on_samples(struct loop *l, struct loop_fd *f, uint32_t events)
     take_samples(container_of(f, struct gateway, q_fd), false);
 }
 
+static int open_queue(struct gateway *g, unsigned cap)
+{
+    int r = sampleq_init(&g->q, cap);
+    if (r < 0)
+        return r;
+    g->q_fd = (struct loop_fd){.fd = g->q.efd, .events = EPOLLIN, .cb = on_samples};
+    return loop_fd_add(&g->loop, &g->q_fd);
+}
+
+/* A reload to a config of another size: the queue is empty (its workers
+ * are stopped and drained). */
+static int resize_queue(struct gateway *g, unsigned cap)
+{
+    uint64_t dropped = g->q.dropped;
+    loop_fd_del(&g->loop, &g->q_fd);
+    sampleq_free(&g->q);
+    int r = open_queue(g, cap);
+    g->q.dropped = g->dropped_seen = dropped;
+    return r;
+}
+
+/* The telemetry batch goes when its first reading has waited telemetry_delay. */
+static void telemetry_due(struct gateway *g)
+{
+    int64_t wait = telemetry_wait(g->telemetry, loop_clock_ms());
+
+    if (wait == 0)
+        telemetry_flush(g->telemetry, loop_wallclock_ms());
+    else if (wait > 0 && !g->tm_armed)
+        g->tm_armed = loop_timer_set(&g->tm_timer, wait, 0) == 0;
+}
+
+static void on_tm_timer(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    container_of(t, struct gateway, tm_timer)->tm_armed = false;
+    /* (before_sleep hands the batch out) */
+}
+
 static void before_sleep(struct loop *l, void *ctx)
 {
     struct gateway *g = ctx;
@@ -278,6 +327,7 @@ static void before_sleep(struct loop *l, void *ctx)
         g->reload_due = false;
         core_reload(g);
     }
+    telemetry_due(g);
     commit(g, false);
     uplink_pump(g->uplink); /* (none while a reload reopens it) */
 }
@@ -425,7 +475,6 @@ static void on_tick(struct loop *l, struct loop_timer *t)
         uplink_status_changed(g->uplink);
         actions_update(g->actions);
     }
-    telemetry_flush(g->telemetry, loop_wallclock_ms());
     trim(g);
     show_health(g);
 }
@@ -566,11 +615,18 @@ void core_reload(struct gateway *g)
     snprintf(next.store.path, sizeof(next.store.path), "%s", g->cfg.store.path);
     store_outbox_limits(g->store, next.store.outbox_max, next.store.outbox_max_bytes,
                         next.store.outbox_alarm_max);
+    store_cache(g->store, next.store.cache_bytes);
     /* What the old workers read is still theirs to report. */
     actions_close(g->actions);
     g->actions = NULL;
     buses_stop(g);
     drain_samples(g);
+    if (queue_cap(&next) != g->q.cap && resize_queue(g, queue_cap(&next)) < 0) {
+        log_err("config: reload failed: no sample queue; stopping");
+        config_free(&next);
+        loop_stop(&g->loop);
+        return;
+    }
     ctl_buses_gone(g->ctl);
     telemetry_flush(g->telemetry, loop_wallclock_ms());
     telemetry_close(g->telemetry); /* it points into the old config */
@@ -664,6 +720,7 @@ static int start(struct gateway *g)
         return r;
     store_outbox_limits(g->store, g->cfg.store.outbox_max, g->cfg.store.outbox_max_bytes,
                         g->cfg.store.outbox_alarm_max);
+    store_cache(g->store, g->cfg.store.cache_bytes);
     if (store_reset_path(g->store)) {
         char topic[320], payload[PATH_MAX + 128];
         int len = payload_store_reset(loop_wallclock_ms(), store_reset_path(g->store), payload, sizeof(payload));
@@ -679,13 +736,11 @@ static int start(struct gateway *g)
         (r = store_maintenance(g->store, restore_maintenance, g)) < 0 ||
         (r = store_counters(g->store, restore_counter, g)) < 0)
         return r;
-    if ((r = sampleq_init(&g->q, SAMPLE_QUEUE_CAP)) < 0)
-        return r;
-    g->q_fd = (struct loop_fd){.fd = g->q.efd, .events = EPOLLIN, .cb = on_samples};
-    if ((r = loop_fd_add(&g->loop, &g->q_fd)) < 0)
+    if ((r = open_queue(g, queue_cap(&g->cfg))) < 0)
         return r;
     if ((r = loop_timer_add(&g->loop, &g->reboot_timer, commands_on_reboot)) < 0 ||
         (r = loop_timer_add(&g->loop, &g->tick, on_tick)) < 0 ||
+        (r = loop_timer_add(&g->loop, &g->tm_timer, on_tm_timer)) < 0 ||
         (r = loop_timer_set(&g->tick, COMMIT_INTERVAL_MS, COMMIT_INTERVAL_MS)) < 0)
         return r;
     if ((r = open_uplink(g)) < 0 || (r = open_telemetry(g)) < 0)
@@ -724,6 +779,7 @@ static void stop(struct gateway *g)
         uplink_close(g->uplink);
     }
     loop_timer_del(&g->loop, &g->tick);
+    loop_timer_del(&g->loop, &g->tm_timer);
     loop_timer_del(&g->loop, &g->reboot_timer);
     if (g->sig_fd.registered) {
         loop_fd_del(&g->loop, &g->sig_fd);
@@ -749,7 +805,7 @@ int gateway_run(struct config *cfg)
     }
     g->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
-    g->tick.f.fd = g->reboot_timer.f.fd = -1;
+    g->tick.f.fd = g->reboot_timer.f.fd = g->tm_timer.f.fd = -1;
     g->gen = 1;
     if (start(g) < 0 || loop_run(&g->loop) < 0)
         status = 1;

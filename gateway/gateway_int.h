@@ -42,6 +42,8 @@ struct gateway {
     struct loop_fd q_fd;
     struct loop_fd sig_fd;
     struct loop_timer tick;
+    struct loop_timer tm_timer;  /* the telemetry batch's delay */
+    bool tm_armed;
     struct bus *buses;
     struct actions *actions;
     struct telemetry *telemetry;

@@ -49,6 +49,8 @@ struct alarm_row {
 /* Opens the database and checks it (PRAGMA integrity_check): a corrupt
  * one is moved aside (store_reset_path says where) and a new one made. */
 int store_open(const char *path, struct store **out);
+/* SQLite's page cache of this connection, at most bytes (1 MiB at open). */
+void store_cache(struct store *st, int64_t bytes);
 /* Where a corrupt database was moved at open, or NULL. */
 const char *store_reset_path(const struct store *st);
 void store_close(struct store *st);

@@ -24,6 +24,7 @@ struct telemetry {
     struct tm_sensor *s;
     struct telemetry_reading *batch;
     unsigned n, cap;
+    int64_t first_ms;     /* monotonic: when the first reading of the batch joined it */
     char *buf;
     size_t buf_len;
 };
@@ -74,6 +75,14 @@ void telemetry_flush(struct telemetry *t, int64_t wall_ms)
     t->n = 0;
 }
 
+int64_t telemetry_wait(const struct telemetry *t, int64_t now_ms)
+{
+    if (!t || !t->n)
+        return -1;
+    int64_t left = t->first_ms + t->cfg->mqtt.telemetry_delay_ms - now_ms;
+    return left > 0 ? left : 0;
+}
+
 static bool due(const struct cfg_sensor *c, const struct tm_sensor *s, double value, enum quality q,
                 int64_t now_ms)
 {
@@ -98,6 +107,8 @@ void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double val
     }
     if (!due(c, s, value, q, now_ms))
         return;
+    if (t->n == 0)
+        t->first_ms = now_ms;
     t->batch[t->n++] = (struct telemetry_reading){
         .sensor = c->name, .lifeline = lifeline_names[c->lifeline], .unit = c->unit, .quality = quality_name(q), .ts_ms = ts_ms,
         .value = value, .has_value = q == Q_GOOD || q == Q_OUT_OF_RANGE,

@@ -4,7 +4,8 @@
  * by more than its `deadband` or its quality changed; with
  * `telemetry_stats`, the min/max/avg of the good samples since the last one
  * go with it. Readings wait in a batch of at most [mqtt] telemetry_batch,
- * which is handed out when full and by telemetry_flush (once a second). */
+ * which is handed out when full, or when its first reading has waited
+ * [mqtt] telemetry_delay (the core asks telemetry_wait before it sleeps). */
 #ifndef LIFELINE_TELEMETRY_H
 #define LIFELINE_TELEMETRY_H
 
@@ -27,5 +28,8 @@ void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double val
                       int64_t now_ms);
 /* Hands out the readings waiting, if any. */
 void telemetry_flush(struct telemetry *t, int64_t wall_ms);
+/* How long (ms) until the waiting readings are due to go ([mqtt]
+ * telemetry_delay after the first joined the batch): 0 now, -1 none wait. */
+int64_t telemetry_wait(const struct telemetry *t, int64_t now_ms);
 
 #endif

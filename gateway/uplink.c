@@ -16,8 +16,11 @@ enum conn_state { UP_IDLE, UP_CONNECTING, UP_CONNECTED };
 
 struct inflight {
     int mid;
-    int64_t outbox_id;
+    int64_t outbox_id;  /* 0: sent directly (uplink_send_direct): copy holds it */
     enum outbox_prio prio;
+    char *copy;         /* topic, NUL, payload */
+    size_t len;
+    int qos;
 };
 
 struct uplink {
@@ -144,9 +147,25 @@ static void schedule_retry(struct uplink *u)
         u->backoff_ms = u->cfg->mqtt.reconnect_max_ms;
 }
 
+/* Messages sent directly and not acknowledged go to the outbox, to be sent
+ * again after the reconnect like the rest. */
+static void requeue_direct(struct uplink *u)
+{
+    for (int i = 0; i < u->n_inflight; i++) {
+        struct inflight *f = &u->inflight[i];
+        if (!f->copy)
+            continue;
+        size_t tlen = strlen(f->copy);
+        store_outbox_add(u->store, f->prio, 0, f->copy, f->copy + tlen + 1, f->len, f->qos);
+        free(f->copy);
+        f->copy = NULL;
+    }
+}
+
 static void drop_socket(struct uplink *u)
 {
     loop_fd_del(u->loop, &u->sock);
+    requeue_direct(u);
     u->n_inflight = 0; /* the outbox still has them: resent after reconnect */
 }
 
@@ -228,7 +247,9 @@ static void on_publish(struct mosquitto *m, void *ctx, int mid)
     for (int i = 0; i < u->n_inflight; i++) {
         if (u->inflight[i].mid != mid)
             continue;
-        store_outbox_delete(u->store, u->inflight[i].outbox_id);
+        if (u->inflight[i].outbox_id)
+            store_outbox_delete(u->store, u->inflight[i].outbox_id);
+        free(u->inflight[i].copy);
         u->inflight[i] = u->inflight[--u->n_inflight];
         return;
     }
@@ -272,6 +293,9 @@ static int client_setup(struct uplink *u)
     mosquitto_int_option(u->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                          mc->protocol == MQTT_5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
     mosquitto_max_inflight_messages_set(u->mosq, (unsigned)mc->max_inflight);
+    /* an alarm goes out when it is made, not when the previous segment's
+     * ACK comes back (Nagle) */
+    mosquitto_int_option(u->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_callback_set(u->mosq, on_connect);
     mosquitto_disconnect_callback_set(u->mosq, on_disconnect);
     mosquitto_publish_callback_set(u->mosq, on_publish);
@@ -423,7 +447,37 @@ static bool publish_one(void *ctx, const struct outbox_msg *m)
         store_outbox_delete(u->store, m->id);
         return true;
     }
-    u->inflight[u->n_inflight++] = (struct inflight){.mid = mid, .outbox_id = m->id, .prio = m->prio};
+    u->inflight[u->n_inflight++] = (struct inflight){.mid = mid, .outbox_id = m->id, .prio = m->prio, .qos = m->qos};
+    return true;
+}
+
+bool uplink_send_direct(struct uplink *u, const char *topic, const char *payload, size_t len, int qos)
+{
+    struct outbox_stats ob;
+    int mid;
+
+    if (!u || u->state != UP_CONNECTED || u->n_inflight >= u->cfg->mqtt.max_inflight ||
+        mosquitto_want_write(u->mosq) || more_urgent_inflight(u, PRIO_TELEMETRY))
+        return false;
+    /* nothing overtakes the outbox: with any row in it, this goes there too */
+    store_outbox_stats(u->store, &ob);
+    if (ob.rows[PRIO_ALARM] || ob.rows[PRIO_STATUS] || ob.rows[PRIO_TELEMETRY])
+        return false;
+    size_t tlen = strlen(topic);
+    char *copy = qos ? malloc(tlen + 1 + len) : NULL;
+    if (qos && !copy)
+        return false;
+    if (mosquitto_publish(u->mosq, &mid, topic, (int)len, payload, qos, false) != MOSQ_ERR_SUCCESS) {
+        free(copy);
+        return false;
+    }
+    if (!qos)
+        return true;
+    memcpy(copy, topic, tlen + 1);
+    memcpy(copy + tlen + 1, payload, len);
+    u->inflight[u->n_inflight++] = (struct inflight){.mid = mid, .prio = PRIO_TELEMETRY, .copy = copy, .len = len,
+                                                     .qos = qos};
+    update_events(u);
     return true;
 }
 
@@ -522,6 +576,14 @@ void uplink_close(struct uplink *u)
 {
     if (!u)
         return;
+    /* what was sent directly and is not acknowledged is sent at the next start */
+    bool direct = false;
+    for (int i = 0; i < u->n_inflight; i++)
+        direct |= u->inflight[i].copy != NULL;
+    if (direct) {
+        requeue_direct(u);
+        store_commit(u->store);
+    }
     loop_timer_del(u->loop, &u->retry);
     loop_timer_del(u->loop, &u->misc);
     loop_fd_del(u->loop, &u->sock);

@@ -32,6 +32,13 @@ int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, s
                 const struct uplink_identity *id, uplink_cmd_fn on_cmd, void *ctx);
 /* Publishes what the outbox holds, up to the in-flight window. Call after
  * the store's commit, once per loop iteration. */
+/* Telemetry while the link is up and the outbox is empty: published at
+ * once from memory, without a row in the outbox (no SQLite insert, select,
+ * delete, and no bytes written for it). Kept in memory until its PUBACK;
+ * if the link drops first it goes into the outbox like the rest. false:
+ * not sent (down, window full, or the outbox has rows: it must not overtake
+ * them); the caller puts it in the outbox. */
+bool uplink_send_direct(struct uplink *u, const char *topic, const char *payload, size_t len, int qos);
 void uplink_pump(struct uplink *u);
 /* Publishes the retained "offline" status, waits (bounded) for its PUBACK
  * and disconnects cleanly. Blocks up to timeout_ms: for shutdown only. */

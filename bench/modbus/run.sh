@@ -358,4 +358,5 @@ echo "== summary ($(date -u '+%Y-%m-%d %H:%M:%SZ'), $(uname -m), ${cpu_model:-un
   printf 'requests/s, 20 sensors @ 100ms|%.1f coalesced|%.1f one per sensor|%sx fewer|~20x\n' "$co_req" "$un_req" "$reduction"
   printf 'RTU 9600 baud N=2, polls/s|%s (%s with 5 ms)|36 (31) domain table|%s/%s agree|all\n' \
     "$rtu_9600" "$rtu_9600t" "$rtu_ok" "$rtu_all"
-} | awk -F'|' '{ printf "  %-34s %-26s %-26s %-12s %s\n", $1, $2, $3, $4, $5 }'
+} | awk -F'|' -v t="${BENCH_TABLE:-}" '{ printf "  %-34s %-26s %-26s %-12s %s\n", $1, $2, $3, $4, $5 }
+    NR > 1 && t != "" { print >> t }'

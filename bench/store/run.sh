@@ -140,3 +140,15 @@ printf '%-44s %10.0f s to drain %d readings in %d messages (%.0f MB of payload)\
 kept=$(echo "64 * 1048576 / $msg_bytes * $PER" | bc)
 printf '%-44s %10s readings fit the default outbox_max_bytes (64M): the newest %.1f h; older telemetry is dropped and counted\n' \
   "" "$kept" "$(echo "$kept / 100 / 3600" | bc -l)"
+
+# for make bench's table
+if [ -n "${BENCH_TABLE:-}" ]; then
+  {
+    printf 'store insert, readings/s (commit/%s)|%s|%s plain SQLite|%.2f|>= 0.8\n' "$BATCH" "$ours" "$raw" \
+      "$(echo "$ours / $raw" | bc -l)"
+    printf 'bytes written per reading|%s|%s plain SQLite|-|-\n' "$(val ours_wchar_per_reading "$DIR/insert.out")" \
+      "$(val raw_wchar_per_reading "$DIR/insert.out")"
+    printf 'outbox drain, alarm events/s|%.0f|-|-|-\n' "$(echo "$ALARMS / ($last_alarm - $first)" | bc -l)"
+    printf '24 h outage at 100 readings/s: drain s|%.0f|-|-|-\n' "$(echo "$day_msgs / $rate" | bc -l)"
+  } >> "$BENCH_TABLE"
+fi

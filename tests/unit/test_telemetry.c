@@ -123,6 +123,30 @@ static void batches(void **state)
     telemetry_close(t);
 }
 
+/* A batch waits at most telemetry_delay from its first reading. */
+static void delay(void **state)
+{
+    struct telemetry *t = make(50, 0, -1, 0);
+    (void)state;
+
+    cfg.mqtt.telemetry_delay_ms = 500;
+    assert_int_equal(telemetry_wait(t, 0), -1); /* nothing waits */
+    telemetry_sample(t, 0, 1, 1, Q_GOOD, NAN, 1000);
+    telemetry_sample(t, 0, 2, 2, Q_GOOD, NAN, 1200);
+    assert_int_equal(telemetry_wait(t, 1200), 300); /* from the first one */
+    assert_int_equal(telemetry_wait(t, 1500), 0);
+    telemetry_flush(t, 1500);
+    assert_int_equal(telemetry_wait(t, 1500), -1);
+    /* a counter's total goes with its reading */
+    telemetry_sample(t, 0, 3, 12.5, Q_GOOD, 240.2, 2000);
+    cfg.mqtt.telemetry_delay_ms = 0;
+    assert_int_equal(telemetry_wait(t, 2000), 0);
+    telemetry_flush(t, 2000);
+    assert_int_equal(n_msgs, 2);
+    assert_non_null(strstr(msgs[1], "\"value\":12.5,\"unit\":\"%LEL\",\"quality\":\"good\",\"total\":240.2"));
+    telemetry_close(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +154,7 @@ int main(void)
         cmocka_unit_test(deadband_and_quality),
         cmocka_unit_test(stats_over_the_interval),
         cmocka_unit_test(batches),
+        cmocka_unit_test(delay),
     };
     return cmocka_run_group_tests_name("telemetry", tests, NULL, NULL);
 }
