@@ -19,5 +19,5 @@ for kind in one eight; do
   label=$([ "$kind" = one ] && echo "1 rule (one level limit)" || echo "8 rules (4 levels, rate, fault, delays)")
   per=$(awk -v f="$full" -v b="$base" -v n="$N" 'BEGIN{print (f-b)/n}')
   printf '  %-42s %12.1f\n' "$label" "$per"
-  [ -z "${BENCH_TABLE:-}" ] || printf 'rules, instructions per sample: %s|%.0f|-|-|-\n' "$label" "$per" >> "$BENCH_TABLE"
+  [ -z "${BENCH_TABLE:-}" ] || printf 'rules, instructions/sample, %s|%.0f|-|-|-\n' "$([ "$kind" = one ] && echo "1 rule" || echo "8 rules")" "$per" >> "$BENCH_TABLE"
 done
