@@ -70,3 +70,10 @@ bench-deps: deps
 
 bench-peer: bench-deps $(B)/lifelined
 	LIFELINE_BUILD=$(CURDIR)/$(B) bench/peer/run.sh
+
+# bench-footprint: stripped sizes, RSS with 10 and 500 sensors
+.PHONY: bench-footprint
+bench-all: bench-footprint
+
+bench-footprint: $(B)/lifelined $(B)/lifelinectl
+	LIFELINE_BUILD=$(CURDIR)/$(B) bench/footprint/run.sh
