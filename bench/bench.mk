@@ -77,3 +77,10 @@ bench-all: bench-footprint
 
 bench-footprint: $(B)/lifelined $(B)/lifelinectl
 	LIFELINE_BUILD=$(CURDIR)/$(B) bench/footprint/run.sh
+
+# bench-rtu: an RTU line's achieved transactions/s against the frame arithmetic
+.PHONY: bench-rtu
+bench-all: bench-rtu
+
+bench-rtu: $(B)/lifelined
+	LIFELINE_BUILD=$(CURDIR)/$(B) bench/rtu/run.sh
