@@ -84,3 +84,10 @@ bench-all: bench-rtu
 
 bench-rtu: $(B)/lifelined
 	LIFELINE_BUILD=$(CURDIR)/$(B) bench/rtu/run.sh
+
+# bench-gpio: GPIO edge -> broker latency in the VM of tests/vm
+.PHONY: bench-gpio
+bench-all: bench-gpio
+
+bench-gpio: $(B)/lifelined $(B)/lifelinectl
+	LIFELINE_BUILD=$(CURDIR)/$(B) VMDIR=$(CURDIR)/$(VMDIR) bench/gpio/run.sh

@@ -22,9 +22,11 @@ mkdir -p "$R/test"
 cp "$(dirname "$0")/lib.sh" "$R/test/"
 for f in "$@"; do cp "$f" "$R/test/"; done
 # the gateway and what it links (the host is bookworm, like the guest's userland)
-for b in lifelined lifelinectl; do
-  cp "$BUILD/$b" "$R/usr/bin/"
-  ldd "$BUILD/$b" | awk '/=> \// { print $3 } /^\t\/lib64/ { print $1 }' | while read -r lib; do
+# (VM_EXTRA_BINS: more programs by path, with their libraries: the GPIO
+# latency benchmark brings mosquitto and mosquitto_sub)
+for b in "$BUILD/lifelined" "$BUILD/lifelinectl" ${VM_EXTRA_BINS:-}; do
+  cp "$b" "$R/usr/bin/"
+  ldd "$b" | awk '/=> \// { print $3 } /^\t\/lib64/ { print $1 }' | while read -r lib; do
     mkdir -p "$R$(dirname "$lib")"
     cp -Ln "$lib" "$R$lib"
   done
