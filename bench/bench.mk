@@ -91,3 +91,10 @@ bench-all: bench-gpio
 
 bench-gpio: $(B)/lifelined $(B)/lifelinectl
 	LIFELINE_BUILD=$(CURDIR)/$(B) VMDIR=$(CURDIR)/$(VMDIR) bench/gpio/run.sh
+
+# bench-hotpath: instructions per reading of the whole daemon (callgrind)
+.PHONY: bench-hotpath
+bench-all: bench-hotpath
+
+bench-hotpath: $(B)/lifelined
+	LIFELINE_BUILD=$(CURDIR)/$(B) bench/hotpath/run.sh

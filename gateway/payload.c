@@ -94,35 +94,55 @@ int payload_status(const struct status_msg *m, char *buf, size_t len)
     return print(payload_status_object(m), buf, len);
 }
 
+/* Telemetry is the hot path of the JSON (every reading of every sensor):
+ * keys are constants and strings references (cJSON copies neither), and the
+ * millisecond timestamps go in as integers ("%lld"), not through cJSON's
+ * print-a-double-and-read-it-back. */
+static cJSON *put(cJSON *o, const char *constant_key, cJSON *item)
+{
+    if (o && item && cJSON_AddItemToObjectCS(o, constant_key, item))
+        return o;
+    cJSON_Delete(item);
+    cJSON_Delete(o);
+    return NULL;
+}
+
+static cJSON *int64_item(int64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof(b), "%lld", (long long)v);
+    return cJSON_CreateRaw(b);
+}
+
 int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned n, char *buf, size_t len)
 {
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = put(cJSON_CreateObject(), "ts", int64_item(ts_ms));
+    cJSON *list = cJSON_CreateArray();
 
-    o = add_num(o, "ts", (double)ts_ms);
-    cJSON *list = o ? cJSON_AddArrayToObject(o, "readings") : NULL;
-    for (unsigned i = 0; list && i < n; i++) {
+    if (!put(o, "readings", list))
+        return -1; /* (put freed both) */
+    for (unsigned i = 0; i < n; i++) {
         cJSON *e = cJSON_CreateObject();
-        e = add_str(e, "sensor", r[i].sensor);
-        e = add_str(e, "lifeline", r[i].lifeline);
-        e = add_num(e, "ts", (double)r[i].ts_ms);
-        e = add_opt(e, "value", r[i].has_value, r[i].value);
-        e = add_str(e, "unit", r[i].unit);
-        e = add_str(e, "quality", r[i].quality);
+        e = put(e, "sensor", cJSON_CreateStringReference(r[i].sensor));
+        e = put(e, "lifeline", cJSON_CreateStringReference(r[i].lifeline));
+        e = put(e, "ts", int64_item(r[i].ts_ms));
+        e = put(e, "value", r[i].has_value ? cJSON_CreateNumber(r[i].value) : cJSON_CreateNull());
+        e = put(e, "unit", cJSON_CreateStringReference(r[i].unit));
+        e = put(e, "quality", cJSON_CreateStringReference(r[i].quality));
         if (r[i].has_stats) {
-            e = add_opt(e, "min", r[i].n > 0, r[i].min);
-            e = add_opt(e, "max", r[i].n > 0, r[i].max);
-            e = add_opt(e, "avg", r[i].n > 0, r[i].avg);
-            e = add_num(e, "n", r[i].n);
+            e = put(e, "min", r[i].n > 0 ? cJSON_CreateNumber(r[i].min) : cJSON_CreateNull());
+            e = put(e, "max", r[i].n > 0 ? cJSON_CreateNumber(r[i].max) : cJSON_CreateNull());
+            e = put(e, "avg", r[i].n > 0 ? cJSON_CreateNumber(r[i].avg) : cJSON_CreateNull());
+            e = put(e, "n", cJSON_CreateNumber(r[i].n));
         }
         if (r[i].has_total)
-            e = add_num(e, "total", r[i].total);
+            e = put(e, "total", cJSON_CreateNumber(r[i].total));
         if (!e || !cJSON_AddItemToArray(list, e)) {
             cJSON_Delete(e);
-            list = NULL;
+            cJSON_Delete(o);
+            return -1;
         }
     }
-    if (!list)
-        o = (cJSON_Delete(o), NULL);
     return print(o, buf, len);
 }
 

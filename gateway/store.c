@@ -20,7 +20,7 @@ enum stmt_id {
     S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE,
     S_EVENT_ADD,
     S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_EVICT, S_OUTBOX_SIZES,
-    S_TRIM_AGE, S_TRIM_OLDEST, S_PAGES, S_HISTORY, S_EVENTS,
+    S_TRIM_AGE, S_TRIM_OLDEST, S_OLDEST_TS, S_PAGES, S_HISTORY, S_EVENTS,
     S_TIMER_PUT, S_TIMER_DEL, S_TIMER_ALL, S_MAINT_PUT, S_MAINT_DEL, S_MAINT_ALL, S_COUNTER_PUT, S_COUNTER_ALL, S_ALARMS_RECENT,
     S_COUNT
 };
@@ -58,6 +58,7 @@ static const char *const sql[S_COUNT] = {
      * never the whole table) */
     [S_TRIM_AGE] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?2) AND ts < ?1",
     [S_TRIM_OLDEST] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?1)",
+    [S_OLDEST_TS] = "SELECT ts FROM readings ORDER BY id LIMIT 1",
     [S_HISTORY] = "SELECT ts, value, quality FROM readings WHERE sensor = ?1 AND ts >= ?2 AND ts < ?3 "
                   "ORDER BY ts, id LIMIT ?4",
     [S_EVENTS] = "SELECT seq, payload FROM alarm_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
@@ -769,11 +770,18 @@ int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int6
 
     if (touch(st, false) < 0)
         return -EIO;
-    sqlite3_bind_int64(st->stmt[S_TRIM_AGE], 1, now_wall_ms - retention_ms);
-    sqlite3_bind_int(st->stmt[S_TRIM_AGE], 2, batch);
-    if (run(st, S_TRIM_AGE) < 0)
-        return -EIO;
-    deleted += sqlite3_changes(st->db);
+    /* the oldest reading first: most seconds nothing is old enough, and the
+     * delete would still look at a batch of rows to find that out */
+    sqlite3_stmt *o = st->stmt[S_OLDEST_TS];
+    bool old = sqlite3_step(o) == SQLITE_ROW && sqlite3_column_int64(o, 0) < now_wall_ms - retention_ms;
+    sqlite3_reset(o);
+    if (old) {
+        sqlite3_bind_int64(st->stmt[S_TRIM_AGE], 1, now_wall_ms - retention_ms);
+        sqlite3_bind_int(st->stmt[S_TRIM_AGE], 2, batch);
+        if (run(st, S_TRIM_AGE) < 0)
+            return -EIO;
+        deleted += sqlite3_changes(st->db);
+    }
     /* Pages freed by a delete are reused, so the file stops growing; the
      * readings give way, never the alarms or the outbox. */
     int64_t used = store_used_bytes(st);

@@ -149,6 +149,8 @@ if [ -n "${BENCH_TABLE:-}" ]; then
     printf 'bytes written per reading|%s|%s plain SQLite|-|-\n' "$(val ours_wchar_per_reading "$DIR/insert.out")" \
       "$(val raw_wchar_per_reading "$DIR/insert.out")"
     printf 'outbox drain, alarm events/s|%.0f|-|-|-\n' "$(echo "$ALARMS / ($last_alarm - $first)" | bc -l)"
+    printf 'outbox drain: last of %s alarms / of %s telemetry msgs, s|%.2f / %.2f|-|-|alarms first\n' "$ALARMS" "$MSGS" \
+      "$(echo "$last_alarm - $first" | bc -l)" "$(echo "$last - $first" | bc -l)"
     printf '24 h outage at 100 readings/s: drain s|%.0f|-|-|-\n' "$(echo "$day_msgs / $rate" | bc -l)"
   } >> "$BENCH_TABLE"
 fi
