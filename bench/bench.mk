@@ -57,16 +57,7 @@ bench-all: bench-peer
 # enables a collectd.service of its own
 BENCH_DEPS := collectd-core
 bench-deps: deps
-	@missing=$$(for p in $(BENCH_DEPS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
-	  done); \
-	if [ -n "$$missing" ]; then \
-	  echo "bench-deps: installing:" $$missing; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing || \
-	    { $$SUDO apt-get update -q && \
-	      DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$missing; }; \
-	fi
+	@$(MAKE) --no-print-directory deps DEPS="$(BENCH_DEPS)"
 
 bench-peer: bench-deps $(B)/lifelined
 	LIFELINE_BUILD=$(CURDIR)/$(B) bench/peer/run.sh

@@ -502,7 +502,7 @@ static void *worker(void *arg)
                 struct plan_group *g = &b->plan.groups[i];
                 if (g->next_due <= now) {
                     emit_fault(b, g, -ECONNREFUSED);
-                    plan_advance(g, now);
+                    plan_advance(&b->plan, i, now);
                 }
             }
             /* A write cannot wait for the line to come back: fail it now. */
@@ -527,13 +527,14 @@ static void *worker(void *arg)
             b->diag_last = w.read;
             continue;
         }
-        struct plan_group *g = b->plan.n_groups ? &b->plan.groups[plan_next(&b->plan)] : NULL;
+        unsigned gi = b->plan.n_groups ? plan_next(&b->plan) : 0;
+        struct plan_group *g = b->plan.n_groups ? &b->plan.groups[gi] : NULL;
         bool woken = wait_until(b, g ? g->next_due : loop_clock_ms() + 60000);
         b->diag_last = false; /* a poll was due, or not: a waiting read may go */
         if (woken || !g)
             continue; /* woken: a write, or stop */
         poll_group(b, g, regs);
-        plan_advance(g, loop_clock_ms());
+        plan_advance(&b->plan, gi, loop_clock_ms());
     }
     if (!regs)
         log_err("bus '%s': out of memory, bus stopped", b->bcfg->name);

@@ -94,6 +94,13 @@ int plan_build(struct plan *p, const struct config *cfg, unsigned bus, bool coal
     }
     p->n_members = n;
     free(e);
+    p->heap = calloc(p->n_groups ? p->n_groups : 1, sizeof(*p->heap));
+    p->pos = calloc(p->n_groups ? p->n_groups : 1, sizeof(*p->pos));
+    if (!p->heap || !p->pos) {
+        plan_free(p);
+        return -ENOMEM;
+    }
+    plan_reorder(p);
     return 0;
 }
 
@@ -102,22 +109,63 @@ void plan_free(struct plan *p)
     free(p->groups);
     free(p->members);
     free(p->units);
+    free(p->heap);
+    free(p->pos);
     memset(p, 0, sizeof(*p));
+}
+
+/* Whether group a goes before group b. */
+static bool before(const struct plan *p, unsigned a, unsigned b)
+{
+    int64_t da = p->groups[a].next_due, db = p->groups[b].next_due;
+    return da < db || (da == db && a < b);
+}
+
+static void swap(struct plan *p, unsigned x, unsigned y)
+{
+    unsigned t = p->heap[x];
+    p->heap[x] = p->heap[y];
+    p->heap[y] = t;
+    p->pos[p->heap[x]] = x;
+    p->pos[p->heap[y]] = y;
+}
+
+static void sift_down(struct plan *p, unsigned x)
+{
+    for (;;) {
+        unsigned l = 2 * x + 1, r = l + 1, m = x;
+        if (l < p->n_groups && before(p, p->heap[l], p->heap[m]))
+            m = l;
+        if (r < p->n_groups && before(p, p->heap[r], p->heap[m]))
+            m = r;
+        if (m == x)
+            return;
+        swap(p, x, m);
+        x = m;
+    }
+}
+
+void plan_reorder(struct plan *p)
+{
+    for (unsigned i = 0; i < p->n_groups; i++) {
+        p->heap[i] = i;
+        p->pos[i] = i;
+    }
+    for (unsigned x = p->n_groups / 2; x-- > 0;)
+        sift_down(p, x);
 }
 
 unsigned plan_next(const struct plan *p)
 {
-    unsigned best = 0;
-
-    for (unsigned i = 1; i < p->n_groups; i++)
-        if (p->groups[i].next_due < p->groups[best].next_due)
-            best = i;
-    return best;
+    return p->heap[0];
 }
 
-void plan_advance(struct plan_group *g, int64_t now)
+void plan_advance(struct plan *p, unsigned i, int64_t now)
 {
+    struct plan_group *g = &p->groups[i];
+
     g->next_due += g->period_ms;
     if (g->next_due <= now)
         g->next_due += ((now - g->next_due) / g->period_ms + 1) * g->period_ms;
+    sift_down(p, p->pos[i]); /* (it only moves later) */
 }

@@ -32,6 +32,10 @@ struct plan {
     unsigned n_members;
     uint8_t *units;        /* the distinct unit ids, by slave index */
     unsigned n_slaves;
+    /* the groups as a binary min-heap by (next_due, index): the next one is
+     * at the top, and moving one on costs log(groups), not a scan of all */
+    unsigned *heap;
+    unsigned *pos;         /* each group's place in heap */
 };
 
 /* Plans the sensors of cfg->buses[bus]. With coalesce false every sensor is a
@@ -40,10 +44,13 @@ int plan_build(struct plan *p, const struct config *cfg, unsigned bus, bool coal
                     int max_gap, int max_regs, int64_t t0);
 void plan_free(struct plan *p);
 
-/* The group due first. */
+/* The group due first (the lowest index among those due at once); the plan
+ * has groups. */
 unsigned plan_next(const struct plan *p);
-/* Moves g to its next slot on the grid after now; slots the bus could not
- * serve are skipped, not bunched up. */
-void plan_advance(struct plan_group *g, int64_t now);
+/* Moves group i to its next slot on the grid after now; slots the bus could
+ * not serve are skipped, not bunched up. */
+void plan_advance(struct plan *p, unsigned i, int64_t now);
+/* After next_due was set by hand (tests): puts the heap in order again. */
+void plan_reorder(struct plan *p);
 
 #endif

@@ -8,21 +8,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${LIFELINE_BUILD:-$ROOT/build}
 SECS=${BENCH_FOOT_SECONDS:-30}
-KEEP=${BENCH_KEEP:-0}
 PROG=bench-footprint
-die() { echo "$PROG: $*" >&2; exit 1; }
+. "$ROOT/bench/lib.sh"
 for b in lifelined lifelinectl; do [ -x "$BUILD/$b" ] || die "$BUILD/$b is missing: run make"; done
 [ -x /usr/sbin/mosquitto ] || die "/usr/sbin/mosquitto is missing: run make deps"
-DIR=$(mktemp -d -t lifeline-foot.XXXXXX)
-pids=()
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [ "$KEEP" = 1 ]; then echo "$PROG: kept $DIR" >&2; else rm -rf "$DIR"; fi
-  exit "$rc"
-}
-trap cleanup EXIT INT TERM
-port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+bench_setup lifeline-foot.XXXXXX
 mem() { awk '/^(VmHWM|RssAnon|RssFile):/ { v[$1] = $2 } END { printf "%s %s %s", v["VmHWM:"], v["RssAnon:"], v["RssFile:"] }' "/proc/$1/status"; }
 
 echo "== bench-footprint: $(date -u +%FT%TZ) $(uname -m), lifelined $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -32,7 +22,7 @@ for b in lifelined lifelinectl; do
   printf '  %-40s %10s bytes\n' "$b, stripped" "$size"
   [ -z "${BENCH_TABLE:-}" ] || echo "$b stripped, bytes|$size|-|-|-" >> "$BENCH_TABLE"
 done
-BPORT=$(port)
+BPORT=$(bench_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$BPORT" > "$DIR/mosq.conf"
 /usr/sbin/mosquitto -c "$DIR/mosq.conf" > "$DIR/mosq.log" 2>&1 & pids+=($!)
 for n in 10 500; do

@@ -14,21 +14,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-${LIFELINE_BUILD:-$ROOT/build}}
 SECS=${BENCH_HOT_SECONDS:-20}
-KEEP=${BENCH_KEEP:-0}
 PROG=bench-hotpath
-die() { echo "$PROG: $*" >&2; exit 1; }
+. "$ROOT/bench/lib.sh"
 command -v valgrind >/dev/null || die "valgrind is not installed"
 [ -x "$BUILD/lifelined" ] || die "$BUILD/lifelined is missing"
-DIR=$(mktemp -d -t lifeline-hot.XXXXXX)
-pids=()
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-  if [ "$KEEP" = 1 ]; then echo "$PROG: kept $DIR" >&2; else rm -rf "$DIR"; fi
-  exit "$rc"
-}
-trap cleanup EXIT INT TERM
-BPORT=$(/usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+bench_setup lifeline-hot.XXXXXX
+BPORT=$(bench_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$BPORT" > "$DIR/mosq.conf"
 /usr/sbin/mosquitto -c "$DIR/mosq.conf" > "$DIR/mosq.log" 2>&1 & pids+=($!)
 {

@@ -30,34 +30,19 @@ INTERVAL=${BENCH_PEER_INTERVAL:-0.2}
 SLAVES=${BENCH_PEER_SLAVES:-10}
 REGS=${BENCH_PEER_REGS:-10}
 PROBES=${BENCH_PEER_PROBES:-10}
-KEEP=${BENCH_KEEP:-0}
 PY=/usr/bin/python3
 PROG=bench-peer
 PROBE_ADDR=900
 
-die() { echo "$PROG: $*" >&2; exit 1; }
+. "$ROOT/bench/lib.sh"
 [ -x "$BUILD/lifelined" ] || die "$BUILD/lifelined is missing: run make"
 [ -x /usr/sbin/collectd ] || die "collectd is missing: make bench-deps (apt-get install collectd-core)"
 [ -x /usr/sbin/mosquitto ] || die "/usr/sbin/mosquitto is missing: run make deps"
 [ "$PROBES" -le "$SLAVES" ] || die "BENCH_PEER_PROBES must be <= BENCH_PEER_SLAVES"
 
-DIR=$(mktemp -d -t lifeline-peer.XXXXXX)
-pids=()
-stop_pid() {
-  kill -TERM "$1" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[$i]}"; done
-  if [ "$KEEP" = 1 ]; then echo "$PROG: files kept in $DIR" >&2; else rm -rf "$DIR"; fi
-  exit "$rc"
-}
-trap cleanup EXIT INT TERM
-port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+bench_setup lifeline-peer.XXXXXX
+port() { bench_port; }
+stop_pid() { bench_stop_pid "$1"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tck=$(getconf CLK_TCK)
 
@@ -180,9 +165,7 @@ for l in open(sys.argv[1], errors="replace"):
     clat=$(lat_fields "$d/c_latency.txt")
   fi
   echo "$who $(awk -v n="$n" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }') $(awk -v c="$cpu_us" -v n="$n" 'BEGIN { printf "%.1f", n ? c / n : 0 }') $hwm $lat $clat"
-  # everything of this run stops before the next starts
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[$i]}"; done
-  pids=()
+  bench_stop_all # everything of this run stops before the next starts
 }
 
 # p50 p90 p99 max samples lost+dup from a latency_report.py output

@@ -14,21 +14,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${LIFELINE_BUILD:-$ROOT/build}
 SECS=${BENCH_RTU_SECONDS:-10}
-KEEP=${BENCH_KEEP:-0}
 PY=/usr/bin/python3
 PROG=bench-rtu
-die() { echo "$PROG: $*" >&2; exit 1; }
+. "$ROOT/bench/lib.sh"
 [ -x "$BUILD/lifelined" ] || die "$BUILD/lifelined is missing: run make"
 command -v socat >/dev/null || die "socat is missing: run make deps"
-DIR=$(mktemp -d -t lifeline-rtu.XXXXXX)
-pids=()
-cleanup() {
-  local rc=$?
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
-  if [ "$KEEP" = 1 ]; then echo "$PROG: kept $DIR" >&2; else rm -rf "$DIR"; fi
-  exit "$rc"
-}
-trap cleanup EXIT INT TERM
+bench_setup lifeline-rtu.XXXXXX
 
 echo "== bench-rtu: $(date -u +%FT%TZ) $(uname -m), lifelined $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), 10 slaves, N=2, ${SECS}s windows"
 for baud in ${BENCH_RTU_BAUDS:-9600 115200}; do
@@ -61,6 +52,5 @@ for baud in ${BENCH_RTU_BAUDS:-9600 115200}; do
   util=$(awk -v r="$rate" -v l="$limit" 'BEGIN { printf "%.3f", r / l }')
   printf '  %6s baud: %7s transactions/s achieved, limit %6s: utilisation %s (goal >= 0.9)\n' "$baud" "$rate" "$limit" "$util"
   [ -z "${BENCH_TABLE:-}" ] || echo "RTU line, $baud baud, 10 slaves: transactions/s|$rate|$limit frame arithmetic|$util|>= 0.9" >> "$BENCH_TABLE"
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; wait "${pids[$i]}" 2>/dev/null || true; done
-  pids=()
+  bench_stop_all
 done

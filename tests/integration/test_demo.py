@@ -7,8 +7,9 @@ import subprocess
 from conftest import BUILD, ROOT
 
 
-def test_demo_shows_alarm_lifecycle():
-    env = dict(os.environ, DEMO_SECONDS="20", DEMO_SPEED="6", LIFELINE_BUILD=BUILD)
+def test_demo_shows_alarm_lifecycle(tmp_path):
+    # (the demo keeps its logs for whoever ran it: here in pytest's directory)
+    env = dict(os.environ, DEMO_SECONDS="20", DEMO_SPEED="6", LIFELINE_BUILD=BUILD, TMPDIR=str(tmp_path))
     r = subprocess.run([os.path.join(ROOT, "tests", "sim", "demo.sh")], capture_output=True,
                        text=True, timeout=90, env=env, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
@@ -19,3 +20,4 @@ def test_demo_shows_alarm_lifecycle():
     assert "lift-1.trapped [elevator]" in out
     assert "STATUS  hefei-north/demo-gw offline" in out
     assert "demo: stopped" in out
+    assert "kept in " + str(tmp_path) in out

@@ -119,7 +119,7 @@ static void run(struct plan *p, int64_t until, int64_t service_ms, unsigned *pol
             break;
         now += service_ms;
         polls[i]++;
-        plan_advance(g, now);
+        plan_advance(p, i, now);
     }
 }
 
@@ -175,9 +175,16 @@ static void most_overdue_first(void **state)
     p.groups[0].next_due = 500;
     p.groups[1].next_due = 100;
     p.groups[2].next_due = 300;
+    plan_reorder(&p);
     assert_int_equal(plan_next(&p), 1);
-    plan_advance(&p.groups[1], 150);
+    plan_advance(&p, 1, 150);
     assert_int_equal(p.groups[1].next_due, 1100);
+    assert_int_equal(plan_next(&p), 2);
+    /* due at once: the lowest index first, as the groups were planned */
+    p.groups[0].next_due = p.groups[2].next_due = 300;
+    plan_reorder(&p);
+    assert_int_equal(plan_next(&p), 0);
+    plan_advance(&p, 0, 300);
     assert_int_equal(plan_next(&p), 2);
     plan_free(&p);
 }
