@@ -893,15 +893,22 @@ int store_maintenance_put(struct store *st, const char *sensor, int64_t until_wa
     return r;
 }
 
-int store_maintenance(struct store *st, store_maint_fn fn, void *ctx)
+/* The (sensor, number) rows of maintenance or counters, each to fn. */
+static int each_sensor_number(struct store *st, enum stmt_id id, void (*fn)(void *, const char *, int64_t),
+                              void *ctx, const char *what)
 {
-    sqlite3_stmt *s = st->stmt[S_MAINT_ALL];
+    sqlite3_stmt *s = st->stmt[id];
     int rc;
 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
         fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, "read maintenance");
+    return rc == SQLITE_DONE ? 0 : db_error(st, what);
+}
+
+int store_maintenance(struct store *st, store_maint_fn fn, void *ctx)
+{
+    return each_sensor_number(st, S_MAINT_ALL, fn, ctx, "read maintenance");
 }
 
 void store_cache(struct store *st, int64_t bytes)
@@ -920,13 +927,7 @@ int store_counter_put(struct store *st, const char *sensor, int64_t pulses)
 
 int store_counters(struct store *st, store_counter_fn fn, void *ctx)
 {
-    sqlite3_stmt *s = st->stmt[S_COUNTER_ALL];
-    int rc;
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, "read counters");
+    return each_sensor_number(st, S_COUNTER_ALL, fn, ctx, "read counters");
 }
 
 int store_recent_alarms(struct store *st, int limit, store_alarm_hist_fn fn, void *ctx)

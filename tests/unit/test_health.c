@@ -18,28 +18,29 @@ static void patterns(void **state)
     assert_int_equal(led_alarm_pattern(2, 1), LED_FAST); /* one is not */
 }
 
+/* Samples a pattern every 125 ms for ms: how long on (samples), how many changes. */
+static void sample(enum led_pattern p, int64_t ms, int *on, int *changes)
+{
+    int last = -1;
+
+    *on = *changes = 0;
+    for (int64_t t = 0; t < ms; t += 125) {
+        int v = led_level(p, t);
+        *on += v;
+        *changes += last >= 0 && v != last;
+        last = v;
+    }
+}
+
 static void blinking(void **state)
 {
-    int on = 0, changes = 0, last = -1;
+    int on, changes;
     (void)state;
 
-    /* slow: 1 Hz, half the time on */
-    for (int64_t t = 0; t < 10000; t += 125) {
-        int v = led_level(LED_SLOW, t);
-        on += v;
-        changes += last >= 0 && v != last;
-        last = v;
-    }
+    sample(LED_SLOW, 10000, &on, &changes); /* 1 Hz, half the time on */
     assert_int_equal(on, 40);
     assert_int_equal(changes, 19);
-    /* fast: 4 Hz */
-    on = changes = 0, last = -1;
-    for (int64_t t = 0; t < 1000; t += 125) {
-        int v = led_level(LED_FAST, t);
-        on += v;
-        changes += last >= 0 && v != last;
-        last = v;
-    }
+    sample(LED_FAST, 1000, &on, &changes); /* 4 Hz */
     assert_int_equal(on, 4);
     assert_int_equal(changes, 7);
     assert_int_equal(led_level(LED_ON, 12345), 1);
