@@ -1,7 +1,7 @@
 /* health: what the board shows and guards. The status LEDs ([board]
  * led_run, led_alarm) tell a technician at the cabinet what the center sees:
  *   run    on: connected to the broker; slow blink (1 Hz): not connected;
- *          off: the daemon is not running
+ *          off: stopped cleanly (after a crash the line keeps its value)
  *   alarm  off: no active alarm; on: alarms, all acknowledged;
  *          fast blink (4 Hz): an alarm nobody has acknowledged
  * The watchdog ([board] watchdog) is fed by a timer of the core loop, so a
