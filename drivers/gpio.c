@@ -145,6 +145,11 @@ static int level(const struct gpio_in *in)
     return v < 0 ? -errno : v;
 }
 
+static int64_t debounce_ns(const struct gpio_in *in)
+{
+    return in->c->debounce_ms * 1000000;
+}
+
 /* A level input's settled change, at the time of the edge that began it. */
 static void changed(struct gpio *gp, struct gpio_in *in)
 {
@@ -160,7 +165,7 @@ static void arm_settle(struct gpio *gp)
         const struct gpio_in *in = &gp->in[i];
         if (!in->line || !edge_pending(&in->ef))
             continue;
-        int64_t due = in->ef.edge_ns + in->c->debounce_ms * 1000000;
+        int64_t due = in->ef.edge_ns + debounce_ns(in);
         if (first < 0 || due < first)
             first = due;
     }
@@ -176,11 +181,9 @@ static void on_settle(struct loop *l, struct loop_timer *t)
     int64_t now = mono_ns();
 
     (void)l;
-    for (unsigned i = 0; i < gp->n; i++) {
-        struct gpio_in *in = &gp->in[i];
-        if (in->line && edge_settle(&in->ef, now, in->c->debounce_ms * 1000000))
-            changed(gp, in);
-    }
+    for (unsigned i = 0; i < gp->n; i++)
+        if (gp->in[i].line && edge_settle(&gp->in[i].ef, now, debounce_ns(&gp->in[i])))
+            changed(gp, &gp->in[i]);
     arm_settle(gp);
 }
 
@@ -204,8 +207,7 @@ static void read_edges(struct gpio_in *in)
         n = gpiod_line_event_read_fd_multiple(in->fd.fd, ev, 16);
         for (int i = 0; i < n; i++) {
             int64_t t = (int64_t)ev[i].ts.tv_sec * 1000000000 + ev[i].ts.tv_nsec;
-            if (edge_event(&in->ef, ev[i].event_type == GPIOD_LINE_EVENT_RISING_EDGE, t,
-                           in->c->debounce_ms * 1000000))
+            if (edge_event(&in->ef, ev[i].event_type == GPIOD_LINE_EVENT_RISING_EDGE, t, debounce_ns(in)))
                 changed(in->gp, in);
         }
     } while (n == 16);
@@ -222,18 +224,28 @@ static void on_edge(struct loop *l, struct loop_fd *f, uint32_t events)
     arm_settle(in->gp);
 }
 
+/* Every edge queued so far, and the level they lead to if it has held. */
+static void catch_up(struct gpio *gp, struct gpio_in *in, int64_t now)
+{
+    read_edges(in);
+    if (in->line && edge_settle(&in->ef, now, debounce_ns(in)))
+        changed(gp, in);
+}
+
 /* A counter's sample: the rate over its window, and the pulses since the last. */
 static void counter_sample(struct gpio *gp, struct gpio_in *in, bool tick)
 {
     uint32_t delta = (uint32_t)(in->ef.rises - in->rises_sent);
 
+    struct pulse_rate r = in->rate;
+
     in->rises_sent = in->ef.rises;
     if (tick)
         pulse_rate_push(&in->rate, delta);
     else
-        in->rate.sum += delta; /* (a last sample, at a stop: counted within the window) */
-    emit(gp, in, loop_wallclock_ms(), pulse_rate_value(&in->rate, in->c->per_pulse, rate_per_s[in->c->rate_per]),
-         0, delta);
+        r.sum += delta; /* (a sample between ticks, at a stop: its pulses within the window) */
+    emit(gp, in, loop_wallclock_ms(), pulse_rate_value(tick ? &in->rate : &r, in->c->per_pulse,
+                                                       rate_per_s[in->c->rate_per]), 0, delta);
 }
 
 static void on_reread(struct loop *l, struct loop_timer *t)
@@ -244,11 +256,8 @@ static void on_reread(struct loop *l, struct loop_timer *t)
     (void)l;
     for (unsigned i = 0; i < gp->n; i++) {
         struct gpio_in *in = &gp->in[i];
-        if (in->line) {
-            read_edges(in);
-            if (in->line && edge_settle(&in->ef, now, in->c->debounce_ms * 1000000))
-                changed(gp, in);
-        }
+        if (in->line)
+            catch_up(gp, in, now);
         int v = level(in);
         if (v < 0) {
             emit(gp, in, loop_wallclock_ms(), 0, v, 0);
@@ -472,9 +481,8 @@ void gpio_close(struct gpio *gp)
             /* a counter's pulses since its last sample are not lost on a
              * reload or a stop: the core takes this sample before it goes */
             if (in->c->mode == INPUT_COUNTER) {
-                read_edges(in);
-                edge_settle(&in->ef, mono_ns(), in->c->debounce_ms * 1000000);
-                if (in->ef.rises != in->rises_sent)
+                catch_up(gp, in, mono_ns());
+                if (in->line && in->ef.rises != in->rises_sent)
                     counter_sample(gp, in, false);
             }
             if (in->line) {

@@ -26,6 +26,14 @@ static cJSON *add_str(cJSON *o, const char *k, const char *v)
     return o && cJSON_AddStringToObject(o, k, v ? v : "") ? o : (cJSON_Delete(o), NULL);
 }
 
+/* "ok", and "error" when there is one: the end of an action or console event. */
+static cJSON *add_outcome(cJSON *o, const char *error)
+{
+    if (o && !cJSON_AddBoolToObject(o, "ok", error == NULL))
+        o = (cJSON_Delete(o), NULL);
+    return error ? add_str(o, "error", error) : o;
+}
+
 static cJSON *add_opt(cJSON *o, const char *k, bool has, double v)
 {
     if (!o)
@@ -156,11 +164,7 @@ int payload_action(int64_t ts_ms, const char *action, const char *output, int va
     o = add_str(o, "action", action);
     o = add_str(o, "output", output);
     o = add_num(o, "value", value);
-    if (o && !cJSON_AddBoolToObject(o, "ok", error == NULL))
-        o = (cJSON_Delete(o), NULL);
-    if (error)
-        o = add_str(o, "error", error);
-    return print(o, buf, len);
+    return print(add_outcome(o, error), buf, len);
 }
 
 int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t len)
@@ -181,11 +185,7 @@ int payload_console(int64_t ts_ms, const char *by, const char *command, const ch
     o = add_num(o, "ts", (double)ts_ms);
     o = add_str(o, "by", by);
     o = add_str(o, "command", command);
-    if (o && !cJSON_AddBoolToObject(o, "ok", error == NULL))
-        o = (cJSON_Delete(o), NULL);
-    if (error)
-        o = add_str(o, "error", error);
-    return print(o, buf, len);
+    return print(add_outcome(o, error), buf, len);
 }
 
 static cJSON *reply_object(const struct cmd *c, const char *error)
