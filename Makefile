@@ -9,7 +9,14 @@ DESTDIR  ?=
 SAN      ?= 0
 PYTHON   ?= /usr/bin/python3
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer targets (tests/fuzz/): clang, the core built with coverage and
+# ASan+UBSan for any SAN
+B        := build-fuzz
+CC       := clang
+OPT      := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDSAN    := -fsanitize=address,undefined
+else ifeq ($(SAN),1)
 B        := build-san
 OPT      := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDSAN    := -fsanitize=address,undefined
@@ -35,7 +42,8 @@ CFLAGS   += $(PKG_CFLAGS)
 DEPS := build-essential pkg-config libmodbus-dev libmosquitto-dev libsqlite3-dev libgpiod-dev \
         libcjson-dev libinih-dev libedit-dev libcmocka-dev libpaho-mqtt-dev sqlite3 \
         mosquitto mosquitto-clients python3-pytest python3-pymodbus python3-paho-mqtt \
-        python3-serial-asyncio python3-pexpect socat qemu-system-x86 cpio xz-utils
+        python3-serial-asyncio python3-pexpect socat qemu-system-x86 cpio xz-utils \
+        clang libclang-rt-14-dev
 
 VERSION  := $(shell cat VERSION)
 CFLAGS   += -DLIFELINE_VERSION='"$(VERSION)"'
@@ -98,6 +106,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 check: deps
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory unit integration check-vm
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 
 unit: $(UNIT_BIN)
 	@set -e; cd tests/unit; for t in $(UNIT_BIN:%=../../%); do echo "== $$t"; $$t; done
@@ -120,6 +129,35 @@ check-vm: $(B)/lifelined $(B)/lifelinectl
 	  LIFELINE_BUILD=$(CURDIR)/$(B) tests/vm/run.sh $(VMDIR) $$t.sh tests/vm/$$t.sh board/qemu-x86_64/board.conf || \
 	    { tail -n 40 $(VMDIR)/vm.log; exit 1; }; \
 	done
+
+# Fuzzing: each target of tests/fuzz/ for FUZZ_SECONDS, from its committed
+# seeds (tests/fuzz/corpus/T/, copied, never written) and what earlier runs
+# found (build-fuzz/corpus/T/). A crash, a leak or a hang fails, and leaves its
+# input in build-fuzz/ (tests/fuzz/README.md).
+FUZZ_TARGETS := config cmd ctl decode
+FUZZ_SECONDS ?= 60
+CHECK_FUZZ_SECONDS ?= 20
+
+.PHONY: fuzz fuzz-build
+fuzz: deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz: $$t, $(FUZZ_SECONDS) s"; mkdir -p build-fuzz/corpus/$$t build-fuzz/tmp; \
+	  cp -n tests/fuzz/corpus/$$t/* build-fuzz/corpus/$$t/; \
+	  dict=; [ ! -f tests/fuzz/$$t.dict ] || dict=-dict=tests/fuzz/$$t.dict; \
+	  TMPDIR=$(CURDIR)/build-fuzz/tmp build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=4096 -print_final_stats=1 -artifact_prefix=build-fuzz/$$t- $$dict \
+	    build-fuzz/corpus/$$t 2>build-fuzz/$$t.log || \
+	    { rm -rf build-fuzz/tmp; tail -n 60 build-fuzz/$$t.log; echo "fuzz: $$t FAILED: the input is in build-fuzz/$$t-*"; exit 1; }; \
+	  rm -rf build-fuzz/tmp; \
+	  grep -E '^stat::(number_of_executed_units|new_units_added)|^Done' build-fuzz/$$t.log | tr '\n' ' '; echo; \
+	done
+
+fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_gw.h $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
 
 demo: deps
 	$(MAKE) --no-print-directory $(BINS)
@@ -145,7 +183,7 @@ install: $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-center
 	install -m 0644 drivers/profiles/*.ini $(DESTDIR)$(PREFIX)/share/lifeline/profiles/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 # --- benchmarks (figures, never pass/fail) --------------------------------
 -include bench/bench.mk

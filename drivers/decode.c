@@ -106,6 +106,8 @@ int decode_value(const struct reg_format *f, const uint16_t *regs, double *out)
         v = f->min + (raw - f->raw_min) * (f->max - f->min) / (f->raw_max - f->raw_min);
     else
         v = raw * f->scale + f->offset;
+    if (!isfinite(v))
+        return -EDOM; /* a float64 near its limit, scaled past it */
     *out = v;
     if (f->valid && (v < f->valid_min || v > f->valid_max))
         return -ERANGE;

@@ -34,7 +34,8 @@ struct reg_format {
 unsigned decode_width(enum reg_type type);
 
 /* Decodes one value from regs[0..width-1] (bits as 0/1 words) into *out.
- * Returns 0; -EDOM when the raw value is not a finite number (NaN/Inf);
+ * Returns 0; -EDOM when the raw value, or the value scaled, is not a
+ * finite number (NaN/Inf);
  * -ERANGE when the value lies outside the valid range (*out is still set).
  * Both mean the sample is out_of_range: an open 4-20 mA loop is never a value. */
 int decode_value(const struct reg_format *f, const uint16_t *regs, double *out);

@@ -366,6 +366,35 @@ static void site_relative(const struct build *b, const char *path, char *out, si
         snprintf(out, len, "%s/%s", dirname(site_dir), path);
 }
 
+/* Points the error at [gateway] KEY in the site file: a file it names is
+ * wrong, and the technician fixes that line. */
+static void at_gateway_key(struct build *b, const char *key)
+{
+    int line = 0;
+
+    for (unsigned i = 0; i < b->site.n_sects; i++) {
+        const struct pair *p = b->site.sects[i].kind == SECT_GATEWAY ? cfg_find_pair(&b->site.sects[i], key) : NULL;
+        if (p)
+            line = p->line;
+    }
+    snprintf(b->label, sizeof(b->label), "[gateway]");
+    cfg_at(b, b->site.path, line, key);
+}
+
+/* The file [gateway] KEY names can be opened; else the error is at KEY. */
+static bool can_open(struct build *b, const char *key, const char *path)
+{
+    FILE *probe = fopen(path, "r");
+
+    if (probe) {
+        fclose(probe);
+        return true;
+    }
+    at_gateway_key(b, key);
+    cfg_fail(&b->err, "cannot open %s: %s", path, strerror(errno));
+    return false;
+}
+
 /* The class defaults: [gateway] classes, or the built-in config/classes.ini. */
 static int load_classes(struct build *b)
 {
@@ -377,10 +406,12 @@ static int load_classes(struct build *b)
         char full[CFG_PATH_MAX * 2 + 2];
         site_relative(b, b->cfg->gateway.classes, full, sizeof(full));
         if (strlen(full) >= sizeof(s->path)) {
-            cfg_at(b, b->site.path, 0, "classes");
+            at_gateway_key(b, "classes");
             return cfg_fail(&b->err, "path too long");
         }
         snprintf(s->path, sizeof(s->path), "%.*s", (int)sizeof(s->path) - 1, full); /* fits: checked */
+        if (!can_open(b, "classes", s->path))
+            return 0;
     } else {
         snprintf(s->path, sizeof(s->path), "config/classes.ini (built in)");
         s->text = config_classes_ini;
@@ -410,12 +441,13 @@ static int load_board(struct build *b)
     s->err = &b->err;
     site_relative(b, b->cfg->gateway.board, full, sizeof(full));
     if (strlen(full) >= sizeof(s->path)) {
-        snprintf(b->label, sizeof(b->label), "[gateway]");
-        cfg_at(b, b->site.path, 0, "board");
+        at_gateway_key(b, "board");
         return cfg_fail(&b->err, "path too long");
     }
     snprintf(s->path, sizeof(s->path), "%.*s", (int)sizeof(s->path) - 1, full); /* fits: checked */
     snprintf(bd->path, sizeof(bd->path), "%s", s->path);
+    if (!can_open(b, "board", s->path))
+        return 0;
     if (src_read(s) < 0)
         return 0;
     for (unsigned i = 0; i < s->n_sects; i++) {

@@ -200,11 +200,35 @@ static int split(char *line, char **argv, int max)
     }
 }
 
+const char *ctl_run(struct ctl_req *r, char *line)
+{
+    const char *error = NULL;
+
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            error = "control characters are not allowed in a command";
+    int n = error ? 0 : split(line, r->argv, CTL_MAX_ARGS);
+    if (n < 0)
+        error = "too many words (at most 16)";
+    r->argc = n > 0 ? n : 0;
+    if (r->argc && (strcmp(r->argv[0], "--json") == 0 || strcmp(r->argv[0], "-j") == 0)) {
+        r->json = true;
+        memmove(r->argv, r->argv + 1, (size_t)(--r->argc) * sizeof(r->argv[0]));
+        r->j = cJSON_CreateObject();
+        if (!r->j)
+            error = "out of memory";
+    }
+    if (!error && r->argc == 0)
+        error = r->json ? "a command is missing after --json" : NULL;
+    if (!error && r->argc)
+        error = ctl_dispatch(r);
+    return error;
+}
+
 static void run_line(struct client *c, char *line)
 {
     struct ctl *ctl = c->ctl;
-    struct ctl_req r = {.g = ctl->g, .ctl = ctl, .s = &c->s};
-    const char *error = NULL;
+    struct ctl_req r = {.g = ctl->g, .ctl = ctl, .s = &c->s, .op = &c->op};
     int64_t now = loop_clock_ms();
 
     /* a privileged session that was idle too long drops back */
@@ -214,25 +238,7 @@ static void run_line(struct client *c, char *line)
                  (long long)(ctl->g->cfg.console.idle_ms / 1000));
     }
     c->s.active_ms = now;
-    for (char *p = line; *p; p++)
-        if ((unsigned char)*p < 0x20 && *p != '\t')
-            error = "control characters are not allowed in a command";
-    int n = error ? 0 : split(line, r.argv, CTL_MAX_ARGS);
-    if (n < 0)
-        error = "too many words (at most 16)";
-    r.argc = n > 0 ? n : 0;
-    if (r.argc && (strcmp(r.argv[0], "--json") == 0 || strcmp(r.argv[0], "-j") == 0)) {
-        r.json = true;
-        memmove(r.argv, r.argv + 1, (size_t)(--r.argc) * sizeof(r.argv[0]));
-        r.j = cJSON_CreateObject();
-        if (!r.j)
-            error = "out of memory";
-    }
-    if (!error && r.argc == 0)
-        error = r.json ? "a command is missing after --json" : NULL;
-    r.op = &c->op;
-    if (!error && r.argc)
-        error = ctl_dispatch(&r);
+    const char *error = ctl_run(&r, line);
     if (error == CTL_PENDING) {
         c->waiting = true;
         c->op.json = r.json;

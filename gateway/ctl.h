@@ -86,6 +86,10 @@ void ctl_buses_gone(struct ctl *c);
 void ctl_printf(struct ctl_req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "console:USER" for events and logs. */
 const char *ctl_who(const struct ctl_req *r);
+/* Splits one command line into r->argv (in place; --json sets r->json and
+ * r->j) and carries it out: NULL, an error text or CTL_PENDING. r->g, ctl,
+ * s and op are the caller's. */
+const char *ctl_run(struct ctl_req *r, char *line);
 /* Carries out r->argv; NULL, or the error text. */
 const char *ctl_dispatch(struct ctl_req *r);
 /* enable: checks the PIN against [console] pin, with a lockout after wrong ones. */

@@ -794,24 +794,39 @@ static void stop(struct gateway *g)
     loop_close(&g->loop);
 }
 
-int gateway_run(struct config *cfg)
+int gateway_open(struct config *cfg, struct gateway **out)
 {
     struct gateway *g = calloc(1, sizeof(*g));
-    int status = 0;
 
+    *out = g;
     if (!g) {
         config_free(cfg);
-        return 1;
+        return -ENOMEM;
     }
     g->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
     g->tick.f.fd = g->reboot_timer.f.fd = g->tm_timer.f.fd = -1;
     g->gen = 1;
-    if (start(g) < 0 || loop_run(&g->loop) < 0)
-        status = 1;
-    if (g->reboot && status == 0)
-        status = GATEWAY_RESTART;
+    return start(g);
+}
+
+void gateway_close(struct gateway *g)
+{
+    if (!g)
+        return;
     stop(g);
     free(g);
+}
+
+int gateway_run(struct config *cfg)
+{
+    struct gateway *g;
+    int status = 0;
+
+    if (gateway_open(cfg, &g) < 0 || loop_run(&g->loop) < 0)
+        status = 1;
+    if (g && g->reboot && status == 0)
+        status = GATEWAY_RESTART;
+    gateway_close(g);
     return status;
 }

@@ -14,4 +14,12 @@
  * asked for a restart (cmd/reboot): everything is closed, exec again. */
 int gateway_run(struct config *cfg);
 
+/* gateway_run's two halves, for harnesses that drive one part of the core
+ * without its loop running (tests/fuzz): open starts everything gateway_run
+ * starts (store, uplink, buses, control socket) and takes ownership of
+ * *cfg; *out is set even on failure, for gateway_close. */
+struct gateway;
+int gateway_open(struct config *cfg, struct gateway **out);
+void gateway_close(struct gateway *g);
+
 #endif

@@ -310,6 +310,7 @@ static const struct bad {
     {"bad-input-not-gpio.conf", 9, "[sensor s1] input: needs a bus of type gpio, and [bus b] is not"},
     {"bad-console-pin.conf", 5, "[console] pin: is not a crypt(3) hash (set it with: lifelinectl passwd)"},
     {"bad-counter-not-gpio.conf", 11, "[sensor s1] mode: counter needs a bus of type gpio, and [bus b] is not"},
+    {"bad-classes-missing.conf", 4, "[gateway] classes: cannot open configs/no-such-classes.ini: No such file or directory"},
     {"bad-telemetry.conf", 9, "[sensor s1] telemetry: 'soon' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)"},
 };
 
@@ -363,7 +364,8 @@ static void board_files(void **state)
         {"bad-key.board", 3, "[board] watchdogs: unknown key"},
         {"bad-name.board", 5, "[lines] DI 2: a line's name is 1 to 47 letters"},
         {"bad-section.board", 2, "unknown section [gpio] (board, lines)"},
-        {"no-such.board", 0, "cannot open: No such file or directory"},
+        /* at the line that names it (tests/fuzz/fuzz_config found the line missing) */
+        {"board-bad-missing.conf", 4, "[gateway] board: cannot open configs/no-such.board: No such file or directory"},
         {"bad-timeout.board", 3, "[board] watchdog_timeout: 1s is out of range"},
     };
     static const char *const confs[] = {"board-bad-key.conf", "board-bad-name.conf", "board-bad-section.conf",

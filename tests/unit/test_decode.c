@@ -135,6 +135,21 @@ static void floats_64(void **state)
     assert_int_equal(dec4(TYPE_FLOAT64, ORDER_ABCD, nan, &v), -EDOM);
 }
 
+/* Found by tests/fuzz/fuzz_decode: a float64 garbage word near the type's
+ * limit (-1.5e306), times a scale the config allows, was -inf and "good". */
+static void scaled_past_double(void **state)
+{
+    static const uint16_t huge[4] = {0xFF2B, 0xFFFF, 0xFFFF, 0xFFFF};
+    struct reg_format f = {.kind = REG_HOLDING, .type = TYPE_FLOAT64, .order = ORDER_ABCD, .scale = 7.5e9};
+    double v = 0;
+    (void)state;
+    assert_int_equal(decode_value(&f, huge, &v), -EDOM);
+    f.scale = 1;
+    assert_int_equal(decode_value(&f, huge, &v), 0); /* finite: a number, if an odd one */
+    f.map = true, f.raw_min = 0, f.raw_max = 1e-300, f.min = 0, f.max = 1e15;
+    assert_int_equal(decode_value(&f, huge, &v), -EDOM);
+}
+
 static void status_bits(void **state)
 {
     /* elevator status word: bit0 running, bit2 trapped, bit3 out of door zone */
@@ -194,7 +209,8 @@ int main(void)
         cmocka_unit_test(floats_all_orders), cmocka_unit_test(float_not_finite),
         cmocka_unit_test(ints_16),           cmocka_unit_test(ints_32_all_orders),
         cmocka_unit_test(bools_and_widths), cmocka_unit_test(ints_64_all_orders),
-        cmocka_unit_test(floats_64),         cmocka_unit_test(status_bits),
+        cmocka_unit_test(floats_64),         cmocka_unit_test(scaled_past_double),
+        cmocka_unit_test(status_bits),
         cmocka_unit_test(mapping_and_range),
     };
     return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
