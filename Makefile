@@ -92,8 +92,10 @@ $(B)/lifelinectl: $(B)/gateway/lifelinectl.o
 $(B)/lifeline-sim: $(B)/tests/sim/lifeline-sim.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libmodbus) -lm
 
-$(B)/lifeline-center: $(B)/center/center.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcjson) -lpaho-mqtt3as -lpthread
+CENTER_SRC := center/main.c center/common.c center/conn.c center/watch.c center/serve.c center/db.c \
+              center/query.c center/send.c
+$(B)/lifeline-center: $(CENTER_SRC:%.c=$(B)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs libcjson sqlite3) -lpaho-mqtt3as -lpthread
 
 $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 	@mkdir -p $(dir $@)

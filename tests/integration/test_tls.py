@@ -198,3 +198,65 @@ def test_mqtt5(tmp_path, broker, gateways, subscriber):
     sub.c.publish("lifeline/v1/test-site/tls-gw/cmd/ack", '{"id":"q5","alarm_id":99}', qos=1)
     reply = wait_for(lambda: sub.of("reply/ack"), 10, "reply over MQTT 5")
     assert b'"id":"q5"' in reply[0][1] and b'"ok":false' in reply[0][1]
+
+
+def center(*args):
+    from conftest import BUILD
+    return subprocess.run([os.path.join(BUILD, "lifeline-center")] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def test_center_over_mutual_tls(tmp_path, pki, tls_setup, gateways):
+    """lifeline-center speaks TLS as the gateway does: the right CA and a
+    client certificate get an answer; a broker its CA did not sign, none."""
+    from conftest import Subscriber
+    b = tls_setup()
+    sub = Subscriber(b.port)
+    gateways(gateway_conf(str(tmp_path), b.tls_port, "tls_ca = %s\ntls_cert = %s\ntls_key = %s\n"
+                          % (pki.p("ca.crt"), pki.p("client.crt"), pki.p("client.key")))).start()
+    wait_for(lambda: online(sub), 20, "the gateway online over TLS")
+    tls = ["--port", b.tls_port, "--tls-ca", pki.p("ca.crt"), "--tls-cert", pki.p("client.crt"),
+           "--tls-key", pki.p("client.key")]
+    r = center("send", *tls, "test-site/tls-gw", "status")
+    assert r.returncode == 0, r.stderr
+    assert '"ok":true' in r.stdout
+    # without a client certificate this broker refuses us
+    r = center("send", "--port", b.tls_port, "--tls-ca", pki.p("ca.crt"), "--timeout", "3", "test-site/tls-gw",
+               "status")
+    assert r.returncode == 3 and "the broker was not reached" in r.stderr, r.stderr
+    r = center("send", "--tls-cert", pki.p("client.crt"), "test-site/tls-gw", "status")
+    assert r.returncode == 64 and "go together" in r.stderr
+    sub.close()
+    rogue = tls_setup(server="rogue-server")
+    r = center("send", "--port", rogue.tls_port, *tls[2:], "--timeout", "3", "test-site/tls-gw", "status")
+    assert r.returncode == 3 and "the broker was not reached" in r.stderr, r.stderr
+
+
+def test_center_password(tmp_path, gateways):
+    pwdir = tempfile.mkdtemp(prefix="lifeline-pw-")
+    os.chmod(pwdir, 0o755)
+    pwfile = os.path.join(pwdir, "passwd")
+    try:
+        run("/usr/bin/mosquitto_passwd", "-b", "-c", pwfile, "gw", "s3cret-Pw")
+        os.chmod(pwfile, 0o644)
+        b = Broker(str(tmp_path), extra="allow_anonymous false\npassword_file %s" % pwfile)
+        try:
+            gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\n")).start()
+            secret = tmp_path / "center.pw"
+            secret.write_text("s3cret-Pw\n")
+            wrong = tmp_path / "wrong.pw"
+            wrong.write_text("nope-Pw1\n")
+            ok = lambda: center("send", "--port", b.port, "--username", "gw", "--password-file", secret,
+                                "--timeout", "5", "test-site/tls-gw", "status")
+            r = wait_for(lambda: (lambda x: x if x.returncode == 0 else None)(ok()), 30, "an answer with the password")
+            assert '"ok":true' in r.stdout
+            r = center("send", "--port", b.port, "--username", "gw", "--password-file", wrong, "--timeout", "3",
+                       "test-site/tls-gw", "status")
+            assert r.returncode == 3 and "broker refused: not authorized" in r.stderr, r.stderr
+            assert "nope-Pw1" not in r.stderr
+            r = center("send", "--password-file", secret, "test-site/tls-gw", "status")
+            assert r.returncode == 64 and "needs --username" in r.stderr
+        finally:
+            b.remove()
+    finally:
+        shutil.rmtree(pwdir, ignore_errors=True)
