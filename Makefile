@@ -1,6 +1,7 @@
 # Lifeline gateway: one entry point.
 #   make            build everything into build/ (build-san/ with SAN=1)
-#   make check      unit tests (cmocka) + integration tests (pytest, real broker)
+#   make check      unit tests (cmocka), integration and end-to-end tests (pytest, real
+#                   broker), the GPIO VM tests, and each fuzz target for 20 s
 #   make demo       local broker + simulated field devices + lifelined, alarms shown live
 #   make deps       install the Debian packages the build, demo and tests need
 #   make install    install binaries and example config under DESTDIR/PREFIX
@@ -63,7 +64,7 @@ BINS := $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-sim $(B)/lifeline-center
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all check unit integration check-vm demo deps install clean
+.PHONY: all check unit integration e2e check-vm demo deps install clean
 all: $(BINS) $(UNIT_BIN)
 
 $(B)/%.o: %.c
@@ -107,7 +108,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 # --- tests ---------------------------------------------------------------
 check: deps
 	$(MAKE) --no-print-directory all
-	$(MAKE) --no-print-directory unit integration check-vm
+	$(MAKE) --no-print-directory unit integration e2e check-vm
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 
 unit: $(UNIT_BIN)
@@ -115,6 +116,11 @@ unit: $(UNIT_BIN)
 
 integration: $(BINS)
 	LIFELINE_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q tests/integration
+
+# The end-to-end fault suite: three gateways, a broker and lifeline-center
+# serve under broker restarts, freezes, kill -9, slaves lost, a network cut.
+e2e: $(BINS)
+	LIFELINE_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -rs tests/e2e
 
 # The GPIO tests against a real kernel GPIO chip: Debian's kernel with a
 # gpio-sim module built here, booted in qemu (tests/vm/). When this machine

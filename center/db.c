@@ -95,8 +95,8 @@ static const char *const sql[S_COUNT] = {
                  " changed_ms = CASE WHEN state IS ?2 THEN changed_ms ELSE ?12 END WHERE gateway = ?1",
     [S_ST_LOG] = "INSERT INTO status_log(gateway, received_ms, ts, state, boot, payload) VALUES(?1,?2,?3,?4,?5,?6)",
     [S_GE_PUT] = "INSERT INTO gateway_events(gateway, received_ms, ts, type, payload) VALUES(?1,?2,?3,?4,?5)",
-    [S_LAST_SEQ] = "UPDATE gateways SET last_seq = ?2, seen_ms = ?3,"
-                   " gap_since = CASE WHEN contiguous >= max(max_seq, ?2) THEN NULL"
+    [S_LAST_SEQ] = "UPDATE gateways SET last_seq = max(last_seq, ?2), seen_ms = ?3,"
+                   " gap_since = CASE WHEN contiguous >= max(max_seq, last_seq, ?2) THEN NULL"
                    " ELSE coalesce(gap_since, ?3) END WHERE gateway = ?1",
     [S_GAPS] = "SELECT gateway, epoch, contiguous, max(max_seq, last_seq) FROM gateways"
                " WHERE gap_since IS NOT NULL AND gap_since <= ?1 AND state = 'online'"
@@ -412,7 +412,8 @@ int cdb_status(struct cdb *db, const char *gw, const struct gw_status *st, const
     *came_online = !strcmp(st->state, "online") && (strcmp(g.state, "online") != 0 || !g.known);
     /* a lower boot than the last one: the gateway's database is new (its
      * boot count starts at 1 again), and so is its seq */
-    if (st->has_boot && g.boot >= 0 && st->boot < g.boot && g.max_seq > 0 && new_epoch(db, gw, &g) < 0)
+    if (!strcmp(st->state, "online") && st->has_boot && g.boot >= 0 && st->boot < g.boot && g.max_seq > 0 &&
+        new_epoch(db, gw, &g) < 0)
         return -1;
     s = use(db, S_ST_PUT);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
@@ -457,15 +458,19 @@ int cdb_gateway_event(struct cdb *db, const char *gw, const char *type, long lon
     return run(db, s);
 }
 
-int cdb_last_seq(struct cdb *db, const char *gw, long long last_seq, long long now_ms)
+int cdb_last_seq(struct cdb *db, const char *gw, long long last_seq, long long boot, long long now_ms)
 {
     struct gw_row g;
     sqlite3_stmt *s;
 
     if (gw_get(db, gw, now_ms, &g) < 0)
         return -1;
-    if (last_seq < g.max_seq && new_epoch(db, gw, &g) < 0)
-        return -1;
+    /* an answer from before the gateway's last start (or database) says
+     * nothing about this one; and an answer can be older than events that
+     * overtook it (alarm events go first in the gateway's outbox), so it
+     * only ever raises what is known */
+    if (boot >= 0 && g.boot >= 0 && boot != g.boot)
+        return 0;
     s = use(db, S_LAST_SEQ);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, last_seq);

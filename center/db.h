@@ -8,7 +8,8 @@
  * every event is stored (or known lost); `max_seq` the highest stored;
  * `last_seq` the highest the gateway says it handed out (cmd/status). A gap
  * is contiguous < max(max_seq, last_seq). A gateway whose database was
- * reset starts its seq at 1 again: a new `epoch` of it.
+ * reset starts its seq at 1 again: a new `epoch` of it, seen by a seq
+ * stored with other bytes or an online status with a lower boot.
  *
  * Not thread-safe: the caller serialises (serve holds one mutex).
  */
@@ -46,16 +47,17 @@ struct gw_status {
     bool has_boot;
 };
 /* A status message; true in *came_online when the gateway is now online
- * and was not (or is new). A boot number lower than the last one means a
- * reset database: a new epoch. */
+ * and was not (or is new). An online status with a boot number lower than
+ * the last one means a new database: a new epoch. */
 int cdb_status(struct cdb *db, const char *gw, const struct gw_status *s, const char *payload, size_t len,
                long long now_ms, bool *came_online);
 /* An `event` message (action, console, store_reset). */
 int cdb_gateway_event(struct cdb *db, const char *gw, const char *type, long long ts, const char *payload,
                       size_t len, long long now_ms);
-/* The gateway's last handed-out seq (cmd/status). Below what is stored:
- * the seq started again, a new epoch. */
-int cdb_last_seq(struct cdb *db, const char *gw, long long last_seq, long long now_ms);
+/* The gateway's last handed-out seq (cmd/status, whose status has boot;
+ * -1 unknown). Only raises what is known: the answer may be older than
+ * events that overtook it. An answer of another boot is ignored. */
+int cdb_last_seq(struct cdb *db, const char *gw, long long last_seq, long long boot, long long now_ms);
 
 /* ---- commands serve sends (requests) ---- */
 

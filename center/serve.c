@@ -191,7 +191,7 @@ static int on_reply(struct serve *s, const char *gw, const char *kind, const cha
 {
     struct line prob = {.len = 0};
     char id[128], error[256] = "";
-    long long count = 0, last_seq = -1;
+    long long count = 0, last_seq = -1, boot = -1;
     cJSON *o = parse_object(payload, len, &prob);
     int r;
 
@@ -205,15 +205,17 @@ static int on_reply(struct serve *s, const char *gw, const char *kind, const cha
     get_str(o, "error", false, error, sizeof(error), &prob);
     get_uint(o, "count", false, SEQ_MAX, &count, &prob);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "status");
-    if (st)
+    if (st) {
         get_uint(st, "last_seq", false, SEQ_MAX, &last_seq, &prob);
+        get_uint(st, "boot", false, SEQ_MAX, &boot, &prob);
+    }
     cJSON_Delete(o);
     if (!ok)
         fprintf(stderr, PROG ": serve: %s: %s refused: %s\n", gw, kind + 6, error);
     if (cdb_begin(s->db) < 0)
         return 0;
     r = cdb_request_done(s->db, id, ok, count, error, now);
-    if (r < 0 || (r > 0 && last_seq >= 0 && cdb_last_seq(s->db, gw, last_seq, now) < 0) || cdb_commit(s->db) < 0) {
+    if (r < 0 || (r > 0 && last_seq >= 0 && cdb_last_seq(s->db, gw, last_seq, boot, now) < 0) || cdb_commit(s->db) < 0) {
         cdb_rollback(s->db);
         return 0;
     }
