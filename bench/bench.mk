@@ -89,3 +89,17 @@ bench-all: bench-hotpath
 
 bench-hotpath: $(B)/lifelined
 	LIFELINE_BUILD=$(CURDIR)/$(B) bench/hotpath/run.sh
+
+# bench-fleet: N gateways against one broker and one lifeline-center serve:
+# alarm events/s stored, sample -> center database latency, backlog rate
+.PHONY: bench-fleet
+bench-all: bench-fleet
+
+bench-fleet: $(B)/lifelined $(B)/lifeline-center
+	LIFELINE_BUILD=$(CURDIR)/$(B) bench/fleet/run.sh
+
+# bench-soak: one gateway, 500 sensors at 1 s for 30 minutes: RSS, CPU,
+# outbox (not in make bench: it takes SOAK_SECONDS, 1800 by default)
+.PHONY: bench-soak
+bench-soak: $(B)/lifelined
+	LIFELINE_BUILD=$(CURDIR)/$(B) bench/soak/run.sh

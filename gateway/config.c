@@ -835,7 +835,7 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
     config_defaults(cfg);
     err[0] = '\0';
     if (strlen(path) >= sizeof(cfg->path) || strlen(path) >= sizeof(b.site.path)) {
-        snprintf(err, errlen, "%s: path too long", path);
+        snprintf(err, errlen, "%.200s...: path too long", path);
         return -1;
     }
     snprintf(cfg->path, sizeof(cfg->path), "%s", path);

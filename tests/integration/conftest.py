@@ -229,7 +229,9 @@ class Gateway:
     def start(self):
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
-        self.proc = Proc([os.path.join(BUILD, "lifelined"), "-c", self.conf, "-v"], self.log, env=env)
+        # LIFELINE_WRAP: a runner in front (qemu-user for the ARM builds, tests/cross)
+        wrap = os.environ.get("LIFELINE_WRAP", "").split()
+        self.proc = Proc(wrap + [os.path.join(BUILD, "lifelined"), "-c", self.conf, "-v"], self.log, env=env)
         return self
 
     def output(self):
