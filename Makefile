@@ -76,7 +76,7 @@ DEPS := build-essential pkg-config libmodbus-dev libmosquitto-dev libsqlite3-dev
         libcjson-dev libinih-dev libedit-dev libcmocka-dev libpaho-mqtt-dev sqlite3 \
         mosquitto mosquitto-clients python3-pytest python3-pymodbus python3-paho-mqtt \
         python3-serial-asyncio python3-pexpect socat qemu-system-x86 cpio xz-utils \
-        clang libclang-rt-14-dev
+        clang libclang-rt-14-dev systemd
 
 VERSION  := $(shell cat VERSION)
 CFLAGS   += -DLIFELINE_VERSION='"$(VERSION)"'

@@ -755,6 +755,10 @@ static int start(struct gateway *g)
     log_info("core: lifelined %s started: gateway %s/%s, %u buses, %u sensors, boot %u",
              LIFELINE_VERSION, g->cfg.gateway.site, g->cfg.gateway.id, g->cfg.n_buses,
              g->cfg.n_sensors, store_boot_count(g->store));
+    char status[160];
+    snprintf(status, sizeof(status), "gateway %.40s/%.40s, %u sensors, boot %u", g->cfg.gateway.site,
+             g->cfg.gateway.id, g->cfg.n_sensors, store_boot_count(g->store));
+    health_ready(g->health, status);
     return 0;
 }
 

@@ -3,9 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/watchdog.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -21,6 +25,12 @@ struct health {
     bool blinking;
     int wd_fd;
     struct loop_timer feed;
+    /* systemd's notification socket ($NOTIFY_SOCKET) and its watchdog */
+    int sd_fd;
+    struct sockaddr_un sd_addr;
+    socklen_t sd_len;
+    bool sd_failed, sd_watchdog;
+    struct loop_timer sd_feed;
 };
 
 enum led_pattern led_run_pattern(bool online)
@@ -114,6 +124,71 @@ static void open_watchdog(struct health *h)
              (long long)every);
 }
 
+/* ---- systemd (Type=notify): the protocol of sd_notify(3), a datagram of
+ * "KEY=VALUE" lines to $NOTIFY_SOCKET; by hand, as libsystemd would be a
+ * library on the board for this alone ---- */
+
+static void sd_send(struct health *h, const char *msg)
+{
+    if (h->sd_fd < 0)
+        return;
+    if (sendto(h->sd_fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&h->sd_addr, h->sd_len) < 0) {
+        if (!h->sd_failed)
+            log_warn("systemd: notify '%.20s': %s", msg, strerror(errno));
+        h->sd_failed = true;
+    } else {
+        h->sd_failed = false;
+    }
+}
+
+static void on_sd_feed(struct loop *l, struct loop_timer *t)
+{
+    (void)l;
+    sd_send(container_of(t, struct health, sd_feed), "WATCHDOG=1");
+}
+
+static void open_systemd(struct health *h)
+{
+    const char *path = getenv("NOTIFY_SOCKET"), *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+    size_t n = path ? strlen(path) : 0;
+
+    if (!path || (path[0] != '/' && path[0] != '@') || n < 2 || n >= sizeof(h->sd_addr.sun_path))
+        return;
+    h->sd_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (h->sd_fd < 0) {
+        log_err("systemd: socket: %s", strerror(errno));
+        return;
+    }
+    h->sd_addr.sun_family = AF_UNIX;
+    memcpy(h->sd_addr.sun_path, path, n);
+    if (path[0] == '@')
+        h->sd_addr.sun_path[0] = '\0'; /* an abstract socket */
+    h->sd_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    /* WatchdogSec=: a keep-alive at half the interval, from the core loop */
+    long long us = usec ? strtoll(usec, NULL, 10) : 0;
+    if (us <= 0 || (pid && strtol(pid, NULL, 10) != (long)getpid()))
+        return;
+    int64_t every = us / 2000 > 0 ? us / 2000 : 1;
+    if (loop_timer_add(h->loop, &h->sd_feed, on_sd_feed) < 0 || loop_timer_set(&h->sd_feed, every, every) < 0) {
+        log_err("systemd: no timer for the watchdog keep-alive");
+        return;
+    }
+    h->sd_watchdog = true;
+    log_info("systemd: watchdog %lldms, kept alive every %lldms by the core loop", us / 1000, (long long)every);
+}
+
+void health_ready(struct health *h, const char *status)
+{
+    char msg[256];
+
+    if (!h)
+        return;
+    snprintf(msg, sizeof(msg), "READY=1\nSTATUS=%s\nMAINPID=%ld", status, (long)getpid());
+    sd_send(h, msg);
+    if (h->sd_watchdog)
+        on_sd_feed(h->loop, &h->sd_feed);
+}
+
 int health_open(struct health **out, struct loop *l, const struct config *cfg, struct gpio **gpio)
 {
     struct health *h = calloc(1, sizeof(*h));
@@ -123,14 +198,15 @@ int health_open(struct health **out, struct loop *l, const struct config *cfg, s
     h->loop = l;
     h->cfg = cfg;
     h->gpio = gpio;
-    h->wd_fd = -1;
-    h->blink.f.fd = h->feed.f.fd = -1;
+    h->wd_fd = h->sd_fd = -1;
+    h->blink.f.fd = h->feed.f.fd = h->sd_feed.f.fd = -1;
     if (loop_timer_add(l, &h->blink, on_blink) < 0) {
         free(h);
         return -ENOMEM;
     }
     if (cfg->board.watchdog[0])
         open_watchdog(h);
+    open_systemd(h);
     *out = h;
     return 0;
 }
@@ -139,6 +215,10 @@ void health_close(struct health *h)
 {
     if (!h)
         return;
+    sd_send(h, "STOPPING=1");
+    if (h->sd_fd >= 0)
+        close(h->sd_fd);
+    loop_timer_del(h->loop, &h->sd_feed);
     if (h->wd_fd >= 0) {
         /* the magic close: a clean stop is not a hang */
         if (write(h->wd_fd, "V", 1) != 1)

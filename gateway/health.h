@@ -9,7 +9,11 @@
  * stops feeding it and the board resets after its timeout. A clean stop
  * disarms it (the magic close), so stopping the service does not reset the
  * board; a crash does not, and the board resets unless the daemon is back
- * within the timeout (systemd restarts it). */
+ * within the timeout (systemd restarts it).
+ * Under systemd (Type=notify, $NOTIFY_SOCKET) it says READY once the core
+ * runs, STOPPING at a clean stop, and with WatchdogSec= ($WATCHDOG_USEC)
+ * sends the keep-alive from a core loop timer at half the interval: a loop
+ * that stalls is killed and restarted by systemd. */
 #ifndef LIFELINE_HEALTH_H
 #define LIFELINE_HEALTH_H
 
@@ -31,7 +35,9 @@ struct health;
 int health_open(struct health **out, struct loop *l, const struct config *cfg, struct gpio **gpio);
 /* The gateway's state now: sets the LEDs (and blinks them as long as needed). */
 void health_update(struct health *h, bool online, unsigned active, unsigned unacked);
-/* Disarms and closes the watchdog (a clean stop). */
+/* Tells systemd the daemon is up (READY=1, with a one-line status). */
+void health_ready(struct health *h, const char *status);
+/* Disarms and closes the watchdog (a clean stop); tells systemd STOPPING. */
 void health_close(struct health *h);
 
 #endif

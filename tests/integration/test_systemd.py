@@ -1,0 +1,112 @@
+"""Under systemd (Type=notify): READY=1 once the core runs, WATCHDOG=1 from
+the core loop at half of WatchdogSec (and none while the process is
+stopped), STOPPING=1 on a clean stop; the socket played by this test, as
+systemd would hold it ($NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID)."""
+import os
+import signal
+import socket
+import time
+
+from conftest import BUILD, Proc, wait_for
+
+CONF = """[gateway]
+id = sd-gw
+site = test
+[mqtt]
+host = 127.0.0.1
+port = {port}
+[store]
+path = {db}
+[console]
+socket = {sock}
+[bus sim]
+type = sim
+[sensor s1]
+class = gas
+bus = sim
+"""
+
+
+def test_notify_ready_watchdog_stopping(tmp_path, broker):
+    path = str(tmp_path / "notify")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(path)
+    srv.settimeout(0.2)
+    got = []
+
+    def drain():
+        while True:
+            try:
+                got.append((time.monotonic(), srv.recv(4096).decode()))
+            except socket.timeout:
+                return
+
+    conf = tmp_path / "sd.conf"
+    conf.write_text(CONF.format(port=broker.port, db=tmp_path / "sd.db", sock=tmp_path / "ctl.sock"))
+    env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
+    p = Proc([os.path.join(BUILD, "lifelined"), "-c", str(conf)], str(tmp_path / "gw.log"), env=env)
+    try:
+        def ready():
+            drain()
+            return [m for _, m in got if m.startswith("READY=1")]
+        r = wait_for(ready, 15, lambda: "READY=1: %r\n%s" % (got, p.output()))
+        assert "STATUS=gateway test/sd-gw, 1 sensors" in r[0] and "MAINPID=%d" % p.pid in r[0], r
+        got.clear()
+        time.sleep(2.1)
+        drain()
+        feeds = [t for t, m in got if m == "WATCHDOG=1"]
+        assert 3 <= len(feeds) <= 6, got  # every 500 ms
+        # a stalled daemon sends nothing: systemd would kill and restart it
+        p.send(signal.SIGSTOP)
+        got.clear()
+        time.sleep(1.2)
+        drain()
+        assert not got, got
+        p.send(signal.SIGCONT)
+        assert p.stop() == 0
+        drain()
+        assert "STOPPING=1" in [m for _, m in got], got
+        assert "systemd: watchdog 1000ms, kept alive every 500ms" in p.output()
+    finally:
+        p.stop(signal.SIGKILL)
+        srv.close()
+
+
+def test_watchdog_of_another_pid_is_not_fed(tmp_path, broker):
+    path = "\0lifeline-test-%d" % os.getpid()  # an abstract socket, as systemd may give
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    srv.bind(path)
+    srv.settimeout(5)
+    conf = tmp_path / "sd.conf"
+    conf.write_text(CONF.format(port=broker.port, db=tmp_path / "sd.db", sock=tmp_path / "ctl.sock"))
+    env = dict(os.environ, NOTIFY_SOCKET="@" + path[1:], WATCHDOG_USEC="1000000", WATCHDOG_PID="1")
+    p = Proc([os.path.join(BUILD, "lifelined"), "-c", str(conf)], str(tmp_path / "gw.log"), env=env)
+    try:
+        assert srv.recv(4096).decode().startswith("READY=1")
+        srv.settimeout(1.5)
+        try:
+            extra = srv.recv(4096).decode()
+        except socket.timeout:
+            extra = None
+        assert extra is None, extra
+        assert p.stop() == 0
+    finally:
+        p.stop(signal.SIGKILL)
+        srv.close()
+
+
+def test_unit_file_verifies(tmp_path):
+    """board/common/systemd/lifelined.service as systemd reads it: no
+    unknown key, no bad value (systemd-analyze verify, offline)."""
+    import shutil
+    import subprocess
+    from conftest import ROOT
+    if not shutil.which("systemd-analyze"):
+        import pytest
+        pytest.skip("systemd-analyze is not installed")
+    unit = open(os.path.join(ROOT, "board", "common", "systemd", "lifelined.service")).read()
+    assert "Type=notify" in unit and "WatchdogSec=" in unit and "CapabilityBoundingSet=\n" in unit
+    path = tmp_path / "lifelined.service"
+    path.write_text(unit.replace("/usr/sbin/lifelined", os.path.join(BUILD, "lifelined")))
+    r = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr
