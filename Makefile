@@ -2,7 +2,8 @@
 #   make            build everything into build/ (build-san/ with SAN=1)
 #   make check      unit tests (cmocka), integration and end-to-end tests (pytest, real
 #                   broker), the GPIO VM tests; then each fuzz target for 20 s and the
-#                   arm64 and armhf builds' tests under qemu-user (not with SAN=1)
+#                   arm64 and armhf builds' tests under qemu-user, the amd64 and arm64
+#                   packages through lintian (these three not with SAN=1)
 #   make cross ARCH=arm64|armhf, make check-cross ARCH=...   the ARM builds
 #   make demo       local broker + simulated field devices + lifelined, alarms shown live
 #   make deps       install the Debian packages the build, demo and tests need
@@ -147,6 +148,8 @@ ifneq ($(SAN),1)
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
 	$(MAKE) --no-print-directory check-cross ARCH=arm64
 	$(MAKE) --no-print-directory check-cross ARCH=armhf
+	$(MAKE) --no-print-directory deb
+	$(MAKE) --no-print-directory deb ARCH=arm64
 endif
 
 unit: $(UNIT_BIN)
@@ -232,6 +235,18 @@ cross-test:
 	@set -e; cd tests/unit; for t in $(UNIT_BIN:%=../../%); do echo "== $(ARCH): $$t"; $(RUN) $$t; done
 	LIFELINE_BUILD=$(CURDIR)/$(B) LIFELINE_WRAP="$(QEMU) -L $(SYSROOT)" $(PYTHON) -m pytest -q -s tests/cross
 
+# --- the Debian package (firmware/deb.sh): make deb [ARCH=arm64|armhf] ------
+DEB_ARCH := $(if $(ARCH),$(ARCH),amd64)
+.PHONY: deb deb-build
+deb: deps $(if $(ARCH),deps-cross)
+	@$(MAKE) --no-print-directory deps DEPS="lintian"
+	$(if $(ARCH),firmware/sysroot.sh $(ARCH) build/sysroot-$(ARCH))
+	@$(MAKE) --no-print-directory ARCH=$(ARCH) PREFIX=/usr B=build-deb-$(DEB_ARCH) deb-build
+
+deb-build: $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-center
+	firmware/deb.sh $(DEB_ARCH) $(B) build/deb
+	lintian --fail-on error --suppress-tags-from-file firmware/lintian-overrides build/deb/lifeline_$(VERSION)_$(DEB_ARCH).deb
+
 demo: deps
 	$(MAKE) --no-print-directory $(BINS)
 	LIFELINE_BUILD=$(CURDIR)/$(B) tests/sim/demo.sh
@@ -256,7 +271,7 @@ install: $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-center
 	install -m 0644 drivers/profiles/*.ini $(DESTDIR)$(PREFIX)/share/lifeline/profiles/
 
 clean:
-	rm -rf build build-san build-fuzz build-arm64 build-armhf
+	rm -rf build build-san build-fuzz build-arm64 build-armhf build-deb-*
 
 # --- benchmarks (figures, never pass/fail) --------------------------------
 -include bench/bench.mk

@@ -16,7 +16,7 @@ case $ARCH in
   arm64|armhf) ;;
   *) echo "sysroot: ARCH must be arm64 or armhf, not '$ARCH'" >&2; exit 2 ;;
 esac
-stamp="$ARCH $(echo $PKGS)"
+stamp="$ARCH $(echo $PKGS) sonames"
 if [ -f "$SR/.complete" ] && [ "$(cat "$SR/.complete")" = "$stamp" ]; then
   exit 0
 fi
@@ -62,6 +62,11 @@ find "$SR" -type l -lname '/*' | while read -r l; do
   ln -sfn "$(realpath -m --relative-to="$(dirname "$l")" "$SR$(readlink "$l")")" "$l"
 done
 ls "$APT"/var/cache/apt/archives/*.deb | sed 's|.*/||' >"$SR/.packages"
+# which package holds which shared library (firmware/deb.sh: Depends)
+for d in "$APT"/var/cache/apt/archives/*.deb; do
+  pv="$(dpkg-deb -f "$d" Package) $(dpkg-deb -f "$d" Version)"
+  dpkg-deb -c "$d" | awk -v pv="$pv" '{ n = split($6, p, "/"); if (p[n] ~ /\.so\.[0-9][0-9.]*$/) print p[n], pv }'
+done | sort -u >"$SR/.sonames"
 echo "$stamp" >"$SR/.complete"
 rm -rf "$APT"
 echo "sysroot: $ARCH: $n packages unpacked into $SR ($(du -sm "$SR" | cut -f1) MB) in $(($(date +%s) - t0)) s"
