@@ -89,13 +89,13 @@ static void section_begin(struct src *s, const char *text)
         {"profile", SECT_PROFILE, false, SRC_PROFILE}, {"channel", SECT_CHANNEL, true, SRC_PROFILE},
         {"class", SECT_CLASS, true, SRC_CLASSES},   {"action", SECT_ACTION, true, SRC_SITE},
         {"console", SECT_CONSOLE, false, SRC_SITE}, {"board", SECT_BOARD, false, SRC_BOARD},
-        {"lines", SECT_LINES, false, SRC_BOARD},
+        {"lines", SECT_LINES, false, SRC_BOARD},    {"port", SECT_PORT, true, SRC_BOARD},
     };
     static const char *const expected[] = {
         [SRC_SITE] = "gateway, mqtt, store, console, bus NAME, sensor NAME, device NAME, action NAME",
         [SRC_PROFILE] = "profile, channel NAME",
         [SRC_CLASSES] = "class NAME",
-        [SRC_BOARD] = "board, lines",
+        [SRC_BOARD] = "board, lines, port NAME",
     };
     char word[32] = "", name[128] = "", extra[8] = "";
     int n = sscanf(text, "%31s %127s %7s", word, name, extra);
@@ -456,6 +456,28 @@ static int load_board(struct build *b)
             snprintf(b->label, sizeof(b->label), "[board]");
             if (!apply_all(b, sc, s->path, bd, 0, NULL))
                 return 0;
+            continue;
+        }
+        if (sc->kind == SECT_PORT) {
+            snprintf(b->label, sizeof(b->label), "[port %s]", sc->name);
+            cfg_at(b, s->path, sc->line, NULL);
+            if (bd->n_ports == CFG_BOARD_PORTS)
+                return cfg_fail(&b->err, "more than %d ports", CFG_BOARD_PORTS);
+            for (unsigned k = 0; k < bd->n_ports; k++)
+                if (strcmp(bd->ports[k].name, sc->name) == 0)
+                    return cfg_fail(&b->err, "port '%s' given twice (first at line %d)", sc->name,
+                                    bd->ports[k].line);
+            struct cfg_board_port *pt = &bd->ports[bd->n_ports];
+            *pt = (struct cfg_board_port){.line = sc->line};
+            snprintf(pt->name, sizeof(pt->name), "%s", sc->name);
+            if (!apply_all(b, sc, s->path, pt, 0, NULL))
+                return 0;
+            const struct pair *dev = cfg_find_pair(sc, "device");
+            cfg_at(b, s->path, dev ? dev->line : sc->line, "device");
+            if (pt->device[0] != '/')
+                return cfg_fail(&b->err, pt->device[0] ? "'%s' is not a path (/dev/...)" : "missing (required)",
+                                pt->device);
+            bd->n_ports++;
             continue;
         }
         snprintf(b->label, sizeof(b->label), "[lines]");

@@ -192,6 +192,16 @@ struct cfg_board_line {
     int line;                    /* in the board file */
 };
 
+/* A serial port of the board ([port NAME]): an rtu bus names it as its device. */
+#define CFG_BOARD_PORTS 8
+struct cfg_board_port {
+    char name[CFG_NAME_MAX];
+    char device[CFG_PATH_MAX];
+    enum rs485_mode rs485;       /* the bus's default for its rs485 and rts keys */
+    enum rts_mode rts;
+    int line;                    /* in the board file */
+};
+
 struct cfg_board {
     char path[CFG_PATH_MAX];     /* empty: no board file */
     char name[CFG_NAME_MAX];
@@ -199,8 +209,11 @@ struct cfg_board {
     int64_t watchdog_timeout_ms;
     char led_run[CFG_LINE_MAX];  /* status LEDs (a line of [lines], or any line); empty: none */
     char led_alarm[CFG_LINE_MAX];
+    char console[CFG_NAME_MAX];  /* the console UART (ttyAMA0): for the image's getty */
     struct cfg_board_line lines[CFG_BOARD_LINES];
     unsigned n_lines;
+    struct cfg_board_port ports[CFG_BOARD_PORTS];
+    unsigned n_ports;
 };
 
 struct config {

@@ -13,6 +13,32 @@ static const char *sensor_key(int k)
     return cfg_keys(SECT_SENSOR)[k].name;
 }
 
+/* device = NAME: a [port NAME] of the board file, whose device it becomes;
+ * its rs485 and rts are the bus's unless the bus sets its own. */
+static int board_port(struct build *b, struct cfg_bus *bus, const struct sect *sc)
+{
+    const struct cfg_board *bd = &b->cfg->board;
+    const struct pair *p = cfg_find_pair(sc, "device");
+
+    cfg_at(b, b->site.path, p ? p->line : sc->line, "device");
+    for (unsigned i = 0; i < bd->n_ports; i++) {
+        const struct cfg_board_port *pt = &bd->ports[i];
+        if (strcmp(pt->name, bus->device) != 0)
+            continue;
+        snprintf(bus->device, sizeof(bus->device), "%s", pt->device);
+        if (!cfg_find_pair(sc, "rs485"))
+            bus->rs485 = pt->rs485;
+        if (!cfg_find_pair(sc, "rts"))
+            bus->rts = pt->rts;
+        return 1;
+    }
+    if (!bd->path[0])
+        return cfg_fail(&b->err, "'%s' is not a path (/dev/...), and there is no board file to name a port",
+                        bus->device);
+    return cfg_fail(&b->err, "no [port %s] in the board file %s (a path starts with /dev/)", bus->device,
+                    bd->path);
+}
+
 static int check_bus(struct build *b, struct cfg_bus *bus, const struct sect *sc)
 {
     const char *file = b->site.path;
@@ -37,6 +63,8 @@ static int check_bus(struct build *b, struct cfg_bus *bus, const struct sect *sc
         return cfg_fail(&b->err, "host: missing (required for a tcp bus)");
     if (bus->type == BUS_RTU && !bus->device[0])
         return cfg_fail(&b->err, "device: missing (required for an rtu bus, e.g. /dev/ttyS1)");
+    if (bus->type == BUS_RTU && bus->device[0] != '/' && !board_port(b, bus, sc))
+        return 0;
     /* Modbus RTU framing: 11 bits a character; frames apart by 3.5 characters,
      * fixed at 1.75 ms above 19200 baud. Rounded up to whole ms. */
     int64_t t35_us = bus->baud > 19200 ? 1750 : (int64_t)(3.5 * 11 * 1e6 / bus->baud + 0.5);

@@ -579,6 +579,17 @@ static const struct key board_keys[] = {
     {"watchdog_timeout", p_duration, BO(watchdog_timeout_ms), NULL, 2000, 600000, 0},
     {"led_run", p_str, BO(led_run), NULL, 0, CFG_LINE_MAX, 0},
     {"led_alarm", p_str, BO(led_alarm), NULL, 0, CFG_LINE_MAX, 0},
+    {"console", p_ident, BO(console), NULL, 0, CFG_NAME_MAX, 0},
+    END,
+};
+
+#define PO(f) offsetof(struct cfg_board_port, f)
+
+static const struct key port_keys[] = {
+    {"device", p_str, PO(device), NULL, 0, CFG_PATH_MAX, 0},
+    {"rs485", p_enum, PO(rs485), rs485_names, 0, 0, 0},
+    {"rts", p_enum, PO(rts), rts_names, 0, 0, 0},
+    {"description", p_taken, 0, NULL, 0, 0, 0},
     END,
 };
 
@@ -599,6 +610,7 @@ const struct key *cfg_keys(enum sect_kind kind)
     case SECT_ACTION: return action_keys;
     case SECT_CONSOLE: return console_keys;
     case SECT_BOARD: return board_keys;
+    case SECT_PORT: return port_keys;
     default: return no_keys;
     }
 }

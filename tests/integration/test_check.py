@@ -24,6 +24,25 @@ def test_shipped_configs_pass_check(conf):
     assert "ok" in r.stdout
 
 
+@pytest.mark.parametrize("board", sorted(glob.glob(os.path.join(ROOT, "board", "*", "board.conf"))),
+                         ids=lambda p: os.path.basename(os.path.dirname(p)))
+def test_board_files_load(board, tmp_path):
+    """Each board file loads, and an rtu bus on each of its RS-485 ports gets
+    the port's device."""
+    import re
+    ports = re.findall(r"^\[port ([^\]]+)\]\n(?:[^\[]*?)^device = (\S+)", open(board).read(), re.M)
+    expected = {"imx6ull-gateway": 2, "raspberrypi-cm4": 1}.get(os.path.basename(os.path.dirname(board)), 0)
+    assert len(ports) == expected, ports
+    conf = tmp_path / "gw.conf"
+    text = "[gateway]\nid = g\nsite = s\nboard = %s\n" % board
+    for i, (name, _) in enumerate(ports):
+        text += "[bus field-%d]\ntype = rtu\ndevice = %s\n" % (i, name)
+    conf.write_text(text)
+    r = lifelined("-c", str(conf), "--check")
+    assert r.returncode == 0, r.stderr
+    assert "%d buses" % len(ports) in r.stdout
+
+
 @pytest.mark.parametrize("conf", BAD, ids=os.path.basename)
 def test_bad_config_exits_78_with_file_and_line(conf, tmp_path):
     r = lifelined("-c", conf, "--check")

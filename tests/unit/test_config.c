@@ -360,16 +360,34 @@ static void board_files(void **state)
     assert_string_equal(config_gpio_line(&c, c.actions[0].gpio_line, NULL), "out1");
     config_free(&c);
 
+    /* RS-485 ports: a bus names one; its rs485 and rts come with it unless the bus sets them */
+    if (config_load("configs/board-ports.conf", &c, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(c.board.console, "ttyAMA0");
+    assert_int_equal(c.board.n_ports, 2);
+    assert_string_equal(c.buses[0].device, "/dev/ttyS1");
+    assert_int_equal(c.buses[0].rs485, RS485_ON);
+    assert_int_equal(c.buses[0].rts, RTS_NONE);
+    assert_string_equal(c.buses[1].device, "/dev/ttyS2");
+    assert_int_equal(c.buses[1].rs485, RS485_OFF);
+    assert_int_equal(c.buses[1].rts, RTS_DOWN); /* the bus's own */
+    assert_string_equal(c.buses[2].device, "/dev/ttyUSB0");
+    config_free(&c);
+
     static const struct bad boards[] = {
         {"bad-key.board", 3, "[board] watchdogs: unknown key"},
         {"bad-name.board", 5, "[lines] DI 2: a line's name is 1 to 47 letters"},
-        {"bad-section.board", 2, "unknown section [gpio] (board, lines)"},
+        {"bad-section.board", 2, "unknown section [gpio] (board, lines, port NAME)"},
         /* at the line that names it (tests/fuzz/fuzz_config found the line missing) */
         {"board-bad-missing.conf", 4, "[gateway] board: cannot open configs/no-such.board: No such file or directory"},
         {"bad-timeout.board", 3, "[board] watchdog_timeout: 1s is out of range"},
+        {"bad-port-device.board", 4, "[port RS485-1] device: 'ttyS1' is not a path (/dev/...)"},
+        {"board-bad-port-name.conf", 7, "[bus field] device: no [port RS485-9] in the board file"},
     };
-    static const char *const confs[] = {"board-bad-key.conf", "board-bad-name.conf", "board-bad-section.conf",
-                                        "board-bad-missing.conf", "board-bad-timeout.conf"};
+    static const char *const confs[] = {"board-bad-key.conf",     "board-bad-name.conf",
+                                        "board-bad-section.conf", "board-bad-missing.conf",
+                                        "board-bad-timeout.conf", "board-bad-port-device.conf",
+                                        "board-bad-port-name.conf"};
     for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
         char path[256], prefix[300];
         snprintf(path, sizeof(path), "configs/%s", confs[i]);
