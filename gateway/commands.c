@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gateway_int.h"
+#include "health.h"
 #include "log.h"
 #include "payload.h"
 
@@ -335,6 +336,12 @@ static const char *cmd_status(struct gateway *g, const struct cmd *c, cJSON *out
         add(st, "active_alarms", cJSON_CreateNumber(active));
         add(st, "last_seq", cJSON_CreateNumber((double)store_last_seq(g->store)));
         add(st, "store_bytes", cJSON_CreateNumber((double)store_used_bytes(g->store)));
+        struct health_mem mem;
+        health_memory(&mem);
+        add(st, "rss_kb", cJSON_CreateNumber((double)mem.rss_kb));
+        add(st, "rss_peak_kb", cJSON_CreateNumber((double)mem.peak_kb));
+        add(st, "mem_total_kb", cJSON_CreateNumber((double)mem.total_kb));
+        add(st, "mem_available_kb", cJSON_CreateNumber((double)mem.available_kb));
     }
     return oom ? "out of memory" : NULL;
 }

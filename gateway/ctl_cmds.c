@@ -12,6 +12,7 @@
 #include "conffile.h"
 #include <modbus.h>
 #include "ctl.h"
+#include "health.h"
 #include "log.h"
 #include "payload.h"
 
@@ -106,8 +107,10 @@ static const char *show_status(struct ctl_req *r, int argi)
     int64_t up = (g->loop.now_ms - g->started_ms) / 1000;
     int64_t depth, size = store_used_bytes(g->store);
     char ago[24];
+    struct health_mem mem;
 
     (void)argi;
+    health_memory(&mem);
     store_outbox_stats(g->store, &ob);
     depth = ob.rows[PRIO_ALARM] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
     if (g->uplink)
@@ -137,6 +140,10 @@ static const char *show_status(struct ctl_req *r, int argi)
         jadd(r, o, "store_bytes", cJSON_CreateNumber((double)size));
         jadd(r, o, "last_seq", cJSON_CreateNumber((double)store_last_seq(g->store)));
         jadd(r, o, "time", cJSON_CreateString(sync));
+        jadd(r, o, "rss_kb", cJSON_CreateNumber((double)mem.rss_kb));
+        jadd(r, o, "rss_peak_kb", cJSON_CreateNumber((double)mem.peak_kb));
+        jadd(r, o, "mem_total_kb", cJSON_CreateNumber((double)mem.total_kb));
+        jadd(r, o, "mem_available_kb", cJSON_CreateNumber((double)mem.available_kb));
         return NULL;
     }
     age_text(up * 1000, ago, sizeof(ago));
@@ -156,6 +163,8 @@ static const char *show_status(struct ctl_req *r, int argi)
     ctl_printf(r, "store        %s, %.1f MB in use (max_size %.0f MB), last seq %lld\n", g->cfg.store.path,
                size / 1048576.0, g->cfg.store.max_bytes / 1048576.0, (long long)store_last_seq(g->store));
     ctl_printf(r, "time         %s\n", sync);
+    ctl_printf(r, "memory       lifelined %lld kB (peak %lld kB); the system %lld of %lld MB available\n",
+               mem.rss_kb, mem.peak_kb, mem.available_kb / 1024, mem.total_kb / 1024);
     return NULL;
 }
 

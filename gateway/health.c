@@ -124,6 +124,32 @@ static void open_watchdog(struct health *h)
              (long long)every);
 }
 
+/* The value of "Key:   N kB" lines of a /proc file. */
+static void proc_kb(const char *path, const char *const *keys, long long *const *out, int n)
+{
+    char line[256];
+    FILE *f = fopen(path, "re");
+
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f))
+        for (int i = 0; i < n; i++) {
+            size_t k = strlen(keys[i]);
+            if (strncmp(line, keys[i], k) == 0 && line[k] == ':')
+                *out[i] = strtoll(line + k + 1, NULL, 10);
+        }
+    fclose(f);
+}
+
+void health_memory(struct health_mem *m)
+{
+    static const char *const mine[] = {"VmRSS", "VmHWM"}, *const sys[] = {"MemTotal", "MemAvailable"};
+
+    *m = (struct health_mem){0};
+    proc_kb("/proc/self/status", mine, (long long *const[]){&m->rss_kb, &m->peak_kb}, 2);
+    proc_kb("/proc/meminfo", sys, (long long *const[]){&m->total_kb, &m->available_kb}, 2);
+}
+
 /* ---- systemd (Type=notify): the protocol of sd_notify(3), a datagram of
  * "KEY=VALUE" lines to $NOTIFY_SOCKET; by hand, as libsystemd would be a
  * library on the board for this alone ---- */

@@ -30,6 +30,13 @@ enum led_pattern led_alarm_pattern(unsigned active, unsigned unacked);
 /* The LED's level at monotonic now_ms: slow is 500 ms on, 500 off; fast 125/125. */
 int led_level(enum led_pattern p, int64_t now_ms);
 
+/* Memory now, from /proc (kB; 0 when it cannot be read): the daemon's
+ * resident set and its peak, and the system's total and available. */
+struct health_mem {
+    long long rss_kb, peak_kb, total_kb, available_kb;
+};
+void health_memory(struct health_mem *m);
+
 struct health;
 /* gpio: where the LED lines are (the core's pointer: a reload replaces it). */
 int health_open(struct health **out, struct loop *l, const struct config *cfg, struct gpio **gpio);

@@ -178,6 +178,7 @@ def test_status(center):
     st = r["status"]
     assert r["ok"] and st["state"] == "online" and st["sensors"] == 2 and len(st["config"]) == 16
     assert st["uptime_s"] >= 0 and st["store_bytes"] > 0 and "telemetry" in st["dropped"]
+    assert 0 < st["rss_kb"] <= st["rss_peak_kb"] and 0 < st["mem_available_kb"] <= st["mem_total_kb"]
     assert st["outbox"] >= 0 and st["last_seq"] >= 0 and st["active_alarms"] >= 0
 
 

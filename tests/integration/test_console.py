@@ -4,6 +4,7 @@ changing a limit live with config commit (it survives a restart) and
 config rollback; and the control socket under abuse: garbage, 1 MB lines,
 a client that never reads, unknown commands."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -201,6 +202,7 @@ def test_socket_abuse(daemon, sockdir):
         pass  # dropped while still sending: the answers piled up
     rc, out, err = ctl(sockdir, "show", "status")
     assert rc == 0 and "gateway" in out
+    assert re.search(r"^memory       lifelined \d+ kB \(peak \d+ kB\); the system \d+ of \d+ MB available$", out, re.M), out
     wait_for(lambda: "too far behind reading its answers; disconnected" in daemon.output(), 10, "the drop")
     lazy.close()
     s.close()
