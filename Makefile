@@ -77,7 +77,7 @@ DEPS := build-essential pkg-config libmodbus-dev libmosquitto-dev libsqlite3-dev
         libcjson-dev libinih-dev libedit-dev libcmocka-dev libpaho-mqtt-dev sqlite3 \
         mosquitto mosquitto-clients python3-pytest python3-pymodbus python3-paho-mqtt \
         python3-serial-asyncio python3-pexpect socat qemu-system-x86 cpio xz-utils \
-        clang libclang-rt-14-dev systemd
+        clang libclang-rt-14-dev systemd rauc squashfs-tools
 
 VERSION  := $(shell cat VERSION)
 CFLAGS   += -DLIFELINE_VERSION='"$(VERSION)"'
@@ -246,6 +246,25 @@ deb: deps $(if $(ARCH),deps-cross)
 deb-build: $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-center
 	firmware/deb.sh $(DEB_ARCH) $(B) build/deb
 	lintian --fail-on error --suppress-tags-from-file firmware/lintian-overrides build/deb/lifeline_$(VERSION)_$(DEB_ARCH).deb
+
+# --- the firmware image (firmware/image.sh): make image BOARD=qemu-arm64 ----
+BOARD ?= qemu-arm64
+IMAGE_DEPS := debootstrap qemu-system-arm e2fsprogs cpio
+.PHONY: image image-test
+image: deps
+	@$(MAKE) --no-print-directory deps DEPS="$(IMAGE_DEPS)"
+	@$(MAKE) --no-print-directory deb ARCH=arm64
+	firmware/image.sh $(BOARD) build/image/$(BOARD)
+
+# the signed update bundle of the image (RAUC; firmware/bundle.sh)
+.PHONY: bundle
+bundle: deps
+	firmware/bundle.sh $(BOARD) build/image/$(BOARD)
+
+# boots it in qemu-system-aarch64 and checks an alarm gets out (tests/image)
+image-test: $(B)/lifeline-center
+	@$(MAKE) --no-print-directory deps DEPS="$(IMAGE_DEPS)"
+	LIFELINE_BUILD=$(CURDIR)/$(B) LIFELINE_IMAGE=$(CURDIR)/build/image/$(BOARD) $(PYTHON) -m pytest -q -s tests/image
 
 demo: deps
 	$(MAKE) --no-print-directory $(BINS)
