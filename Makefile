@@ -136,7 +136,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lpthread -lm
 
--include $(shell find $(B) -name '*.d' -type f -not -path '$(B)/vm/*' 2>/dev/null)
+-include $(shell find $(addprefix $(B)/,gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
 check: deps
