@@ -641,6 +641,29 @@ static void line_age(struct line *l, long long ms)
         line_add(l, "%lldd", s / 86400);
 }
 
+/* The end of a listing: the JSON array (when arr), or the text for none. */
+static int query_end(struct cdb *db, sqlite3_stmt *s, int rc, FILE *out, cJSON *arr, const char *none)
+{
+    const char *what = sqlite3_sql(s);
+
+    if (rc != SQLITE_DONE) {
+        fail(db, what);
+        sqlite3_finalize(s);
+        cJSON_Delete(arr);
+        return -1;
+    }
+    sqlite3_finalize(s);
+    if (arr) {
+        char *t = cJSON_PrintUnformatted(arr);
+        fprintf(out, "%s\n", t ? t : "[]");
+        free(t);
+        cJSON_Delete(arr);
+    } else if (none) {
+        fprintf(out, "%s\n", none);
+    }
+    return 0;
+}
+
 int cdb_print_alarms(struct cdb *db, FILE *out, bool json, bool color, bool all, long long now_ms)
 {
     static const char q[] =
@@ -719,20 +742,7 @@ int cdb_print_alarms(struct cdb *db, FILE *out, bool json, bool color, bool all,
             line_add(&l, "  cleared");
         fprintf(out, "%s\n", l.buf);
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        cJSON_Delete(arr);
-        return fail(db, "alarms");
-    }
-    if (json) {
-        char *t = cJSON_PrintUnformatted(arr);
-        fprintf(out, "%s\n", t ? t : "[]");
-        free(t);
-        cJSON_Delete(arr);
-    } else if (n == 0) {
-        fprintf(out, "no %salarms\n", all ? "" : "active ");
-    }
-    return 0;
+    return query_end(db, s, rc, out, arr, n ? NULL : all ? "no alarms" : "no active alarms");
 }
 
 int cdb_print_gateways(struct cdb *db, FILE *out, bool json, long long now_ms)
@@ -798,18 +808,5 @@ int cdb_print_gateways(struct cdb *db, FILE *out, bool json, long long now_ms)
             line_add(&l, "  lost %lld", sqlite3_column_int64(s, 15));
         fprintf(out, "%s\n", l.buf);
     }
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        cJSON_Delete(arr);
-        return fail(db, "gateways");
-    }
-    if (json) {
-        char *t = cJSON_PrintUnformatted(arr);
-        fprintf(out, "%s\n", t ? t : "[]");
-        free(t);
-        cJSON_Delete(arr);
-    } else if (n == 0) {
-        fprintf(out, "no gateways yet\n");
-    }
-    return 0;
+    return query_end(db, s, rc, out, arr, n ? NULL : "no gateways yet");
 }
