@@ -134,6 +134,7 @@ struct conn_opts {
     const struct broker_args *broker;
     const char *client_id;
     bool persistent;     /* a session the broker keeps (clean session off) */
+    const char *store_dir; /* paho's file persistence of messages in flight; NULL: memory */
     char *const *topics; /* subscribed at QoS 1 on every (re)connect */
     int ntopics;
     conn_message_fn *on_message; /* runs on paho's receive thread */

@@ -247,7 +247,11 @@ static int conn_create(struct conn *c)
 {
     int rc;
 
-    rc = MQTTAsync_create(&c->client, c->uri, c->o->client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL);
+    /* with a store_dir, a QoS 1 message paho has acknowledged is on disk until
+     * on_message took it (and is handed over again after a restart) */
+    rc = MQTTAsync_create(&c->client, c->uri, c->o->client_id,
+                          c->o->store_dir ? MQTTCLIENT_PERSISTENCE_DEFAULT : MQTTCLIENT_PERSISTENCE_NONE,
+                          (void *)c->o->store_dir);
     if (rc != MQTTASYNC_SUCCESS) {
         fprintf(stderr, PROG ": mqtt: cannot create client for %s: %s\n", c->uri,
                 mqtt_err(rc, NULL));

@@ -42,8 +42,8 @@ static const char schema[] =
     " boot INTEGER, payload TEXT);"
     "CREATE TABLE IF NOT EXISTS gateway_events(gateway TEXT, received_ms INTEGER, ts INTEGER, type TEXT,"
     " payload TEXT);"
-    "CREATE TABLE IF NOT EXISTS requests(id TEXT PRIMARY KEY, gateway TEXT, kind TEXT, from_seq INTEGER,"
-    " to_seq INTEGER, sent_ms INTEGER, replied_ms INTEGER, ok INTEGER, count INTEGER, error TEXT,"
+    "CREATE TABLE IF NOT EXISTS requests(id TEXT PRIMARY KEY, gateway TEXT, epoch INTEGER, kind TEXT,"
+    " from_seq INTEGER, to_seq INTEGER, sent_ms INTEGER, replied_ms INTEGER, ok INTEGER, count INTEGER, error TEXT,"
     " settled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;";
 
 enum {
@@ -88,7 +88,7 @@ static const char *const sql[S_COUNT] = {
                  " cleared_ts = coalesce(cleared_ts, excluded.cleared_ts)",
     [S_DUP] = "UPDATE gateways SET dups = dups + 1, seen_ms = ?2 WHERE gateway = ?1",
     [S_NEW_EPOCH] = "UPDATE gateways SET epoch = epoch + 1, contiguous = 0, max_seq = 0, last_seq = 0,"
-                    " gap_since = NULL WHERE gateway = ?1",
+                    " gap_since = NULL, boot = NULL WHERE gateway = ?1",
     [S_ST_PUT] = "UPDATE gateways SET state = ?2, version = ?3, boot = ?4, sensors = ?5, config = ?6,"
                  " outbox = ?7, dropped_alarm = ?8, dropped_status = ?9, dropped_telemetry = ?10,"
                  " status_ts = ?11, seen_ms = ?12,"
@@ -99,17 +99,18 @@ static const char *const sql[S_COUNT] = {
                    " gap_since = CASE WHEN contiguous >= max(max_seq, last_seq, ?2) THEN NULL"
                    " ELSE coalesce(gap_since, ?3) END WHERE gateway = ?1",
     [S_GAPS] = "SELECT gateway, epoch, contiguous, max(max_seq, last_seq) FROM gateways"
-               " WHERE gap_since IS NOT NULL AND gap_since <= ?1 AND state = 'online'"
+               " WHERE gap_since IS NOT NULL AND gap_since <= ?1 AND (state = 'online' OR state IS NULL)"
                " AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.gateway = gateways.gateway AND r.kind = 'replay'"
                " AND (r.replied_ms IS NULL AND r.sent_ms > ?2 OR r.replied_ms IS NOT NULL AND r.settled = 0))"
                " ORDER BY gap_since LIMIT 1",
     [S_FIRST_ABOVE] = "SELECT min(seq) FROM events WHERE gateway = ?1 AND epoch = ?2 AND seq > ?3",
-    [S_REQ_ADD] = "INSERT OR REPLACE INTO requests(id, gateway, kind, from_seq, to_seq, sent_ms)"
-                  " VALUES(?1,?2,?3,?4,?5,?6)",
+    [S_REQ_ADD] = "INSERT OR REPLACE INTO requests(id, gateway, kind, from_seq, to_seq, sent_ms, epoch)"
+                  " VALUES(?1,?2,?3,?4,?5,?6,(SELECT epoch FROM gateways WHERE gateway = ?2))",
     [S_REQ_DONE] = "UPDATE requests SET replied_ms = ?2, ok = ?3, count = ?4, error = ?5,"
                    " settled = CASE WHEN kind = 'replay' THEN 0 ELSE 1 END"
                    " WHERE id = ?1 AND replied_ms IS NULL",
-    [S_REQ_SHORT] = "SELECT r.id, r.gateway, g.epoch, r.from_seq, r.to_seq, r.ok, r.count FROM requests r"
+    [S_REQ_SHORT] = "SELECT r.id, r.gateway, g.epoch, r.from_seq, r.to_seq, r.ok, r.count, r.epoch IS g.epoch"
+                    " FROM requests r"
                     " JOIN gateways g ON g.gateway = r.gateway WHERE r.kind = 'replay'"
                     " AND r.replied_ms IS NOT NULL AND r.settled = 0 AND r.replied_ms <= ?1",
     [S_REQ_SETTLED] = "UPDATE requests SET settled = 1 WHERE id = ?1",
@@ -250,6 +251,7 @@ static int gw_get(struct cdb *db, const char *gw, long long now_ms, struct gw_ro
     g->last_seq = sqlite3_column_int64(s, 3);
     snprintf(g->state, sizeof(g->state), "%s", sqlite3_column_text(s, 4) ? (const char *)sqlite3_column_text(s, 4) : "");
     g->boot = sqlite3_column_type(s, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 5);
+    sqlite3_reset(s);
     return 0;
 }
 
@@ -264,7 +266,9 @@ static int advance(struct cdb *db, const char *gw, struct gw_row *g)
     sqlite3_bind_int64(s, 3, g->contiguous);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && sqlite3_column_int64(s, 0) == g->contiguous + 1)
         g->contiguous++;
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(db, "contiguous");
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(db, "contiguous");
+    sqlite3_reset(s);
+    return rc;
 }
 
 static int seq_put(struct cdb *db, const char *gw, const struct gw_row *g, long long seq, long long now_ms)
@@ -364,7 +368,9 @@ static int same_payload(struct cdb *db, const char *gw, long long epoch, long lo
     sqlite3_bind_int64(s, 3, seq);
     if (sqlite3_step(s) != SQLITE_ROW)
         return fail(db, "stored payload");
-    return (size_t)sqlite3_column_bytes(s, 0) == len && memcmp(sqlite3_column_blob(s, 0), payload, len) == 0;
+    int same = (size_t)sqlite3_column_bytes(s, 0) == len && memcmp(sqlite3_column_blob(s, 0), payload, len) == 0;
+    sqlite3_reset(s);
+    return same;
 }
 
 enum ev_result cdb_alarm_event(struct cdb *db, const char *gw, const struct alarm_ev *a, const char *payload,
@@ -495,6 +501,7 @@ int cdb_next_gap(struct cdb *db, long long now_ms, long long wait_ms, long long 
     epoch = sqlite3_column_int64(s, 1);
     *from = sqlite3_column_int64(s, 2) + 1;
     want = sqlite3_column_int64(s, 3);
+    sqlite3_reset(s);
     s = use(db, S_FIRST_ABOVE);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, epoch);
@@ -502,6 +509,7 @@ int cdb_next_gap(struct cdb *db, long long now_ms, long long wait_ms, long long 
     if (sqlite3_step(s) != SQLITE_ROW)
         return fail(db, "gap end");
     *to = sqlite3_column_type(s, 0) == SQLITE_NULL ? want : sqlite3_column_int64(s, 0) - 1;
+    sqlite3_reset(s);
     if (*to - *from >= 10000) /* the gateway's limit per replay */
         *to = *from + 9999;
     return *to >= *from;
@@ -539,7 +547,7 @@ long long cdb_settle_lost(struct cdb *db, long long now_ms, long long grace_ms)
     struct short_req {
         char id[80], gw[GW_MAX];
         long long epoch, from, to, count;
-        bool ok;
+        bool ok, same_epoch;
     } r[16];
     unsigned n = 0;
     long long marked = 0;
@@ -553,13 +561,15 @@ long long cdb_settle_lost(struct cdb *db, long long now_ms, long long grace_ms)
         r[n].to = sqlite3_column_int64(s, 4);
         r[n].ok = sqlite3_column_int(s, 5);
         r[n].count = sqlite3_column_int64(s, 6);
+        r[n].same_epoch = sqlite3_column_int(s, 7);
         n++;
     }
+    sqlite3_reset(s);
     for (unsigned i = 0; i < n; i++) {
         long long lost = 0;
         /* all there or asked for again: nothing is lost; fewer found than
          * asked and still missing after the grace: gone from the gateway */
-        if (r[i].ok && r[i].count < r[i].to - r[i].from + 1) {
+        if (r[i].ok && r[i].same_epoch && r[i].count < r[i].to - r[i].from + 1) {
             for (long long q = r[i].from; q <= r[i].to; q++) {
                 s = use(db, S_LOST_PUT);
                 sqlite3_bind_text(s, 1, r[i].gw, -1, SQLITE_STATIC);
@@ -602,7 +612,7 @@ int cdb_online(struct cdb *db, char (**out)[GW_MAX], size_t *n)
 
     *out = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(db->db, "SELECT gateway FROM gateways WHERE state = 'online'", -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->db, "SELECT gateway FROM gateways WHERE state = 'online' OR state IS NULL", -1, &s, NULL) != SQLITE_OK)
         return fail(db, "online gateways");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (*n == cap) {

@@ -5,10 +5,13 @@
  * seq with cmd/replay (docs/center.md).
  *
  * Delivery: a persistent MQTT session (clean session off, a stable client
- * id), so the broker keeps QoS 1 messages while serve is away; a message is
- * acknowledged to the broker only after its transaction committed
- * (synchronous=FULL). What the broker did not keep (serve away longer than
- * its queue, a new client id), cmd/status and cmd/replay fetch from the
+ * id), so the broker keeps QoS 1 messages while serve is away. paho
+ * acknowledges a message when it arrives, after writing it to its own store
+ * (DB.mqtt/, file persistence); it is taken out of that store only when the
+ * callback returns 1, after the event's transaction committed
+ * (synchronous=FULL), and a message left there is handed over again at the
+ * next start. What the broker did not keep (serve away longer than its
+ * queue, a new client id), cmd/status and cmd/replay fetch from the
  * gateways: serve asks every gateway that comes online (and every
  * --check-every) for its last seq.
  *
@@ -39,6 +42,7 @@ struct serve {
     struct conn_opts copts;
     struct conn conn;
     const char *db_path;
+    char store_dir[PATH_MAX]; /* paho's store of received messages not yet taken */
     const char *root; /* topic root before site/gateway */
     int root_levels;
     char client_id[128];
@@ -186,7 +190,8 @@ static int on_event(struct serve *s, const char *gw, const char *topic, const ch
     return 1;
 }
 
-/* A reply to a command: ours (status, replay) are recorded; others' are not ours to keep. */
+/* A reply to a command: the requests of the database (this instance's, or
+ * another's of a shared group) are recorded; others' are not ours to keep. */
 static int on_reply(struct serve *s, const char *gw, const char *kind, const char *payload, size_t len, long long now)
 {
     struct line prob = {.len = 0};
@@ -197,7 +202,8 @@ static int on_reply(struct serve *s, const char *gw, const char *kind, const cha
 
     if (!o)
         return 1;
-    if (!get_str(o, "id", false, id, sizeof(id), &prob) || strncmp(id, s->id_prefix, strlen(s->id_prefix)) != 0) {
+    /* ours, or another instance's of a shared group: any request in the database */
+    if (!get_str(o, "id", false, id, sizeof(id), &prob) || strncmp(id, "center-", 7) != 0) {
         cJSON_Delete(o);
         return 1;
     }
@@ -267,9 +273,11 @@ static void serve_tick(struct serve *s, long long *next_check)
     if (!atomic_load(&s->conn.up))
         return;
     pthread_mutex_lock(&s->mu);
-    if (cdb_begin(s->db) == 0 && cdb_settle_lost(s->db, now, SETTLE_GRACE_MS) >= 0)
-        cdb_commit(s->db);
-    else
+    if (!s->db) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (cdb_begin(s->db) < 0 || cdb_settle_lost(s->db, now, SETTLE_GRACE_MS) < 0 || cdb_commit(s->db) < 0)
         cdb_rollback(s->db);
     for (int i = 0; i < 64 && cdb_next_gap(s->db, now, s->gap_wait_ms, s->retry_ms, gw, &from, &to) > 0; i++)
         if (send_cmd(s, gw, "replay", from, to, now) < 0)
@@ -424,7 +432,8 @@ static int serve_options(struct serve *s, int argc, char **argv)
     }
     char host[64] = "";
     gethostname(host, sizeof(host) - 1);
-    snprintf(s->id_prefix, sizeof(s->id_prefix), "center-%.40s-%ld", host, (long)getpid());
+    /* unique across runs too (a container's pid repeats): the start time */
+    snprintf(s->id_prefix, sizeof(s->id_prefix), "center-%.40s-%ld-%lld", host, (long)getpid(), realtime_ms());
     return -1;
 }
 
@@ -441,8 +450,10 @@ int cmd_serve(int argc, char **argv)
     atomic_init(&s.dups, 0);
     if (cdb_open(s.db_path, false, &s.db) < 0)
         return 1;
+    snprintf(s.store_dir, sizeof(s.store_dir), "%s.mqtt", s.db_path);
     s.copts = (struct conn_opts){.broker = &s.broker, .client_id = s.client_id, .persistent = true,
-                                 .topics = s.topic_ptrs, .ntopics = 4, .on_message = serve_message, .ctx = &s};
+                                 .store_dir = s.store_dir, .topics = s.topic_ptrs, .ntopics = 4,
+                                 .on_message = serve_message, .ctx = &s};
     sig_fd = signals_take();
     if (sig_fd < 0) {
         fprintf(stderr, PROG ": serve: cannot set up signals: %s\n", strerror(-sig_fd));
@@ -452,11 +463,13 @@ int cmd_serve(int argc, char **argv)
     fprintf(stderr, PROG ": serve: database %s, client id %s%s%s\n", s.db_path, s.client_id,
             s.share[0] ? ", shared subscription group " : "", s.share);
     status = conn_open(&s.conn, &s.copts) < 0 ? 1 : serve_wait(&s, sig_fd);
-    conn_close(&s.conn);
+    /* the database first: a callback still running then stores nothing and
+     * sends nothing (its message stays in paho's store for the next run) */
     pthread_mutex_lock(&s.mu);
     cdb_close(s.db);
     s.db = NULL;
     pthread_mutex_unlock(&s.mu);
+    conn_close(&s.conn);
     close(sig_fd);
     return status;
 }

@@ -162,6 +162,7 @@ def test_duplicates_dropped_and_new_epoch(tmp_path, broker, serve):
                            "level": "red", "prev_level": "none", "value": value, "unit": "%LEL",
                            "threshold": 50, "quality": "good"}, separators=(",", ":"))
 
+    pub.publish("lifeline/v1/test/fake/status", json.dumps({"state": "online", "boot": 7}), qos=1).wait_for_publish()
     first = [alarm(1, 52.0), alarm(2, 55.0, "escalated")]
     for p in first + first + [first[0]]:
         pub.publish(topic, p, qos=1).wait_for_publish()
@@ -172,11 +173,26 @@ def test_duplicates_dropped_and_new_epoch(tmp_path, broker, serve):
     wait_for(lambda: s.gateway("test/fake")["epoch"] == 2, 10, lambda: s.gateway("test/fake"))
     assert s.rows("SELECT epoch, seq, value FROM events WHERE gateway = 'test/fake' ORDER BY epoch, seq") == \
         [(1, 1, 52.0), (1, 2, 55.0), (2, 1, 61.0)]
+    # ... and the online status of that new database (boot 1, after a boot 7
+    # was seen) that arrives after its first events is no third epoch
+    status = "lifeline/v1/test/fake/status"
+    pub.publish(status, json.dumps({"state": "online", "boot": 1}), qos=1).wait_for_publish()
+    wait_for(lambda: s.rows("SELECT boot FROM gateways WHERE gateway = 'test/fake'") == [(1,)], 10, "boot 1 stored")
+    assert s.gateway("test/fake")["epoch"] == 2
+    # a lower boot with nothing of a new database yet does start one
+    pub.publish(status, json.dumps({"state": "offline", "boot": 1}), qos=1).wait_for_publish()
+    pub.publish(status, json.dumps({"state": "online", "boot": 9}), qos=1).wait_for_publish()
+    pub.publish(topic, alarm(2, 62.0, "escalated"), qos=1).wait_for_publish()
+    wait_for(lambda: s.rows("SELECT count(*) FROM events WHERE gateway = 'test/fake' AND epoch = 2")[0][0] == 2,
+             10, "seq 2 of epoch 2")
+    pub.publish(status, json.dumps({"state": "online", "boot": 2}), qos=1).wait_for_publish()
+    wait_for(lambda: s.gateway("test/fake")["epoch"] == 3, 10, lambda: s.gateway("test/fake"))
+    pub.publish(status, b"", qos=1, retain=True).wait_for_publish()
     # garbage is refused with a warning, and nothing else changes
     pub.publish(topic, b"\xff not json", qos=1).wait_for_publish()
     pub.publish(topic, json.dumps({"seq": 9}), qos=1).wait_for_publish()
     wait_for(lambda: s.output().count("not stored") >= 2, 10, lambda: s.output())
-    assert len(s.seqs("test/fake")) == 3
+    assert len(s.seqs("test/fake")) == 4
     pub.loop_stop()
     pub.disconnect()
 
