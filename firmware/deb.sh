@@ -97,7 +97,8 @@ cat >"$S/DEBIAN/postinst" <<'POST'
 set -e
 if [ "$1" = configure ]; then
   systemd-sysusers lifelined.conf lifeline-tech.conf
-  systemd-tmpfiles --create lifelined.conf
+  # (without /proc, as in an image's build, tmpfiles cannot run: the same by hand)
+  systemd-tmpfiles --create lifelined.conf 2>/dev/null || install -d -o lifeline -g lifeline -m 0750 /etc/lifeline
   chown lifeline:lifeline /etc/lifeline/lifeline.conf
   chmod 0640 /etc/lifeline/lifeline.conf  # MQTT credentials, the console PIN
   grep -qx /usr/bin/lifelinectl /etc/shells || echo /usr/bin/lifelinectl >>/etc/shells

@@ -56,25 +56,27 @@ cat >"$R/stage2.sh" <<STAGE2
 #!/bin/sh
 # run once as PID 1 in qemu: debootstrap's second stage, the package, then off
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>/dev/null
+off() { sync; echo o >/proc/sysrq-trigger; sleep 60; }
+mounts() { mount -t proc proc /proc 2>/dev/null; mount -t sysfs sys /sys 2>/dev/null; mount -t devtmpfs dev /dev 2>/dev/null; }
+mounts
 echo "stage2: second stage"
 export INITRD=No
-/debootstrap/debootstrap --second-stage || { echo "stage2: FAILED: debootstrap"; tail -n 30 /debootstrap/debootstrap.log; sync; echo o >/proc/sysrq-trigger; }
+/debootstrap/debootstrap --second-stage || { echo "stage2: FAILED: debootstrap"; tail -n 30 /debootstrap/debootstrap.log; off; }
+mounts  # the second stage unmounts what it used
 echo "stage2: the lifeline package"
-dpkg --force-confold -i /tmp/lifeline_*.deb || { echo "stage2: FAILED: dpkg"; sync; echo o >/proc/sysrq-trigger; }
+dpkg --force-confold -i /tmp/lifeline_*.deb || { echo "stage2: FAILED: dpkg"; off; }
 chown lifeline:lifeline /etc/lifeline/lifeline.conf
 systemctl enable systemd-networkd.service systemd-timesyncd.service lifelined.service
-echo "stage2: the initramfs"
-unset INITRD
-update-initramfs -c -k $KV || { echo "stage2: FAILED: update-initramfs"; sync; echo o >/proc/sysrq-trigger; }
 /usr/share/lifeline/console/install.sh "$console" / >/dev/null 2>&1 || true
 passwd -l root >/dev/null
+echo "stage2: the initramfs"
+unset INITRD
+update-initramfs -c -k $KV || { echo "stage2: FAILED: update-initramfs"; off; }
 rm -f /tmp/lifeline_*.deb /stage2.sh
 apt-get clean
 ls /boot
 echo "stage2: done"
-sync
-echo o >/proc/sysrq-trigger
+off
 STAGE2
 chmod 0755 "$R/stage2.sh"
 # the console tooling, for stage2 (it runs as on a board, ROOT=/)
