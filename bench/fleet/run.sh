@@ -40,7 +40,7 @@ for n in $SIZES; do
   /usr/sbin/mosquitto -c "$DIR/run/mosq.conf" >"$DIR/run/mosq.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$broker") 2>/dev/null && break; sleep 0.05; done
-  rm -f "$DIR/center.db"*
+  rm -rf "$DIR/center.db"*
   serve_args=(serve --port "$broker" --db "$DIR/center.db" --client-id bench-fleet --check-every 0)
   "$B/lifeline-center" "${serve_args[@]}" >"$DIR/run/serve.log" 2>&1 &
   serve=$!
