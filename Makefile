@@ -145,7 +145,7 @@ check: deps
 ifneq ($(SAN),1)
 	@# (already under ASan+UBSan, and the ARM builds are not sanitizer builds:
 	@# both once, in the plain check)
-	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS)
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) FUZZ_SEED=1
 	$(MAKE) --no-print-directory check-cross ARCH=arm64
 	$(MAKE) --no-print-directory check-cross ARCH=armhf
 	$(MAKE) --no-print-directory deb
@@ -186,6 +186,9 @@ check-vm: $(B)/lifelined $(B)/lifelinectl
 FUZZ_TARGETS := config cmd ctl decode
 FUZZ_SECONDS ?= 60
 CHECK_FUZZ_SECONDS ?= 20
+# 0: a new random seed each run (make fuzz); make check uses 1, so that its
+# 20 s go the same way on every run and a red CI is a regression, not luck
+FUZZ_SEED ?= 0
 
 .PHONY: fuzz fuzz-build
 fuzz: deps
@@ -194,7 +197,7 @@ fuzz: deps
 	  echo "== fuzz: $$t, $(FUZZ_SECONDS) s"; mkdir -p build-fuzz/corpus/$$t build-fuzz/tmp; \
 	  cp -n tests/fuzz/corpus/$$t/* build-fuzz/corpus/$$t/; \
 	  dict=; [ ! -f tests/fuzz/$$t.dict ] || dict=-dict=tests/fuzz/$$t.dict; \
-	  TMPDIR=$(CURDIR)/build-fuzz/tmp build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  TMPDIR=$(CURDIR)/build-fuzz/tmp build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -timeout=10 -rss_limit_mb=2048 \
 	    -max_len=4096 -print_final_stats=1 -artifact_prefix=build-fuzz/$$t- $$dict \
 	    build-fuzz/corpus/$$t 2>build-fuzz/$$t.log || \
 	    { rm -rf build-fuzz/tmp; tail -n 60 build-fuzz/$$t.log; echo "fuzz: $$t FAILED: the input is in build-fuzz/$$t-*"; exit 1; }; \

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config_keys.h"
 
@@ -385,7 +386,14 @@ static void at_gateway_key(struct build *b, const char *key)
 static bool can_open(struct build *b, const char *key, const char *path)
 {
     FILE *probe = fopen(path, "r");
+    struct stat st;
 
+    if (probe && fstat(fileno(probe), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(probe);
+        at_gateway_key(b, key);
+        cfg_fail(&b->err, "%s is a directory, not a file", path);
+        return false;
+    }
     if (probe) {
         fclose(probe);
         return true;

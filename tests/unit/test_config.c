@@ -311,6 +311,8 @@ static const struct bad {
     {"bad-console-pin.conf", 5, "[console] pin: is not a crypt(3) hash (set it with: lifelinectl passwd)"},
     {"bad-counter-not-gpio.conf", 11, "[sensor s1] mode: counter needs a bus of type gpio, and [bus b] is not"},
     {"bad-classes-missing.conf", 4, "[gateway] classes: cannot open configs/no-such-classes.ini: No such file or directory"},
+    /* found by tests/fuzz/fuzz_config: a directory was reported against itself, without this line */
+    {"bad-board-dir.conf", 4, "[gateway] board: configs/../configs is a directory, not a file"},
     {"bad-telemetry.conf", 9, "[sensor s1] telemetry: 'soon' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)"},
 };
 
