@@ -64,7 +64,7 @@ CFLAGS   ?=
 # -ffp-contract=off: no fused multiply-add, so a register decodes to the same
 # double on every architecture (gcc fuses raw * scale + offset on arm64 by
 # default: 4000 * 0.001 - 4 was 8.3e-17 there and 0 here)
-CFLAGS   += -std=gnu11 $(OPT) -g $(WARN) -ffp-contract=off -D_GNU_SOURCE -Igateway -Idrivers
+CFLAGS   += -std=gnu11 $(OPT) -g $(WARN) -ffp-contract=off -D_GNU_SOURCE -Ilib -Igateway -Idrivers
 LDFLAGS  += $(LDSAN)
 
 PKGS     := libmodbus libmosquitto sqlite3 libgpiod libcjson inih
@@ -84,9 +84,11 @@ CFLAGS   += -DLIFELINE_VERSION='"$(VERSION)"'
 CFLAGS   += -DLIFELINE_PROFILES_DIR='"$(PREFIX)/share/lifeline/profiles"'
 
 # --- sources -------------------------------------------------------------
-CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/config_check.c gateway/config_keys.c \
+CORE_SRC := lib/num.c gateway/log.c gateway/loop.c gateway/config.c gateway/config_check.c gateway/config_keys.c \
             gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \
             gateway/strbuf.c gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
+            gateway/ctl_show.c gateway/ctl_bus.c gateway/ctl_change.c gateway/ctl_config.c \
+            gateway/alarms.c gateway/core.c gateway/restore.c gateway/reload.c \
             gateway/uplink.c gateway/actions.c gateway/health.c gateway/gateway.c \
             drivers/bus.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
@@ -136,7 +138,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lpthread -lm
 
--include $(shell find $(addprefix $(B)/,gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
+-include $(shell find $(addprefix $(B)/,lib gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
 check: deps

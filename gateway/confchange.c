@@ -22,6 +22,11 @@ static const char *const settable[] = {
 static const char *const lnames[LEVEL_COUNT] = {[LEVEL_BLUE] = "blue", [LEVEL_YELLOW] = "yellow",
                                                 [LEVEL_ORANGE] = "orange", [LEVEL_RED] = "red"};
 
+const char *const *core_settable_keys(void)
+{
+    return settable;
+}
+
 bool core_settable(const char *key)
 {
     for (int j = 0; settable[j]; j++)

@@ -1,4 +1,5 @@
 #include "ctl.h"
+#include "ctl_int.h"
 
 #include <cjson/cJSON.h>
 #include <crypt.h>
@@ -118,7 +119,7 @@ static void client_free(struct client *c)
         }
     }
     ctl->n_clients--;
-    loop_fd_del(&ctl->g->loop, &c->fd);
+    loop_fd_del(core_loop(ctl->g), &c->fd);
     close(c->fd.fd);
     strbuf_free(&c->op.acc);
     free(c->out);
@@ -132,7 +133,7 @@ static void update_events(struct client *c)
     uint32_t ev = (c->waiting && c->in_len == IN_CAP) ? 0 : EPOLLIN;
     if (c->out_off < c->out_len)
         ev |= EPOLLOUT;
-    loop_fd_set_events(&c->ctl->g->loop, &c->fd, ev);
+    loop_fd_set_events(core_loop(c->ctl->g), &c->fd, ev);
 }
 
 /* Writes what the socket takes; false when the client is gone. */
@@ -232,10 +233,10 @@ static void run_line(struct client *c, char *line)
     int64_t now = loop_clock_ms();
 
     /* a privileged session that was idle too long drops back */
-    if (c->s.privileged && c->s.uid != 0 && now - c->s.active_ms > ctl->g->cfg.console.idle_ms) {
+    int64_t idle_ms = core_config(ctl->g)->console.idle_ms;
+    if (c->s.privileged && c->s.uid != 0 && now - c->s.active_ms > idle_ms) {
         c->s.privileged = false;
-        log_info("console: %s: privileged mode ended after %llds idle", c->s.user,
-                 (long long)(ctl->g->cfg.console.idle_ms / 1000));
+        log_info("console: %s: privileged mode ended after %llds idle", c->s.user, (long long)(idle_ms / 1000));
     }
     c->s.active_ms = now;
     const char *error = ctl_run(&r, line);
@@ -338,10 +339,8 @@ int ctl_bus_request(struct ctl_req *r, struct ctl_op *op, struct bus_write *w)
 {
     struct ctl *ctl = r->ctl;
 
-    if (!r->g->buses)
-        return -EAGAIN;
     w->id = DIAG_ID_BASE | (++ctl->next_id & 0xffffffffffffull);
-    int rc = bus_write(&r->g->buses[op->bus], w);
+    int rc = core_bus_request(r->g, op->bus, w);
     if (rc == 0)
         op->id = w->id;
     return rc;
@@ -496,7 +495,7 @@ static int clear_stale(const char *path, const struct sockaddr_un *sa)
 
 int ctl_open(struct ctl **out, struct gateway *g)
 {
-    const struct cfg_console *cc = &g->cfg.console;
+    const struct cfg_console *cc = &core_config(g)->console;
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     struct ctl *ctl;
     gid_t gid = (gid_t)-1;
@@ -544,7 +543,7 @@ int ctl_open(struct ctl **out, struct gateway *g)
     ctl->g = g;
     snprintf(ctl->path, sizeof(ctl->path), "%s", cc->socket);
     ctl->listen = (struct loop_fd){.fd = fd, .events = EPOLLIN, .cb = on_accept};
-    if ((r = loop_fd_add(&g->loop, &ctl->listen)) < 0) {
+    if ((r = loop_fd_add(core_loop(g), &ctl->listen)) < 0) {
         close(fd);
         free(ctl);
         return r;
@@ -560,7 +559,7 @@ void ctl_close(struct ctl *ctl)
         return;
     while (ctl->clients)
         client_free(ctl->clients);
-    loop_fd_del(&ctl->g->loop, &ctl->listen);
+    loop_fd_del(core_loop(ctl->g), &ctl->listen);
     close(ctl->listen.fd);
     unlink(ctl->path);
     free(ctl);
@@ -572,7 +571,7 @@ const char *ctl_enable(struct ctl_req *r, const char *pin)
 {
     static struct crypt_data cd; /* 32 KB: not on the stack; core thread only */
     struct ctl *ctl = r->ctl;
-    const char *hash = r->g->cfg.console.pin;
+    const char *hash = core_config(r->g)->console.pin;
     int64_t now = loop_clock_ms();
 
     if (r->s->privileged)

@@ -30,114 +30,13 @@
 #define SAMPLE_QUEUE_MIN 1024
 #define SAMPLE_QUEUE_MAX 8192
 
-static unsigned queue_cap(const struct config *cfg)
+unsigned core_queue_cap(const struct config *cfg)
 {
     unsigned n = cfg->n_sensors * 16;
     return n < SAMPLE_QUEUE_MIN ? SAMPLE_QUEUE_MIN : n > SAMPLE_QUEUE_MAX ? SAMPLE_QUEUE_MAX : n;
 }
-#define COMMIT_INTERVAL_MS 1000
 #define SHUTDOWN_PUBACK_MS 2000
 #define TRIM_BATCH 2000
-
-/* Keeps a sensor's state from before its first event of the transaction.
- * Only sensors with events: the others' delay timers must run on, or a
- * delayed alarm could never be raised while commits fail. */
-void core_remember(struct gateway *g, unsigned idx, const struct sensor_rt *before)
-{
-    for (unsigned i = 0; i < g->n_dirty; i++)
-        if (g->dirty[i] == idx)
-            return;
-    g->shadow[g->n_dirty] = *before;
-    g->dirty[g->n_dirty++] = idx;
-}
-
-/* Commits the tick (or, with force, whatever is open). A failed commit
- * rolls back, and the sensors' alarm state goes back with it. */
-static void commit(struct gateway *g, bool force)
-{
-    int r = force ? store_commit(g->store) : store_flush(g->store, g->loop.now_ms, COMMIT_INTERVAL_MS);
-
-    if (store_in_txn(g->store))
-        return;
-    if (r < 0)
-        for (unsigned i = 0; i < g->n_dirty; i++)
-            g->rt[g->dirty[i]] = g->shadow[i];
-    g->n_dirty = 0;
-}
-
-static int alloc_shadow(struct gateway *g, unsigned n)
-{
-    free(g->shadow);
-    free(g->dirty);
-    g->shadow = calloc(n ? n : 1, sizeof(*g->shadow));
-    g->dirty = calloc(n ? n : 1, sizeof(*g->dirty));
-    g->n_dirty = 0;
-    return g->shadow && g->dirty ? 0 : -ENOMEM;
-}
-
-/* One alarm transition: alarms row, event row and outbox row, in the tick's
- * transaction; published only after the commit. */
-void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
-                          const struct rule_event *ev, const char *by)
-{
-    const struct cfg_sensor *s = &g->cfg.sensors[idx];
-    const struct rule_result *res = &ev->r;
-    int64_t *alarm_id = &g->rt[idx].alarm_id[ev->cond];
-    const char *event = alarm_event_name(res->event), *cond = condition_name(ev->cond);
-    char payload[1024];
-    int64_t seq;
-    int r;
-
-    if (store_next_seq(g->store, &seq) < 0)
-        return;
-    if (res->event == EV_RAISED)
-        r = store_alarm_open(g->store, s->name, cond, res->level, ts_ms, alarm_id);
-    else if (res->event == EV_ACKED)
-        r = store_alarm_ack(g->store, *alarm_id, by, ts_ms);
-    else if (res->event == EV_REMINDER)
-        r = 0; /* the alarm row does not change */
-    else
-        r = store_alarm_update(g->store, *alarm_id, res->level, event, ts_ms, res->level != LEVEL_NONE);
-    if (r < 0)
-        return;
-    if (res->event == EV_RAISED || res->event == EV_ESCALATED)
-        g->rt[idx].acked[ev->cond] = false; /* a more severe level needs a new acknowledgement */
-    if (res->event == EV_RAISED || res->event == EV_ESCALATED || res->event == EV_REMINDER)
-        g->rt[idx].told_ms[ev->cond] = g->loop.now_ms;
-    if (res->event == EV_ACKED)
-        g->rt[idx].acked[ev->cond] = true;
-    /* value: the reading; for a rate, the change over the window; for a
-     * fault, the run of bad samples (no unit) */
-    struct alarm_msg m = {
-        .seq = seq, .ts_ms = ts_ms, .alarm_id = *alarm_id, .sensor = s->name, .cls = s->cls,
-        .lifeline = lifeline_names[s->lifeline], .condition = cond, .event = event,
-        .level = level_name(res->level), .prev_level = level_name(res->prev_level),
-        .unit = ev->cond == COND_FAULT ? "" : s->unit, .quality = quality_name(q),
-        .value = ev->value, .has_value = true,
-        .threshold = res->threshold, .has_threshold = res->event != EV_ACKED && res->event != EV_REMINDER,
-        .by = res->event == EV_ACKED ? by : NULL,
-        .maintenance = g->rt[idx].maint_until != 0,
-    };
-    int len = payload_alarm(&m, payload, sizeof(payload));
-    if (len < 0) {
-        log_err("core: sensor '%s': alarm payload does not fit %zu bytes", s->name, sizeof(payload));
-        return;
-    }
-    if (store_add_event(g->store, seq, *alarm_id, ts_ms, event, payload) < 0 ||
-        store_outbox_add(g->store, PRIO_ALARM, seq, g->alarm_topic, payload, (size_t)len, 1) < 0)
-        return;
-    log_info("alarm: sensor '%s' %s %s%s%s at %g %s (threshold %g, was %s), seq %lld", s->name, cond,
-             event, res->level == LEVEL_NONE ? "" : " ", res->level == LEVEL_NONE ? "" : level_name(res->level),
-             ev->value, m.unit, res->threshold, level_name(res->prev_level), (long long)seq);
-    if (res->level == LEVEL_NONE)
-        *alarm_id = 0;
-}
-
-static void emit_event(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
-                       const struct rule_event *ev)
-{
-    core_emit_event_by(g, idx, ts_ms, q, ev, NULL);
-}
 
 static void handle_sample(struct gateway *g, const struct sample *smp)
 {
@@ -178,67 +77,9 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     if (n)
         core_remember(g, smp->sensor, &before);
     for (unsigned i = 0; i < n; i++)
-        emit_event(g, smp->sensor, smp->ts_ms, smp->quality, &ev[i]);
+        core_emit_event_by(g, smp->sensor, smp->ts_ms, smp->quality, &ev[i], NULL);
     if (n)
         g->actions_due = true;
-}
-
-/* A sensor in maintenance (a technician with calibration gas) starts no action. */
-static enum level threshold_level(void *ctx, unsigned sensor)
-{
-    struct gateway *g = ctx;
-    return g->rt[sensor].maint_until ? LEVEL_NONE : g->rt[sensor].st.cond[COND_THRESHOLD].level;
-}
-
-/* Every execution of an action goes to the center on .../event. */
-static void action_done(void *ctx, const struct cfg_action *a, int value, int err)
-{
-    struct gateway *g = ctx;
-    char output[160], topic[320], payload[512];
-    int len;
-
-    if (a->gpio)
-        snprintf(output, sizeof(output), "gpio:%s", a->gpio_line);
-    else
-        snprintf(output, sizeof(output), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
-                 a->kind == REG_COIL ? "coil" : "holding", a->addr);
-    len = payload_action(loop_wallclock_ms(), a->name, output, value,
-                         err ? (err == -EIO ? "read-back differs" : a->gpio ? strerror(-err) : sample_err_text(err)) : NULL,
-                         payload, sizeof(payload));
-    if (len > 0 && uplink_topic(&g->cfg, "event", topic, sizeof(topic)) == 0)
-        store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
-}
-
-static void telemetry_out(void *ctx, const char *payload, size_t len)
-{
-    struct gateway *g = ctx;
-    if (!uplink_send_direct(g->uplink, g->telemetry_topic, payload, len, g->cfg.mqtt.telemetry_qos))
-        store_outbox_add(g->store, PRIO_TELEMETRY, 0, g->telemetry_topic, payload, len, g->cfg.mqtt.telemetry_qos);
-}
-
-/* Actions hold the buses: opened after them, closed before them. */
-static int open_actions(struct gateway *g)
-{
-    int r = actions_open(&g->actions, &g->loop, &g->cfg, g->buses, g->gpio, threshold_level, action_done, g);
-    if (r == 0)
-        actions_update(g->actions); /* alarms that continue after a restart re-assert theirs */
-    return r;
-}
-
-/* The status LEDs: online, and the alarms (unacknowledged or not). */
-static void show_health(struct gateway *g)
-{
-    unsigned active = 0, unacked = 0;
-
-    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
-        for (int c = 0; c < COND_COUNT; c++) {
-            if (!g->rt[i].alarm_id[c])
-                continue;
-            active++;
-            unacked += !g->rt[i].acked[c];
-        }
-    }
-    health_update(g->health, uplink_is_connected(g->uplink), active, unacked);
 }
 
 /* With all, everything queued; else one batch (the loop comes back for more). */
@@ -256,7 +97,7 @@ static void take_samples(struct gateway *g, bool all)
     if (g->actions_due) {
         g->actions_due = false;
         actions_update(g->actions);
-        show_health(g);
+        core_show_health(g);
     }
     if (g->q.dropped != g->dropped_seen) {
         log_warn("core: %llu samples dropped: the core fell behind the buses",
@@ -265,7 +106,7 @@ static void take_samples(struct gateway *g, bool all)
     }
 }
 
-static void drain_samples(struct gateway *g)
+void core_drain_samples(struct gateway *g)
 {
     if (g->q.buf)
         take_samples(g, true);
@@ -287,9 +128,7 @@ static int open_queue(struct gateway *g, unsigned cap)
     return loop_fd_add(&g->loop, &g->q_fd);
 }
 
-/* A reload to a config of another size: the queue is empty (its workers
- * are stopped and drained). */
-static int resize_queue(struct gateway *g, unsigned cap)
+int core_resize_queue(struct gateway *g, unsigned cap)
 {
     uint64_t dropped = g->q.dropped;
     loop_fd_del(&g->loop, &g->q_fd);
@@ -328,7 +167,7 @@ static void before_sleep(struct loop *l, void *ctx)
         core_reload(g);
     }
     telemetry_due(g);
-    commit(g, false);
+    core_commit(g, false);
     uplink_pump(g->uplink); /* (none while a reload reopens it) */
 }
 
@@ -348,107 +187,6 @@ static void trim(struct gateway *g)
     g->trimming = n == TRIM_BATCH;
 }
 
-/* An unacknowledged red alarm is told again every `remind`. */
-static void remind(struct gateway *g, unsigned i)
-{
-    struct sensor_rt *rt = &g->rt[i];
-
-    for (int c = 0; c < COND_COUNT; c++) {
-        if (!rt->alarm_id[c] || rt->acked[c] || rt->maint_until || rt->st.cond[c].level != LEVEL_RED ||
-            g->loop.now_ms - rt->told_ms[c] < g->cfg.sensors[i].remind_ms)
-            continue;
-        struct rule_event ev = {.cond = (enum condition)c, .value = rt->value,
-                                .r = {.event = EV_REMINDER, .level = LEVEL_RED, .prev_level = LEVEL_RED}};
-        core_remember(g, i, rt);
-        emit_event(g, i, loop_wallclock_ms(), rt->quality, &ev);
-    }
-}
-
-#define TIMER_STATE_VERSION 1u
-
-/* The rule state of a sensor whose delay runs, saved with the tick, so a
- * restart continues the delay where it was instead of starting it over. */
-static void save_timer(struct gateway *g, unsigned i)
-{
-    struct sensor_rt *rt = &g->rt[i];
-    bool running = rules_timer_running(&g->cfg.sensors[i].rules, &rt->st);
-    struct {
-        uint32_t version, size;
-        struct sensor_state st;
-    } blob = {TIMER_STATE_VERSION, (uint32_t)sizeof(struct sensor_state), rt->st};
-
-    if (running && store_timer_put(g->store, g->cfg.sensors[i].name, g->loop.now_ms, &blob, sizeof(blob)) == 0)
-        rt->timer_saved = true;
-    else if (!running && rt->timer_saved && store_timer_del(g->store, g->cfg.sensors[i].name) == 0)
-        rt->timer_saved = false;
-}
-
-int core_sensor_index(const struct gateway *g, const char *name)
-{
-    for (unsigned i = 0; i < g->cfg.n_sensors; i++)
-        if (strcmp(g->cfg.sensors[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* The clock of the saved state was the old process's: the time the
- * gateway was down does not count (a delay is for a condition seen to hold). */
-static void restore_timer(void *ctx, const char *sensor, int64_t saved_ms, const void *state, size_t len)
-{
-    struct gateway *g = ctx;
-    struct {
-        uint32_t version, size;
-        struct sensor_state st;
-    } blob;
-    int i = core_sensor_index(g, sensor);
-
-    if (i < 0 || len != sizeof(blob)) {
-        store_timer_del(g->store, sensor);
-        return;
-    }
-    memcpy(&blob, state, sizeof(blob));
-    if (blob.version != TIMER_STATE_VERSION || blob.size != sizeof(struct sensor_state)) {
-        store_timer_del(g->store, sensor);
-        return;
-    }
-    g->rt[i].st = blob.st;
-    rules_state_shift(&g->rt[i].st, g->loop.now_ms - saved_ms);
-    g->rt[i].timer_saved = true;
-    log_info("core: sensor '%s': its delay timers continue", sensor);
-}
-
-void core_set_maintenance(struct gateway *g, unsigned idx, int64_t until_ms)
-{
-    g->rt[idx].maint_until = until_ms;
-    store_maintenance_put(g->store, g->cfg.sensors[idx].name,
-                          until_ms ? loop_wallclock_ms() + (until_ms - g->loop.now_ms) : 0);
-}
-
-static void restore_maintenance(void *ctx, const char *sensor, int64_t until_wall_ms)
-{
-    struct gateway *g = ctx;
-    int64_t left = until_wall_ms - loop_wallclock_ms();
-    int i = core_sensor_index(g, sensor);
-
-    if (i < 0 || left <= 0) {
-        store_maintenance_put(g->store, sensor, 0);
-        return;
-    }
-    g->rt[i].maint_until = g->loop.now_ms + left;
-    log_info("core: sensor '%s': in maintenance for %llds more", sensor, (long long)(left / 1000));
-}
-
-static void restore_counter(void *ctx, const char *sensor, int64_t pulses)
-{
-    struct gateway *g = ctx;
-    int i = core_sensor_index(g, sensor);
-
-    if (i >= 0 && pulses > 0) {
-        g->rt[i].pulses = (uint64_t)pulses;
-        log_info("core: sensor '%s': its count continues from %lld pulses", sensor, (long long)pulses);
-    }
-}
-
 static void on_tick(struct loop *l, struct loop_timer *t)
 {
     struct gateway *g = container_of(t, struct gateway, tick);
@@ -461,215 +199,22 @@ static void on_tick(struct loop *l, struct loop_timer *t)
             ended = true;
             log_info("core: sensor '%s': maintenance over", g->cfg.sensors[i].name);
         }
-        save_timer(g, i);
-        remind(g, i);
+        core_save_timer(g, i);
+        core_remind(g, i);
         struct sensor_rt before = g->rt[i];
         if (!rules_stale(&g->cfg.sensors[i].rules, &g->rt[i].st, l->now_ms, &ev))
             continue;
         core_remember(g, i, &before);
         log_warn("core: sensor '%s': no sample for %llds: stale", g->cfg.sensors[i].name,
                  (long long)(g->cfg.sensors[i].rules.stale_ms / 1000));
-        emit_event(g, i, loop_wallclock_ms(), Q_STALE, &ev);
+        core_emit_event_by(g, i, loop_wallclock_ms(), Q_STALE, &ev, NULL);
     }
     if (ended) {
         uplink_status_changed(g->uplink);
         actions_update(g->actions);
     }
     trim(g);
-    show_health(g);
-}
-
-/* ---- sensors and buses for one config ---- */
-
-static void restore_alarm(void *ctx, const struct alarm_row *row)
-{
-    struct gateway *g = ctx;
-
-    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
-        if (strcmp(g->cfg.sensors[i].name, row->sensor) != 0)
-            continue;
-        for (int c = 0; c < COND_COUNT; c++) {
-            if (strcmp(condition_name((enum condition)c), row->condition) != 0)
-                continue;
-            g->rt[i].alarm_id[c] = row->id;
-            g->rt[i].acked[c] = row->acked;
-            g->rt[i].told_ms[c] = g->loop.now_ms;
-            g->rt[i].st.cond[c].level = row->level; /* (its timers, if saved, are restored) */
-            log_info("core: sensor '%s': %s alarm %lld continues at %s", row->sensor,
-                     row->condition, (long long)row->id, level_name(row->level));
-        }
-        return;
-    }
-}
-
-/* Runtime state for cfg's sensors; a sensor also in old keeps its state. */
-static struct sensor_rt *runtime_for(struct gateway *g, const struct config *cfg,
-                                     const struct config *old, const struct sensor_rt *old_rt)
-{
-    struct sensor_rt *rt = calloc(cfg->n_sensors ? cfg->n_sensors : 1, sizeof(*rt));
-
-    if (!rt)
-        return NULL;
-    for (unsigned i = 0; i < cfg->n_sensors; i++) {
-        const char *name = cfg->sensors[i].name;
-        bool kept = false;
-        for (unsigned j = 0; old && j < old->n_sensors; j++) {
-            if (strcmp(old->sensors[j].name, name) == 0) {
-                rt[i] = old_rt[j];
-                kept = true;
-                break;
-            }
-        }
-        if (kept)
-            continue;
-        rules_sensor_init(&rt[i].st, g->loop.now_ms);
-        if (store_sensor_id(g->store, name, &rt[i].store_id) < 0) {
-            free(rt);
-            return NULL;
-        }
-    }
-    return rt;
-}
-
-/* All workers are told first, then joined: stopping takes the longest
- * bus's current request, not the sum of them. */
-static void buses_stop(struct gateway *g)
-{
-    gpio_close(g->gpio);
-    g->gpio = NULL;
-    for (unsigned i = 0; g->buses && i < g->cfg.n_buses; i++)
-        bus_stop_request(&g->buses[i]);
-    for (unsigned i = 0; g->buses && i < g->cfg.n_buses; i++)
-        bus_stop(&g->buses[i]);
-    free(g->buses);
-    g->buses = NULL;
-}
-
-static int buses_start(struct gateway *g)
-{
-    int r = gpio_open(&g->gpio, &g->loop, &g->cfg, &g->q, g->gen);
-    if (r < 0)
-        return r;
-    g->buses = calloc(g->cfg.n_buses ? g->cfg.n_buses : 1, sizeof(*g->buses));
-    if (!g->buses)
-        return -ENOMEM;
-    for (unsigned i = 0; i < g->cfg.n_buses; i++)
-        g->buses[i].wake_fd = -1; /* so bus_stop on a bus never started closes nothing */
-    for (unsigned i = 0; i < g->cfg.n_buses; i++)
-        if ((r = bus_start(&g->buses[i], &g->cfg, i, &g->q, g->gen)) < 0)
-            return r;
-    return 0;
-}
-
-static int open_telemetry(struct gateway *g)
-{
-    if (uplink_topic(&g->cfg, "telemetry", g->telemetry_topic, sizeof(g->telemetry_topic)) < 0)
-        return -ENAMETOOLONG;
-    return telemetry_open(&g->telemetry, &g->cfg, telemetry_out, g);
-}
-
-static int open_uplink(struct gateway *g)
-{
-    struct uplink_identity id = {.boot = store_boot_count(g->store), .sensors = g->cfg.n_sensors,
-                                 .maintenance = commands_maintenance_list, .ctx = g};
-
-    if (uplink_topic(&g->cfg, "alarm", g->alarm_topic, sizeof(g->alarm_topic)) < 0 ||
-        uplink_topic(&g->cfg, "reply/", g->reply_topic, sizeof(g->reply_topic)) < 0)
-        return -ENAMETOOLONG;
-    return uplink_open(&g->uplink, &g->loop, &g->cfg, g->store, &id, commands_on_message, g);
-}
-
-/* Sensors gone from the config take their open alarms with them: the
- * center is told they cleared, rather than left with alarms nobody closes. */
-static void close_removed(struct gateway *g, const struct config *next)
-{
-    for (unsigned i = 0; i < g->cfg.n_sensors; i++) {
-        bool kept = false;
-        for (unsigned j = 0; j < next->n_sensors && !kept; j++)
-            kept = strcmp(g->cfg.sensors[i].name, next->sensors[j].name) == 0;
-        for (int c = 0; !kept && c < COND_COUNT; c++) {
-            if (!g->rt[i].alarm_id[c])
-                continue;
-            core_remember(g, i, &g->rt[i]);
-            struct rule_event ev = {.cond = (enum condition)c, .value = g->rt[i].value,
-                                    .r = {.event = EV_CLEARED, .level = LEVEL_NONE,
-                                          .prev_level = g->rt[i].st.cond[c].level}};
-            log_info("config: sensor '%s' removed: its %s alarm is cleared",
-                     g->cfg.sensors[i].name, condition_name((enum condition)c));
-            emit_event(g, i, loop_wallclock_ms(), g->rt[i].quality, &ev);
-        }
-    }
-}
-
-void core_reload(struct gateway *g)
-{
-    struct config next;
-    char err[CFG_ERR_MAX];
-
-    if (config_load(g->cfg.path, &next, err, sizeof(err)) < 0) {
-        log_err("config: reload refused, running config kept: %s", err);
-        return;
-    }
-    if (strcmp(next.store.path, g->cfg.store.path) != 0)
-        log_warn("config: [store] path change takes effect at the next restart");
-    snprintf(next.store.path, sizeof(next.store.path), "%s", g->cfg.store.path);
-    store_outbox_limits(g->store, next.store.outbox_max, next.store.outbox_max_bytes,
-                        next.store.outbox_alarm_max);
-    store_cache(g->store, next.store.cache_bytes);
-    /* What the old workers read is still theirs to report. */
-    actions_close(g->actions);
-    g->actions = NULL;
-    buses_stop(g);
-    drain_samples(g);
-    if (queue_cap(&next) != g->q.cap && resize_queue(g, queue_cap(&next)) < 0) {
-        log_err("config: reload failed: no sample queue; stopping");
-        config_free(&next);
-        loop_stop(&g->loop);
-        return;
-    }
-    ctl_buses_gone(g->ctl);
-    telemetry_flush(g->telemetry, loop_wallclock_ms());
-    telemetry_close(g->telemetry); /* it points into the old config */
-    g->telemetry = NULL;
-    commit(g, true);
-    struct sensor_rt *rt = runtime_for(g, &next, &g->cfg, g->rt);
-    if (!rt) {
-        log_err("config: reload failed: out of memory or store error; stopping");
-        config_free(&next);
-        loop_stop(&g->loop);
-        return;
-    }
-    close_removed(g, &next);
-    commit(g, true); /* the shadows index the old sensors */
-    log_open(next.gateway.log, next.gateway.log_level);
-    bool relink = strcmp(next.gateway.id, g->cfg.gateway.id) != 0 ||
-                  strcmp(next.gateway.site, g->cfg.gateway.site) != 0 ||
-                  memcmp(&next.mqtt, &g->cfg.mqtt, sizeof(next.mqtt)) != 0 ||
-                  next.n_sensors != g->cfg.n_sensors;
-    if (relink) {
-        /* no waiting for the PUBACK here: the loop must keep going */
-        uplink_shutdown(g->uplink, 0);
-        uplink_close(g->uplink);
-        g->uplink = NULL;
-    }
-    config_free(&g->cfg);
-    free(g->rt);
-    g->cfg = next;
-    g->rt = rt;
-    g->gen++;
-    if (alloc_shadow(g, g->cfg.n_sensors) < 0) {
-        log_err("config: reload failed: out of memory; stopping");
-        loop_stop(&g->loop);
-        return;
-    }
-    if ((relink && open_uplink(g) < 0) || open_telemetry(g) < 0 || buses_start(g) < 0 ||
-        open_actions(g) < 0) {
-        log_err("config: reload failed to restart; stopping");
-        loop_stop(&g->loop);
-        return;
-    }
-    show_health(g);
-    log_info("config: reloaded %s: %u buses, %u sensors", g->cfg.path, g->cfg.n_buses, g->cfg.n_sensors);
+    core_show_health(g);
 }
 
 static void on_signal(struct loop *l, struct loop_fd *f, uint32_t events)
@@ -709,6 +254,17 @@ static int setup_signals(struct gateway *g)
     return loop_fd_add(&g->loop, &g->sig_fd);
 }
 
+/* cmd/reboot (core_reboot): stop after the reply had time to leave, then
+ * exec again. */
+static void on_reboot(struct loop *l, struct loop_timer *t)
+{
+    struct gateway *g = container_of(t, struct gateway, reboot_timer);
+
+    log_info("core: restarting, as the center asked");
+    g->reboot = true;
+    loop_stop(l);
+}
+
 static int start(struct gateway *g)
 {
     int r;
@@ -722,33 +278,28 @@ static int start(struct gateway *g)
                         g->cfg.store.outbox_alarm_max);
     store_cache(g->store, g->cfg.store.cache_bytes);
     if (store_reset_path(g->store)) {
-        char topic[320], payload[PATH_MAX + 128];
+        char payload[PATH_MAX + 128];
         int len = payload_store_reset(loop_wallclock_ms(), store_reset_path(g->store), payload, sizeof(payload));
-        if (len > 0 && uplink_topic(&g->cfg, "event", topic, sizeof(topic)) == 0)
-            store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
+        if (len > 0)
+            core_send(g, "event", payload, (size_t)len);
     }
-    g->rt = runtime_for(g, &g->cfg, NULL, NULL);
-    if (!g->rt || alloc_shadow(g, g->cfg.n_sensors) < 0)
+    g->rt = core_runtime_for(g, &g->cfg, NULL, NULL);
+    if (!g->rt || core_alloc_shadow(g, g->cfg.n_sensors) < 0)
         return -ENOMEM;
     g->loop.now_ms = loop_clock_ms();
-    if ((r = store_timers(g->store, restore_timer, g)) < 0 ||
-        (r = store_active_alarms(g->store, restore_alarm, g)) < 0 ||
-        (r = store_maintenance(g->store, restore_maintenance, g)) < 0 ||
-        (r = store_counters(g->store, restore_counter, g)) < 0)
+    if ((r = core_restore(g)) < 0 || (r = open_queue(g, core_queue_cap(&g->cfg))) < 0)
         return r;
-    if ((r = open_queue(g, queue_cap(&g->cfg))) < 0)
-        return r;
-    if ((r = loop_timer_add(&g->loop, &g->reboot_timer, commands_on_reboot)) < 0 ||
+    if ((r = loop_timer_add(&g->loop, &g->reboot_timer, on_reboot)) < 0 ||
         (r = loop_timer_add(&g->loop, &g->tick, on_tick)) < 0 ||
         (r = loop_timer_add(&g->loop, &g->tm_timer, on_tm_timer)) < 0 ||
         (r = loop_timer_set(&g->tick, COMMIT_INTERVAL_MS, COMMIT_INTERVAL_MS)) < 0)
         return r;
-    if ((r = open_uplink(g)) < 0 || (r = open_telemetry(g)) < 0)
+    if ((r = core_open_uplink(g)) < 0 || (r = core_open_telemetry(g)) < 0)
         return r;
-    if ((r = buses_start(g)) < 0 || (r = open_actions(g)) < 0 ||
+    if ((r = core_buses_start(g)) < 0 || (r = core_open_actions(g)) < 0 ||
         (r = health_open(&g->health, &g->loop, &g->cfg, &g->gpio)) < 0)
         return r;
-    show_health(g);
+    core_show_health(g);
     if ((r = ctl_open(&g->ctl, g)) < 0)
         log_err("console: no control socket (%s): lifelinectl cannot reach this daemon", strerror(-r));
     loop_set_before_sleep(&g->loop, before_sleep, g);
@@ -770,13 +321,13 @@ static void stop(struct gateway *g)
     g->actions = NULL;
     health_close(g->health);
     g->health = NULL;
-    buses_stop(g);
-    drain_samples(g);
+    core_buses_stop(g);
+    core_drain_samples(g);
     if (g->telemetry)
         telemetry_flush(g->telemetry, loop_wallclock_ms());
     telemetry_close(g->telemetry);
     if (g->store)
-        commit(g, true);
+        core_commit(g, true);
     if (g->uplink) {
         uplink_pump(g->uplink);
         uplink_shutdown(g->uplink, SHUTDOWN_PUBACK_MS);
@@ -812,6 +363,11 @@ int gateway_open(struct config *cfg, struct gateway **out)
     g->tick.f.fd = g->reboot_timer.f.fd = g->tm_timer.f.fd = -1;
     g->gen = 1;
     return start(g);
+}
+
+struct ctl *gateway_ctl(struct gateway *g)
+{
+    return g->ctl;
 }
 
 void gateway_close(struct gateway *g)

@@ -21,5 +21,7 @@ int gateway_run(struct config *cfg);
 struct gateway;
 int gateway_open(struct config *cfg, struct gateway **out);
 void gateway_close(struct gateway *g);
+/* Its control socket, for a harness that plays a console client. */
+struct ctl *gateway_ctl(struct gateway *g);
 
 #endif

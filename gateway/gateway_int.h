@@ -1,5 +1,8 @@
-/* gateway_int: the core's state, shared by gateway.c (samples, rules,
- * events, reload) and commands.c (the center's commands). Private to them. */
+/* gateway_int: the core's state, shared by the core's own files: gateway.c
+ * (samples, tick, start and stop), alarms.c (events, ack, maintenance),
+ * restore.c (state that outlives a restart), reload.c (a new config),
+ * confchange.c and core.c (the queries of front ends). Front ends include
+ * core.h, never this. */
 #ifndef LIFELINE_GATEWAY_INT_H
 #define LIFELINE_GATEWAY_INT_H
 
@@ -10,6 +13,7 @@
 #include "actions.h"
 #include "bus.h"
 #include "config.h"
+#include "core.h"
 #include "loop.h"
 #include "rules.h"
 #include "store.h"
@@ -17,6 +21,7 @@
 #include "uplink.h"
 
 #define GATEWAY_SAMPLE_BATCH 256
+#define COMMIT_INTERVAL_MS 1000 /* the tick: readings are committed at least this often */
 
 struct sensor_rt {
     int64_t store_id;
@@ -71,41 +76,56 @@ struct gateway {
     int64_t started_ms;     /* monotonic */
 };
 
+/* ---- alarms.c ---- */
+
 /* Keeps a sensor's state from before its first event of the transaction. */
 void core_remember(struct gateway *g, unsigned idx, const struct sensor_rt *before);
 /* One alarm transition: alarms row, event row and outbox row, in the tick's
  * transaction; by: who acknowledged (acked events), else NULL. */
 void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
                         const struct rule_event *ev, const char *by);
+/* Commits the tick (or, with force, whatever is open); a failed commit
+ * puts the sensors' alarm state back. */
+void core_commit(struct gateway *g, bool force);
+int core_alloc_shadow(struct gateway *g, unsigned n);
 /* Puts a sensor in maintenance until the monotonic time until_ms (0: ends
  * it), in the store too, so that it outlives a restart. */
 void core_set_maintenance(struct gateway *g, unsigned idx, int64_t until_ms);
-/* confchange.c: a change of sensor keys in the config file, from the
- * center or the console. value NULL removes the sensor's own value. */
-#define CONFCHANGE_MAX 32
-struct sensor_edit {
-    const char *sensor, *key, *value;
-};
-/* Whether a key may be changed that way. */
-bool core_settable(const char *key);
-/* Edits, checks the whole config, writes it atomically (previous kept as
- * FILE.prev) and reloads before the loop sleeps. 0, or -1 with err. */
-int core_config_change(struct gateway *g, const struct sensor_edit *e, unsigned n, const char *who, char *err,
-                       size_t errlen);
-/* Puts FILE.prev back (checked first; the current becomes FILE.prev). */
-int core_config_rollback(struct gateway *g, const char *who, char *err, size_t errlen);
-/* Writes [console] pin = HASH (lifelinectl passwd). */
-int core_config_console_pin(struct gateway *g, const char *hash, const char *who, char *err, size_t errlen);
-/* The index of a sensor of the running config by name, or -1. */
-int core_sensor_index(const struct gateway *g, const char *name);
+/* The sensors in maintenance, for the status (uplink_identity). */
+unsigned core_maintenance_list(void *ctx, const char **names, unsigned max);
+/* An unacknowledged red alarm is told again every `remind`. */
+void core_remind(struct gateway *g, unsigned idx);
+/* The status LEDs: online, and the alarms (unacknowledged or not). */
+void core_show_health(struct gateway *g);
+
+/* ---- gateway.c: the sample queue ---- */
+
+/* Its size for a config. */
+unsigned core_queue_cap(const struct config *cfg);
+/* A reload to a config of another size: the queue is empty (its workers
+ * are stopped and drained). */
+int core_resize_queue(struct gateway *g, unsigned cap);
+/* Takes everything the workers queued. */
+void core_drain_samples(struct gateway *g);
+
+/* ---- restore.c ---- */
+
+/* Alarms, delay timers, maintenance and counters as the store kept them. */
+int core_restore(struct gateway *g);
+/* Saves (or drops) a sensor's running delay with the tick. */
+void core_save_timer(struct gateway *g, unsigned idx);
+
+/* ---- reload.c ---- */
+
+/* Runtime state for cfg's sensors; a sensor also in old keeps its state. */
+struct sensor_rt *core_runtime_for(struct gateway *g, const struct config *cfg, const struct config *old,
+                                   const struct sensor_rt *old_rt);
+int core_buses_start(struct gateway *g);
+void core_buses_stop(struct gateway *g);
+int core_open_uplink(struct gateway *g);
+int core_open_telemetry(struct gateway *g);
+int core_open_actions(struct gateway *g);
 /* Reads the config file again and applies it (SIGHUP, cmd/set). */
 void core_reload(struct gateway *g);
-
-/* commands.c: a command from the center (uplink_cmd_fn) */
-void commands_on_message(void *ctx, const char *name, const char *payload, size_t len);
-/* The reboot timer's callback: stops the loop for a restart. */
-void commands_on_reboot(struct loop *l, struct loop_timer *t);
-/* The sensors in maintenance, for the status. */
-unsigned commands_maintenance_list(void *ctx, const char **names, unsigned max);
 
 #endif

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "commands.h"
 #include "fuzz_gw.h"
-#include "gateway_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

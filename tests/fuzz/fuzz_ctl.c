@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "ctl.h"
+#include "ctl_int.h"
 #include "fuzz_gw.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct gateway *g = fuzz_gateway();
     struct ctl_session s = {.uid = 1000, .pid = 1};
     struct ctl_op op = {0};
-    struct ctl_req r = {.g = g, .ctl = g->ctl, .s = &s, .op = &op};
+    struct ctl_req r = {.g = g, .ctl = gateway_ctl(g), .s = &s, .op = &op};
     char line[CTL_LINE_MAX];
 
     if (size < 1 || size > CTL_LINE_MAX)
