@@ -123,7 +123,7 @@ $(B)/lifelined: $(B)/gateway/main.o $(LIBCORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 $(B)/lifelinectl: $(B)/gateway/lifelinectl.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libedit)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libedit libcjson)
 
 $(B)/lifeline-sim: $(B)/tests/sim/lifeline-sim.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libmodbus) -lm

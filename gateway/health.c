@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/watchdog.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "num.h"
 
 #define BLINK_TICK_MS 125
 
@@ -191,8 +193,9 @@ static void open_systemd(struct health *h)
         h->sd_addr.sun_path[0] = '\0'; /* an abstract socket */
     h->sd_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     /* WatchdogSec=: a keep-alive at half the interval, from the core loop */
-    long long us = usec ? strtoll(usec, NULL, 10) : 0;
-    if (us <= 0 || (pid && strtol(pid, NULL, 10) != (long)getpid()))
+    long long us = 0, for_pid = 0;
+    if (!usec || num_parse_ll(usec, 1, INT64_MAX, &us) < 0 ||
+        (pid && (num_parse_ll(pid, 1, INT32_MAX, &for_pid) < 0 || for_pid != (long long)getpid())))
         return;
     int64_t every = us / 2000 > 0 ? us / 2000 : 1;
     if (loop_timer_add(h->loop, &h->sd_feed, on_sd_feed) < 0 || loop_timer_set(&h->sd_feed, every, every) < 0) {

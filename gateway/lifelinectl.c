@@ -4,6 +4,7 @@
  * with a command: one-shot, for scripts; with stdin not a terminal: one
  * command per line, one session. Exit status 0 when every command
  * succeeded, 1 when one failed, 2 when the daemon cannot be reached. */
+#include <cjson/cJSON.h>
 #include <editline/readline.h>
 #include <errno.h>
 #include <getopt.h>
@@ -332,12 +333,14 @@ static void prompt(char *buf, size_t len)
     int alarms = -1;
 
     if (request("--json show status", stdout, &body, true) == 0 && body) {
-        char *p = strstr(body, "\"gateway\":\"");
-        if (p)
-            sscanf(p + 11, "%63[^\"]", id);
-        p = strstr(body, "\"active_alarms\":");
-        if (p)
-            alarms = atoi(p + 16);
+        cJSON *st = cJSON_Parse(body);
+        const cJSON *gw = cJSON_GetObjectItemCaseSensitive(st, "gateway");
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(st, "active_alarms");
+        if (cJSON_IsString(gw))
+            snprintf(id, sizeof(id), "%s", gw->valuestring);
+        if (cJSON_IsNumber(n) && n->valuedouble >= 0 && n->valuedouble < 1e6)
+            alarms = (int)n->valuedouble;
+        cJSON_Delete(st);
     }
     free(body);
     if (alarms > 0)
