@@ -130,7 +130,7 @@ $(B)/lifeline-sim: $(B)/tests/sim/lifeline-sim.o
 
 CENTER_SRC := center/main.c center/common.c center/conn.c center/watch.c center/serve.c center/db.c \
               center/query.c center/send.c
-$(B)/lifeline-center: $(CENTER_SRC:%.c=$(B)/%.o)
+$(B)/lifeline-center: $(CENTER_SRC:%.c=$(B)/%.o) $(B)/lib/num.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson sqlite3) -lpaho-mqtt3as -lpthread -lm
 
 $(B)/tests/%: tests/unit/%.c $(LIBCORE)

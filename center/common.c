@@ -3,7 +3,6 @@
  * safe for a terminal, clocks, signals, the typed reading of payload fields
  * and the pieces of a displayed line.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "center.h"
+#include "num.h"
 
 void line_add(struct line *l, const char *fmt, ...)
 {
@@ -114,19 +114,14 @@ void upcase(char *out, size_t size, const char *in)
     out[i] = '\0';
 }
 
-/* strtol with every check atoi skips: empty, trailing junk, range. */
+/* lib/num.c's strict parse, at the width of long. */
 int parse_long(const char *s, long min, long max, long *out)
 {
-    char *end;
-    long v;
+    long long v;
 
-    if (!isdigit((unsigned char)s[0]) && s[0] != '-')
+    if (num_parse_ll(s, min, max, &v) < 0)
         return -EINVAL;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno == ERANGE || v < min || v > max)
-        return -EINVAL;
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
