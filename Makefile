@@ -64,7 +64,7 @@ CFLAGS   ?=
 # -ffp-contract=off: no fused multiply-add, so a register decodes to the same
 # double on every architecture (gcc fuses raw * scale + offset on arm64 by
 # default: 4000 * 0.001 - 4 was 8.3e-17 there and 0 here)
-CFLAGS   += -std=gnu11 $(OPT) -g $(WARN) -ffp-contract=off -D_GNU_SOURCE -Igateway -Idrivers
+CFLAGS   += -std=gnu11 $(OPT) -g $(WARN) -ffp-contract=off -D_GNU_SOURCE
 LDFLAGS  += $(LDSAN)
 
 PKGS     := libmodbus libmosquitto sqlite3 libgpiod libcjson inih
@@ -83,10 +83,24 @@ VERSION  := $(shell cat VERSION)
 CFLAGS   += -DLIFELINE_VERSION='"$(VERSION)"'
 CFLAGS   += -DLIFELINE_PROFILES_DIR='"$(PREFIX)/share/lifeline/profiles"'
 
+# --- include paths: dependencies run one way -------------------------------
+# lib/ (log, loop, strbuf) sees only itself; drivers/ sees lib/; gateway/ sees
+# both. So a driver that includes a gateway header does not compile. center/
+# includes only its own headers (found beside the source); tests, fuzz targets
+# and benchmarks see everything. tests/layout/check_layout.py checks the rest.
+INC_lib     := -Ilib
+INC_drivers := -Ilib -Idrivers -Igateway
+INC_gateway := -Ilib -Idrivers -Igateway
+INC_center  :=
+INC_tests   := $(INC_gateway)
+INC_bench   := $(INC_gateway)
+# the include path of a source file, by its top-level folder
+inc_for = $(INC_$(firstword $(subst /, ,$(1))))
+
 # --- sources -------------------------------------------------------------
-CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/config_check.c gateway/config_keys.c \
+CORE_SRC := lib/log.c lib/loop.c lib/strbuf.c gateway/config.c gateway/config_check.c gateway/config_keys.c \
             gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \
-            gateway/strbuf.c gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
+            gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
             gateway/uplink.c gateway/actions.c gateway/health.c gateway/gateway.c \
             drivers/bus.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
@@ -102,7 +116,7 @@ all: $(BINS) $(UNIT_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(call inc_for,$<) -MMD -MP -c $< -o $@
 
 # config/classes.ini is compiled in: a gateway always has its class defaults.
 $(B)/gen/classes_ini.c: config/classes.ini
@@ -133,10 +147,10 @@ $(B)/lifeline-center: $(CENTER_SRC:%.c=$(B)/%.o)
 
 $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
+	$(CC) $(CFLAGS) $(INC_tests) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lpthread -lm
 
--include $(shell find $(addprefix $(B)/,gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
+-include $(shell find $(addprefix $(B)/,lib gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
 check: deps
@@ -209,7 +223,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_gw.h $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(INC_tests) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
 
 # --- ARM: cross builds, and their tests under qemu-user --------------------
 CROSS_DEPS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user
