@@ -25,84 +25,6 @@ static const struct bus_ops *ops_for(enum bus_type t)
     }
 }
 
-int sampleq_init(struct sampleq *q, unsigned cap)
-{
-    memset(q, 0, sizeof(*q));
-    q->buf = calloc(cap, sizeof(*q->buf));
-    if (!q->buf)
-        return -ENOMEM;
-    q->cap = cap;
-    q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (q->efd < 0) {
-        free(q->buf);
-        return -errno;
-    }
-    pthread_mutex_init(&q->mu, NULL);
-    return 0;
-}
-
-void sampleq_free(struct sampleq *q)
-{
-    if (!q->buf)
-        return;
-    close(q->efd);
-    pthread_mutex_destroy(&q->mu);
-    free(q->buf);
-    q->buf = NULL;
-}
-
-void sampleq_push(struct sampleq *q, const struct sample *s)
-{
-    sampleq_push_n(q, s, 1);
-}
-
-void sampleq_push_n(struct sampleq *q, const struct sample *s, unsigned n)
-{
-    bool was_empty;
-
-    pthread_mutex_lock(&q->mu);
-    was_empty = q->count == 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (q->count == q->cap) {
-            q->head = (q->head + 1) % q->cap;
-            q->count--;
-            q->dropped++;
-        }
-        q->buf[(q->head + q->count) % q->cap] = s[i];
-        q->count++;
-    }
-    pthread_mutex_unlock(&q->mu);
-    if (was_empty) {
-        uint64_t one = 1;
-        /* Cannot fail short of a full counter, which the core's drain prevents. */
-        if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            log_err("bus: eventfd write: %s", strerror(errno));
-    }
-}
-
-unsigned sampleq_drain(struct sampleq *q, struct sample *out, unsigned max)
-{
-    uint64_t v;
-    unsigned n = 0;
-
-    if (read(q->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        log_err("bus: eventfd read: %s", strerror(errno));
-    pthread_mutex_lock(&q->mu);
-    while (q->count && n < max) {
-        out[n++] = q->buf[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-    }
-    pthread_mutex_unlock(&q->mu);
-    /* Left-overs must wake the core again. */
-    if (n == max) {
-        uint64_t one = 1;
-        if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            log_err("bus: eventfd write: %s", strerror(errno));
-    }
-    return n;
-}
-
 /* ---- statistics ---- */
 
 enum bus_err bus_classify(int err)
@@ -232,11 +154,6 @@ static void emit_fault(struct bus *b, const struct plan_group *g, int err)
     emit_flush(b, &e);
 }
 
-static const char *err_text(int err)
-{
-    return modbus_strerror(err < 0 ? -err : err);
-}
-
 /* The back-off state is read by bus_stats from other threads: changed
  * under stats_mu. */
 static void slave_failed(struct bus *b, struct slave_state *sl, int err, int64_t now)
@@ -257,7 +174,7 @@ static void slave_failed(struct bus *b, struct slave_state *sl, int err, int64_t
     pthread_mutex_unlock(&b->stats_mu);
     if (first)
         log_warn("bus '%s': unit %u not answering (%s) after %u failed polls, backing off up to %llds",
-                 b->bcfg->name, sl->unit, err_text(err), fails,
+                 b->bcfg->name, sl->unit, sample_err_text(err), fails,
                  (long long)(b->bcfg->backoff_max_ms / 1000));
 }
 
@@ -454,7 +371,7 @@ static void do_write(struct bus *b, const struct bus_write *w, uint16_t *regs)
     if (r)
         log_warn("bus '%s': write to unit %u %s %u (%u values) failed: %s", b->bcfg->name, w->unit,
                  reg_kind_names[w->kind], w->addr, w->count,
-                 r == -EIO ? "read-back differs" : err_text(r));
+                 r == -EIO ? "read-back differs" : sample_err_text(r));
     sampleq_push(b->q, &done);
 }
 
@@ -481,7 +398,7 @@ static bool ensure_open(struct bus *b, int64_t *retry_ms, bool *failing)
     }
     if (!*failing)
         log_warn("bus '%s': cannot open: %s, retrying with back-off up to %ds",
-                 b->bcfg->name, err_text(r), BUS_RETRY_MAX_MS / 1000);
+                 b->bcfg->name, sample_err_text(r), BUS_RETRY_MAX_MS / 1000);
     *failing = true;
     return false;
 }

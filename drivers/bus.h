@@ -53,24 +53,6 @@ struct bus_ops {
     void (*close)(struct bus *b);
 };
 
-/* Bounded, mutex-protected queue of samples from all workers to the core;
- * efd becomes readable when the queue turns non-empty. */
-struct sampleq {
-    pthread_mutex_t mu;
-    struct sample *buf;
-    unsigned cap, head, count;
-    uint64_t dropped; /* oldest samples overwritten because the core fell behind */
-    int efd;
-};
-
-int sampleq_init(struct sampleq *q, unsigned cap);
-void sampleq_free(struct sampleq *q);
-void sampleq_push(struct sampleq *q, const struct sample *s);
-/* n samples at once: one lock, at most one wake-up of the core. */
-void sampleq_push_n(struct sampleq *q, const struct sample *s, unsigned n);
-/* Core side: clears the eventfd and takes up to max samples. */
-unsigned sampleq_drain(struct sampleq *q, struct sample *out, unsigned max);
-
 /* Errors by kind, as the console and the status message show them. */
 enum bus_err { BERR_TIMEOUT, BERR_CRC, BERR_EXCEPTION, BERR_BAD_REPLY, BERR_CONNECTION, BERR_KINDS };
 #define BUS_LAT_BUCKETS 24 /* latency histogram: bucket i holds [2^i, 2^(i+1)) us */
