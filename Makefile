@@ -89,7 +89,7 @@ CFLAGS   += -DLIFELINE_PROFILES_DIR='"$(PREFIX)/share/lifeline/profiles"'
 # includes only its own headers (found beside the source); tests, fuzz targets
 # and benchmarks see everything. tests/layout/check_layout.py checks the rest.
 INC_lib     := -Ilib
-INC_drivers := -Ilib -Idrivers -Igateway
+INC_drivers := -Ilib -Idrivers
 INC_gateway := -Ilib -Idrivers -Igateway
 INC_center  :=
 INC_tests   := $(INC_gateway)
@@ -98,11 +98,11 @@ INC_bench   := $(INC_gateway)
 inc_for = $(INC_$(firstword $(subst /, ,$(1))))
 
 # --- sources -------------------------------------------------------------
-CORE_SRC := lib/log.c lib/loop.c lib/strbuf.c gateway/config.c gateway/config_check.c gateway/config_keys.c \
+CORE_SRC := lib/log.c lib/loop.c lib/strbuf.c gateway/config.c gateway/config_field.c gateway/config_check.c gateway/config_keys.c \
             gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \
             gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
             gateway/uplink.c gateway/actions.c gateway/health.c gateway/gateway.c \
-            drivers/bus.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
+            drivers/bus.c drivers/field.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
 LIBCORE  := $(B)/liblifeline.a
 

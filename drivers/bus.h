@@ -15,7 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "decode.h"
+#include "field.h"
 #include "plan.h"
 #include "sample.h"
 
@@ -47,7 +48,7 @@ struct bus_ops {
      * Sets b->broken when the connection must be re-opened. */
     int (*read)(struct bus *b, const struct plan_group *g, uint16_t *regs);
     /* Buses without registers (sim) compute each sensor's value instead. */
-    enum quality (*value)(struct bus *b, const struct cfg_sensor *s, double *value);
+    enum quality (*value)(struct bus *b, const struct point *s, double *value);
     /* Performs one write (no read-back: bus.c does that with read). 0 or -error. */
     int (*write)(struct bus *b, const struct bus_write *w);
     void (*close)(struct bus *b);
@@ -76,8 +77,8 @@ struct slave_state {
 };
 
 struct bus {
-    const struct config *cfg;   /* read-only while the worker runs */
-    const struct cfg_bus *bcfg;
+    const struct field *f;      /* read-only while the worker runs */
+    const struct bus_params *p; /* f->buses[index] */
     const struct bus_ops *ops;
     struct plan plan;
     struct slave_state *slaves; /* by plan slave index */
@@ -97,14 +98,15 @@ struct bus {
     bool diag_last;             /* the last request was a diagnostic read: a poll goes next */
     struct bus_write writes[BUS_WRITE_QUEUE];
     unsigned w_head, w_count;
-    unsigned index;             /* in cfg->buses */
+    unsigned index;             /* in f->buses */
     pthread_mutex_t stats_mu;   /* guards counts and slaves[].counts */
     struct bus_counts counts;
     uint64_t reconnects;
 };
 
-/* Starts the worker for cfg->buses[index]. 0 or -errno. */
-int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sampleq *q, uint32_t gen);
+/* Starts the worker for f->buses[index], which polls the points on it;
+ * f must outlive the worker (until bus_stop). 0 or -errno. */
+int bus_start(struct bus *b, const struct field *f, unsigned index, struct sampleq *q, uint32_t gen);
 /* Tells the worker to stop, without waiting: stop many buses in parallel
  * with bus_stop_request on each, then bus_stop on each. */
 void bus_stop_request(struct bus *b);

@@ -291,39 +291,39 @@ static int apply_all(struct build *b, const struct sect *sc, const char *file, v
 static void sensor_defaults(struct cfg_sensor *s)
 {
     memset(s, 0, sizeof(*s));
-    s->unit_id = 1;
-    s->reg = (struct reg_format){.kind = REG_HOLDING, .type = TYPE_UINT16, .order = ORDER_ABCD,
+    s->io.unit_id = 1;
+    s->io.reg = (struct reg_format){.kind = REG_HOLDING, .type = TYPE_UINT16, .order = ORDER_ABCD,
                                  .scale = 1.0};
-    s->poll_ms = 1000;
-    s->sim = (struct cfg_sim){.wave = WAVE_CONST, .period_ms = 60000};
+    s->io.poll_ms = 1000;
+    s->io.sim = (struct sim_params){.wave = WAVE_CONST, .period_ms = 60000};
     s->rate_window_ms = 60000;
     s->rate_level = LEVEL_YELLOW;
     s->fault_after = 3;
     s->remind_ms = 15 * 60000;
     s->fault_level = LEVEL_YELLOW;
     s->telemetry_ms = 60000;
-    s->debounce_ms = 20;
-    s->per_pulse = 1;
-    s->rate_per = RATE_PER_H;
-    s->count_window_ms = 60000;
+    s->io.debounce_ms = 20;
+    s->io.per_pulse = 1;
+    s->io.rate_per = RATE_PER_H;
+    s->io.count_window_ms = 60000;
     s->deadband = -1;
 }
 
 static void bus_defaults(struct cfg_bus *b)
 {
     memset(b, 0, sizeof(*b));
-    b->port = 502;
-    b->baud = 9600;
-    b->parity = 'N';
-    b->data_bits = 8;
-    b->stop_bits = 1;
-    b->timeout_ms = 500;
-    b->byte_timeout_ms = 0; /* set in check_bus: 20 ms on rtu, 500 ms on tcp */
-    b->frame_delay_ms = -1; /* set in check_bus: rtu 3.5 characters rounded up to ms (2 ms above 19200); tcp 0 */
-    b->backoff_after = 3;
-    b->backoff_max_ms = 60000;
-    b->max_gap = 8;
-    b->max_registers = 125;
+    b->p.port = 502;
+    b->p.baud = 9600;
+    b->p.parity = 'N';
+    b->p.data_bits = 8;
+    b->p.stop_bits = 1;
+    b->p.timeout_ms = 500;
+    b->p.byte_timeout_ms = 0; /* set in check_bus: 20 ms on rtu, 500 ms on tcp */
+    b->p.frame_delay_ms = -1; /* set in check_bus: rtu 3.5 characters rounded up to ms (2 ms above 19200); tcp 0 */
+    b->p.backoff_after = 3;
+    b->p.backoff_max_ms = 60000;
+    b->p.max_gap = 8;
+    b->p.max_registers = 125;
 }
 
 static struct cfg_sensor *new_sensor(struct build *b, const char *name, const char *file, int line)
@@ -496,29 +496,15 @@ static int load_board(struct build *b)
                 return cfg_fail(&b->err, "a line's name is 1 to 47 letters, digits, '-', '_' or '.'");
             if (!p->value[0] || strlen(p->value) >= CFG_LINE_MAX)
                 return cfg_fail(&b->err, "a kernel line name or CHIP:OFFSET, 1 to %d characters", CFG_LINE_MAX - 1);
-            if (bd->n_lines == CFG_BOARD_LINES)
+            if (bd->gpio.n_lines == CFG_BOARD_LINES)
                 return cfg_fail(&b->err, "more than %d lines", CFG_BOARD_LINES);
-            struct cfg_board_line *l = &bd->lines[bd->n_lines++];
+            struct board_line *l = &bd->gpio.lines[bd->gpio.n_lines++];
             snprintf(l->name, sizeof(l->name), "%s", p->key);
             snprintf(l->spec, sizeof(l->spec), "%s", p->value);
             l->line = p->line;
         }
     }
     return 1;
-}
-
-const char *config_gpio_line(const struct config *cfg, const char *name, const struct cfg_board_line **from)
-{
-    for (unsigned i = 0; i < cfg->board.n_lines; i++) {
-        if (strcmp(cfg->board.lines[i].name, name) == 0) {
-            if (from)
-                *from = &cfg->board.lines[i];
-            return cfg->board.lines[i].spec;
-        }
-    }
-    if (from)
-        *from = NULL;
-    return name;
 }
 
 static bool is_limit(const char *key)
@@ -814,7 +800,7 @@ static int build_all(struct build *b)
                     return cfg_fail(&b->err, "out of memory");
                 }
                 bus_defaults(&c->buses[c->n_buses]);
-                snprintf(c->buses[c->n_buses].name, CFG_NAME_MAX, "%s", sc->name);
+                snprintf(c->buses[c->n_buses].p.name, CFG_NAME_MAX, "%s", sc->name);
                 c->buses[c->n_buses].line = sc->line;
                 snprintf(b->label, sizeof(b->label), "[bus %s]", sc->name);
                 ok = apply_all(b, sc, file, &c->buses[c->n_buses++], 0, NULL);

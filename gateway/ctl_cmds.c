@@ -239,24 +239,24 @@ static const char *show_sensor(struct ctl_req *r, int argi)
         jadd(r, o, "class", cJSON_CreateString(s->cls));
         jadd(r, o, "lifeline", cJSON_CreateString(lifeline_names[s->lifeline]));
         jadd(r, o, "bus", cJSON_CreateString(s->bus_name));
-        jadd(r, o, "unit_id", cJSON_CreateNumber(s->unit_id));
-        jadd(r, o, "register", cJSON_CreateString(reg_kind_names[s->reg.kind]));
-        jadd(r, o, "address", cJSON_CreateNumber(s->reg.addr));
-        jadd(r, o, "type", cJSON_CreateString(reg_type_names[s->reg.type]));
-        jadd(r, o, "poll_ms", cJSON_CreateNumber((double)s->poll_ms));
+        jadd(r, o, "unit_id", cJSON_CreateNumber(s->io.unit_id));
+        jadd(r, o, "register", cJSON_CreateString(reg_kind_names[s->io.reg.kind]));
+        jadd(r, o, "address", cJSON_CreateNumber(s->io.reg.addr));
+        jadd(r, o, "type", cJSON_CreateString(reg_type_names[s->io.reg.type]));
+        jadd(r, o, "poll_ms", cJSON_CreateNumber((double)s->io.poll_ms));
         jadd(r, o, "direction", cJSON_CreateString(direction_names[lv->dir]));
         cJSON *lim = jadd(r, o, "limits", cJSON_CreateObject());
         for (int l = LEVEL_BLUE; l <= LEVEL_RED; l++)
             jadd(r, lim, level_name((enum level)l), jnum(lv->has[l], lv->limit[l]));
         jadd(r, o, "value", jnum(rt->ts_ms && rt->quality == Q_GOOD, rt->value));
         jadd(r, o, "quality", rt->ts_ms ? cJSON_CreateString(quality_name(rt->quality)) : cJSON_CreateNull());
-        if (g->cfg.buses[s->bus].type == BUS_GPIO) {
-            jadd(r, o, "input", cJSON_CreateString(s->input));
-            jadd(r, o, "mode", cJSON_CreateString(s->mode == INPUT_COUNTER ? "counter" : "level"));
+        if (g->cfg.buses[s->io.bus].p.type == BUS_GPIO) {
+            jadd(r, o, "input", cJSON_CreateString(s->io.input));
+            jadd(r, o, "mode", cJSON_CreateString(s->io.mode == INPUT_COUNTER ? "counter" : "level"));
         }
-        if (s->mode == INPUT_COUNTER) {
+        if (s->io.mode == INPUT_COUNTER) {
             jadd(r, o, "pulses", cJSON_CreateNumber((double)rt->pulses));
-            jadd(r, o, "total", cJSON_CreateNumber((double)rt->pulses * s->per_pulse));
+            jadd(r, o, "total", cJSON_CreateNumber((double)rt->pulses * s->io.per_pulse));
         }
         cJSON *al = jadd(r, o, "alarms", cJSON_CreateArray());
         for (int c = 0; c < COND_COUNT; c++) {
@@ -272,19 +272,19 @@ static const char *show_sensor(struct ctl_req *r, int argi)
     }
     ctl_printf(r, "sensor       %s (class %s, lifeline %s)\n", s->name, s->cls, lifeline_names[s->lifeline]);
     static const char *const per[] = {"s", "min", "h"};
-    if (g->cfg.buses[s->bus].type == BUS_SIM)
-        ctl_printf(r, "source       bus %s (simulated), every %lldms\n", s->bus_name, (long long)s->poll_ms);
-    else if (g->cfg.buses[s->bus].type == BUS_GPIO && s->mode == INPUT_COUNTER)
+    if (g->cfg.buses[s->io.bus].p.type == BUS_SIM)
+        ctl_printf(r, "source       bus %s (simulated), every %lldms\n", s->bus_name, (long long)s->io.poll_ms);
+    else if (g->cfg.buses[s->io.bus].p.type == BUS_GPIO && s->io.mode == INPUT_COUNTER)
         ctl_printf(r, "source       bus %s, input %s%s, counter: %g a pulse, rate per %s over %llds, debounce %lldms\n",
-                   s->bus_name, s->input, s->active_low ? " (active low)" : "", s->per_pulse, per[s->rate_per],
-                   (long long)(s->count_window_ms / 1000), (long long)s->debounce_ms);
-    else if (g->cfg.buses[s->bus].type == BUS_GPIO)
-        ctl_printf(r, "source       bus %s, input %s%s, debounce %lldms\n", s->bus_name, s->input,
-                   s->active_low ? " (active low)" : "", (long long)s->debounce_ms);
+                   s->bus_name, s->io.input, s->io.active_low ? " (active low)" : "", s->io.per_pulse, per[s->io.rate_per],
+                   (long long)(s->io.count_window_ms / 1000), (long long)s->io.debounce_ms);
+    else if (g->cfg.buses[s->io.bus].p.type == BUS_GPIO)
+        ctl_printf(r, "source       bus %s, input %s%s, debounce %lldms\n", s->bus_name, s->io.input,
+                   s->io.active_low ? " (active low)" : "", (long long)s->io.debounce_ms);
     else
-        ctl_printf(r, "source       bus %s, unit %u, %s %u, %s %s, every %lldms\n", s->bus_name, s->unit_id,
-                   reg_kind_names[s->reg.kind], s->reg.addr, reg_type_names[s->reg.type],
-                   word_order_names[s->reg.order], (long long)s->poll_ms);
+        ctl_printf(r, "source       bus %s, unit %u, %s %u, %s %s, every %lldms\n", s->bus_name, s->io.unit_id,
+                   reg_kind_names[s->io.reg.kind], s->io.reg.addr, reg_type_names[s->io.reg.type],
+                   word_order_names[s->io.reg.order], (long long)s->io.poll_ms);
     ctl_printf(r, "limits       %s:", direction_names[lv->dir]);
     for (int l = LEVEL_BLUE; l <= LEVEL_RED; l++)
         if (lv->has[l])
@@ -300,8 +300,8 @@ static const char *show_sensor(struct ctl_req *r, int argi)
         ctl_printf(r, "now          %.6g %s, %s\n", rt->value, s->unit, quality_name(rt->quality));
     else
         ctl_printf(r, "now          no reading yet\n");
-    if (s->mode == INPUT_COUNTER)
-        ctl_printf(r, "total        %.6g (%llu pulses)\n", (double)rt->pulses * s->per_pulse,
+    if (s->io.mode == INPUT_COUNTER)
+        ctl_printf(r, "total        %.6g (%llu pulses)\n", (double)rt->pulses * s->io.per_pulse,
                    (unsigned long long)rt->pulses);
     for (int c = 0; c < COND_COUNT; c++)
         if (rt->alarm_id[c])
@@ -315,7 +315,7 @@ static const char *show_sensor(struct ctl_req *r, int argi)
     ctl_printf(r, "last samples\n");
     /* the newest ten: a window back from now */
     int64_t now = loop_wallclock_ms();
-    store_history(g->store, rt->store_id, now - 10 * (s->poll_ms > 1000 ? s->poll_ms : 1000) - 1000,
+    store_history(g->store, rt->store_id, now - 10 * (s->io.poll_ms > 1000 ? s->io.poll_ms : 1000) - 1000,
                   now + 1000, 10, sample_row, r);
     return NULL;
 }
@@ -414,8 +414,8 @@ static void bus_line(struct ctl_req *r, const struct gateway *g, unsigned b, cJS
     static const char *const types[] = {"tcp", "rtu", "sim", "gpio"};
     if (r->json) {
         cJSON *e = jadd(r, list, NULL, cJSON_CreateObject());
-        jadd(r, e, "bus", cJSON_CreateString(bc->name));
-        jadd(r, e, "type", cJSON_CreateString(types[bc->type]));
+        jadd(r, e, "bus", cJSON_CreateString(bc->p.name));
+        jadd(r, e, "type", cJSON_CreateString(types[bc->p.type]));
         jadd(r, e, "requests", cJSON_CreateNumber((double)t.requests));
         jadd(r, e, "ok", cJSON_CreateNumber((double)t.ok));
         cJSON *er = jadd(r, e, "errors", cJSON_CreateObject());
@@ -429,8 +429,8 @@ static void bus_line(struct ctl_req *r, const struct gateway *g, unsigned b, cJS
         jadd(r, e, "reconnects", cJSON_CreateNumber((double)bus->reconnects));
         return;
     }
-    ctl_printf(r, "%-12s %-4s %10llu %10llu %8llu %6llu %6llu %6llu %6llu %6llu %7.1f %7.1f %5.1f%%\n", bc->name,
-               types[bc->type], (unsigned long long)t.requests, (unsigned long long)t.ok,
+    ctl_printf(r, "%-12s %-4s %10llu %10llu %8llu %6llu %6llu %6llu %6llu %6llu %7.1f %7.1f %5.1f%%\n", bc->p.name,
+               types[bc->p.type], (unsigned long long)t.requests, (unsigned long long)t.ok,
                (unsigned long long)errors, (unsigned long long)t.errors[BERR_TIMEOUT],
                (unsigned long long)t.errors[BERR_CRC], (unsigned long long)t.errors[BERR_EXCEPTION],
                (unsigned long long)t.errors[BERR_BAD_REPLY], (unsigned long long)t.errors[BERR_CONNECTION], avg,
@@ -465,7 +465,7 @@ static const char *show_bus(struct ctl_req *r, int argi)
     int b = -1;
 
     for (unsigned k = 0; k < g->cfg.n_buses && b < 0; k++)
-        if (strcmp(g->cfg.buses[k].name, r->argv[argi]) == 0)
+        if (strcmp(g->cfg.buses[k].p.name, r->argv[argi]) == 0)
             b = (int)k;
     if (b < 0)
         return no_such(r, "bus", r->argv[argi], "show buses");
@@ -521,8 +521,8 @@ static const char *show_outputs(struct ctl_req *r, int argi)
         struct action_info in;
         char to[128], value[16];
         actions_info(g->actions, i, &in);
-        if (a->gpio)
-            snprintf(to, sizeof(to), "gpio:%s", a->gpio_line);
+        if (a->out.gpio)
+            snprintf(to, sizeof(to), "gpio:%s", a->out.gpio_line);
         else
             snprintf(to, sizeof(to), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
                      a->kind == REG_COIL ? "coil" : "holding", a->addr);
@@ -622,7 +622,7 @@ static const char *list_names(struct ctl_req *r, int argi)
             NAME(g->cfg.sensors[i].name);
     } else if (strcmp(what, "buses") == 0) {
         for (unsigned i = 0; i < g->cfg.n_buses; i++)
-            NAME(g->cfg.buses[i].name);
+            NAME(g->cfg.buses[i].p.name);
     } else if (strcmp(what, "outputs") == 0) {
         for (unsigned i = 0; i < g->cfg.n_actions; i++)
             NAME(g->cfg.actions[i].name);
@@ -914,7 +914,7 @@ static const char *do_passwd(struct ctl_req *r, int argi)
 static int bus_index(const struct gateway *g, const char *name)
 {
     for (unsigned k = 0; k < g->cfg.n_buses; k++)
-        if (strcmp(g->cfg.buses[k].name, name) == 0)
+        if (strcmp(g->cfg.buses[k].p.name, name) == 0)
             return (int)k;
     return -1;
 }
@@ -945,7 +945,7 @@ static const char *modbus_target(struct ctl_req *r, int argi, struct ctl_op *op,
 
     if (b < 0)
         return no_such(r, "bus", r->argv[argi], "show buses");
-    if (r->g->cfg.buses[b].type == BUS_SIM || r->g->cfg.buses[b].type == BUS_GPIO)
+    if (r->g->cfg.buses[b].p.type == BUS_SIM || r->g->cfg.buses[b].p.type == BUS_GPIO)
         return "a sim or gpio bus has no Modbus devices";
     if (!parse_uint(r->argv[argi + 1], 255, &unit))
         return "UNIT: a unit id 0 to 255";
@@ -1127,7 +1127,7 @@ static const char *modbus_scan(struct ctl_req *r, int argi)
 
     if (b < 0)
         return no_such(r, "bus", r->argv[argi], "show buses");
-    if (r->g->cfg.buses[b].type == BUS_SIM || r->g->cfg.buses[b].type == BUS_GPIO)
+    if (r->g->cfg.buses[b].p.type == BUS_SIM || r->g->cfg.buses[b].p.type == BUS_GPIO)
         return "a sim or gpio bus has no Modbus devices";
     if (argi + 1 < r->argc && (sscanf(r->argv[argi + 1], "%d-%d", &from, &to) != 2 || from < 0 || to > 255 ||
                                from > to))
@@ -1182,27 +1182,27 @@ static const char *gpio_get(struct ctl_req *r, int argi)
     const char *name = r->argv[argi];
     int i = core_sensor_index(g, name), a = actions_find(g->actions, name);
 
-    if (i >= 0 && g->cfg.buses[g->cfg.sensors[i].bus].type == BUS_GPIO) {
+    if (i >= 0 && g->cfg.buses[g->cfg.sensors[i].io.bus].p.type == BUS_GPIO) {
         const struct sensor_rt *rt = &g->rt[i];
         if (!rt->ts_ms || rt->quality != Q_GOOD) {
-            snprintf(r->err, sizeof(r->err), "input %s (line %s): %s", name, g->cfg.sensors[i].input,
+            snprintf(r->err, sizeof(r->err), "input %s (line %s): %s", name, g->cfg.sensors[i].io.input,
                      rt->ts_ms ? quality_name(rt->quality) : "not read yet");
             return r->err;
         }
         if (r->json)
             jadd(r, r->j, "value", cJSON_CreateNumber(rt->value));
         else
-            ctl_printf(r, "input %s (line %s) = %g\n", name, g->cfg.sensors[i].input, rt->value);
+            ctl_printf(r, "input %s (line %s) = %g\n", name, g->cfg.sensors[i].io.input, rt->value);
         return NULL;
     }
-    if (a >= 0 && g->cfg.actions[a].gpio) {
+    if (a >= 0 && g->cfg.actions[a].out.gpio) {
         struct action_info in;
         actions_info(g->actions, (unsigned)a, &in);
         if (r->json)
             jadd(r, r->j, "value", jnum(in.value >= 0, in.value));
         else
-            ctl_printf(r, "output %s (line %s) = %d (%s)\n", name, g->cfg.actions[a].gpio_line,
-                       in.value >= 0 ? in.value : g->cfg.actions[a].restore,
+            ctl_printf(r, "output %s (line %s) = %d (%s)\n", name, g->cfg.actions[a].out.gpio_line,
+                       in.value >= 0 ? in.value : g->cfg.actions[a].out.restore,
                        in.overridden >= 0 ? "manual" : "auto");
         return NULL;
     }
@@ -1212,7 +1212,7 @@ static const char *gpio_get(struct ctl_req *r, int argi)
 static int gpio_output(struct ctl_req *r, const char *name)
 {
     int a = actions_find(r->g->actions, name);
-    return a >= 0 && r->g->cfg.actions[a].gpio ? a : -1;
+    return a >= 0 && r->g->cfg.actions[a].out.gpio ? a : -1;
 }
 
 /* gpio set OUTPUT 0|1: held until `set output OUTPUT auto` */

@@ -151,7 +151,7 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
          * neither's (a console gone) only goes to the log. */
         if (!actions_write_done(g->actions, smp->write_id, smp->err) &&
             !ctl_write_done(g->ctl, smp->bus, smp->write_id, smp->err))
-            log_debug("core: bus '%s': write %llu done: %s", g->cfg.buses[smp->bus].name,
+            log_debug("core: bus '%s': write %llu done: %s", g->cfg.buses[smp->bus].p.name,
                       (unsigned long long)smp->write_id, smp->err ? sample_err_text(smp->err) : "ok");
         return;
     }
@@ -172,7 +172,7 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
         store_counter_put(g->store, c->name, (int64_t)rt->pulses);
     }
     telemetry_sample(g->telemetry, smp->sensor, smp->ts_ms, smp->value, smp->quality,
-                     c->mode == INPUT_COUNTER ? (double)rt->pulses * c->per_pulse : NAN, g->loop.now_ms);
+                     c->io.mode == INPUT_COUNTER ? (double)rt->pulses * c->io.per_pulse : NAN, g->loop.now_ms);
     unsigned n = rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality,
                               g->loop.now_ms, ev);
     if (n)
@@ -197,13 +197,13 @@ static void action_done(void *ctx, const struct cfg_action *a, int value, int er
     char output[160], topic[320], payload[512];
     int len;
 
-    if (a->gpio)
-        snprintf(output, sizeof(output), "gpio:%s", a->gpio_line);
+    if (a->out.gpio)
+        snprintf(output, sizeof(output), "gpio:%s", a->out.gpio_line);
     else
         snprintf(output, sizeof(output), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
                  a->kind == REG_COIL ? "coil" : "holding", a->addr);
     len = payload_action(loop_wallclock_ms(), a->name, output, value,
-                         err ? (err == -EIO ? "read-back differs" : a->gpio ? strerror(-err) : sample_err_text(err)) : NULL,
+                         err ? (err == -EIO ? "read-back differs" : a->out.gpio ? strerror(-err) : sample_err_text(err)) : NULL,
                          payload, sizeof(payload));
     if (len > 0 && uplink_topic(&g->cfg, "event", topic, sizeof(topic)) == 0)
         store_outbox_add(g->store, PRIO_STATUS, 0, topic, payload, (size_t)len, 1);
@@ -543,11 +543,15 @@ static void buses_stop(struct gateway *g)
         bus_stop(&g->buses[i]);
     free(g->buses);
     g->buses = NULL;
+    config_field_free(&g->field);
 }
 
 static int buses_start(struct gateway *g)
 {
-    int r = gpio_open(&g->gpio, &g->loop, &g->cfg, &g->q, g->gen);
+    int r = config_field_build(&g->field, &g->cfg);
+    if (r < 0)
+        return r;
+    r = gpio_open(&g->gpio, &g->loop, &g->field, &g->q, g->gen);
     if (r < 0)
         return r;
     g->buses = calloc(g->cfg.n_buses ? g->cfg.n_buses : 1, sizeof(*g->buses));
@@ -556,7 +560,7 @@ static int buses_start(struct gateway *g)
     for (unsigned i = 0; i < g->cfg.n_buses; i++)
         g->buses[i].wake_fd = -1; /* so bus_stop on a bus never started closes nothing */
     for (unsigned i = 0; i < g->cfg.n_buses; i++)
-        if ((r = bus_start(&g->buses[i], &g->cfg, i, &g->q, g->gen)) < 0)
+        if ((r = bus_start(&g->buses[i], &g->field, i, &g->q, g->gen)) < 0)
             return r;
     return 0;
 }

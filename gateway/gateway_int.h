@@ -45,6 +45,7 @@ struct gateway {
     struct loop_timer tm_timer;  /* the telemetry batch's delay */
     bool tm_armed;
     struct bus *buses;
+    struct field field;     /* the drivers' view of cfg, for this generation's buses and gpio */
     struct actions *actions;
     struct telemetry *telemetry;
     struct ctl *ctl;
