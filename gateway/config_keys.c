@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
+
 int cfg_fail(struct cfg_err *e, const char *fmt, ...)
 {
     char what[512];
