@@ -112,7 +112,7 @@ BINS := $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-sim $(B)/lifeline-center
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all check unit integration e2e check-vm demo deps install clean
+.PHONY: all check layout unit integration e2e check-vm demo deps install clean
 all: $(BINS) $(UNIT_BIN)
 
 $(B)/%.o: %.c
@@ -155,6 +155,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 
 # --- tests ---------------------------------------------------------------
 check: deps
+	$(MAKE) --no-print-directory layout
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory unit integration e2e check-vm
 ifneq ($(SAN),1)
@@ -166,6 +167,11 @@ ifneq ($(SAN),1)
 	$(MAKE) --no-print-directory deb
 	$(MAKE) --no-print-directory deb ARCH=arm64
 endif
+
+# The layout rules the compiler cannot see: no include cycles, no gateway/
+# header in drivers/ or lib/, no C file over 800 lines (tests/layout/).
+layout:
+	$(PYTHON) tests/layout/check_layout.py
 
 unit: $(UNIT_BIN)
 	@set -e; cd tests/unit; for t in $(UNIT_BIN:%=../../%); do echo "== $$t"; $$t; done
