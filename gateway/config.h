@@ -85,7 +85,10 @@ struct cfg_sensor {
     char bus_name[CFG_NAME_MAX];
     char cls[CFG_NAME_MAX];
     enum lifeline lifeline;
-    struct point io;     /* what its driver reads: bus index, unit, register, poll, gpio input */
+    /* what its driver reads: bus index, unit, register, poll, sim, gpio
+     * input (a counter's total, pulses x per_pulse, is kept in the store
+     * across restarts) */
+    struct point io;
     char unit[CFG_UNIT_MAX];
     struct sensor_rules rules;     /* built by the checks from the keys below */
     /* rate of change: an alarm at rate_level when the value changes by rate
@@ -110,7 +113,6 @@ struct cfg_sensor {
     double design;                 /* the sensor's design value, for N% limits */
     bool limit_pct[LEVEL_COUNT];
     bool hyst_pct;
-    /* (a counter's total, pulses x per_pulse, is kept in the store across restarts) */
     int line;
 };
 
