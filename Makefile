@@ -64,7 +64,7 @@ CFLAGS   ?=
 # -ffp-contract=off: no fused multiply-add, so a register decodes to the same
 # double on every architecture (gcc fuses raw * scale + offset on arm64 by
 # default: 4000 * 0.001 - 4 was 8.3e-17 there and 0 here)
-CFLAGS   += -std=gnu11 $(OPT) -g $(WARN) -ffp-contract=off -D_GNU_SOURCE -Ilib -Igateway -Idrivers
+CFLAGS   += -std=gnu11 $(OPT) -g $(WARN) -ffp-contract=off -D_GNU_SOURCE
 LDFLAGS  += $(LDSAN)
 
 PKGS     := libmodbus libmosquitto sqlite3 libgpiod libcjson inih
@@ -83,14 +83,30 @@ VERSION  := $(shell cat VERSION)
 CFLAGS   += -DLIFELINE_VERSION='"$(VERSION)"'
 CFLAGS   += -DLIFELINE_PROFILES_DIR='"$(PREFIX)/share/lifeline/profiles"'
 
+# --- include paths: dependencies run one way -------------------------------
+# lib/ (log, loop, strbuf, num) sees only itself; drivers/ sees lib/; gateway/
+# sees both. So a driver that includes a gateway header does not compile.
+# center/ sees lib/ and its own headers (found beside the source); tests, fuzz targets
+# and benchmarks see everything. tests/layout/check_layout.py checks the rest.
+INC_lib     := -Ilib
+INC_drivers := -Ilib -Idrivers
+INC_gateway := -Ilib -Idrivers -Igateway
+INC_center  := -Ilib
+INC_tests   := $(INC_gateway)
+INC_bench   := $(INC_gateway)
+# the include path of a source file, by its top-level folder
+inc_for = $(INC_$(firstword $(subst /, ,$(1))))
+
 # --- sources -------------------------------------------------------------
-CORE_SRC := lib/num.c gateway/log.c gateway/loop.c gateway/config.c gateway/config_check.c gateway/config_keys.c \
+CORE_SRC := lib/num.c lib/log.c lib/loop.c lib/strbuf.c \
+            gateway/config.c gateway/config_read.c gateway/config_sections.c gateway/config_files.c \
+            gateway/config_field.c gateway/config_check.c gateway/config_keys.c \
             gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \
-            gateway/strbuf.c gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
+            gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
             gateway/ctl_show.c gateway/ctl_bus.c gateway/ctl_change.c gateway/ctl_config.c \
             gateway/alarms.c gateway/core.c gateway/restore.c gateway/reload.c \
             gateway/uplink.c gateway/actions.c gateway/health.c gateway/gateway.c \
-            drivers/bus.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
+            drivers/bus.c drivers/field.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
 LIBCORE  := $(B)/liblifeline.a
 
@@ -99,12 +115,12 @@ BINS := $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-sim $(B)/lifeline-center
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all check unit integration e2e check-vm demo deps install clean
+.PHONY: all check layout unit integration e2e check-vm demo deps install clean
 all: $(BINS) $(UNIT_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(call inc_for,$<) -MMD -MP -c $< -o $@
 
 # config/classes.ini is compiled in: a gateway always has its class defaults.
 $(B)/gen/classes_ini.c: config/classes.ini
@@ -117,6 +133,7 @@ $(B)/gen/classes_ini.o: $(B)/gen/classes_ini.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIBCORE): $(CORE_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(B)/lifelined: $(B)/gateway/main.o $(LIBCORE)
@@ -135,13 +152,14 @@ $(B)/lifeline-center: $(CENTER_SRC:%.c=$(B)/%.o) $(B)/lib/num.o
 
 $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
+	$(CC) $(CFLAGS) $(INC_tests) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lpthread -lm
 
 -include $(shell find $(addprefix $(B)/,lib gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
 check: deps
+	$(MAKE) --no-print-directory layout
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory unit integration e2e check-vm
 ifneq ($(SAN),1)
@@ -153,6 +171,11 @@ ifneq ($(SAN),1)
 	$(MAKE) --no-print-directory deb
 	$(MAKE) --no-print-directory deb ARCH=arm64
 endif
+
+# The layout rules the compiler cannot see: no include cycles, no gateway/
+# header in drivers/ or lib/, no C file over 800 lines (tests/layout/).
+layout:
+	$(PYTHON) tests/layout/check_layout.py
 
 unit: $(UNIT_BIN)
 	@set -e; cd tests/unit; for t in $(UNIT_BIN:%=../../%); do echo "== $$t"; $$t; done
@@ -211,7 +234,7 @@ fuzz-build: $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_gw.h $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(INC_tests) -Itests/fuzz -fsanitize=fuzzer -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
 
 # --- ARM: cross builds, and their tests under qemu-user --------------------
 CROSS_DEPS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user

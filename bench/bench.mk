@@ -30,7 +30,7 @@ bench-all: bench-rules
 
 $(B)/bench/bench_rules: bench/rules/bench_rules.c $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(INC_bench) $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
 
 bench-rules: $(B)/bench/bench_rules
 	B=$(CURDIR)/$(B) bench/rules/run.sh
@@ -42,7 +42,7 @@ bench-all: bench-store
 
 $(B)/bench/bench_store: bench/store/bench_store.c $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(INC_bench) $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) -lpthread -lm
 
 bench-store: $(B)/lifelined $(B)/bench/bench_store
 	B=$(CURDIR)/$(B) bench/store/run.sh

@@ -25,84 +25,6 @@ static const struct bus_ops *ops_for(enum bus_type t)
     }
 }
 
-int sampleq_init(struct sampleq *q, unsigned cap)
-{
-    memset(q, 0, sizeof(*q));
-    q->buf = calloc(cap, sizeof(*q->buf));
-    if (!q->buf)
-        return -ENOMEM;
-    q->cap = cap;
-    q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (q->efd < 0) {
-        free(q->buf);
-        return -errno;
-    }
-    pthread_mutex_init(&q->mu, NULL);
-    return 0;
-}
-
-void sampleq_free(struct sampleq *q)
-{
-    if (!q->buf)
-        return;
-    close(q->efd);
-    pthread_mutex_destroy(&q->mu);
-    free(q->buf);
-    q->buf = NULL;
-}
-
-void sampleq_push(struct sampleq *q, const struct sample *s)
-{
-    sampleq_push_n(q, s, 1);
-}
-
-void sampleq_push_n(struct sampleq *q, const struct sample *s, unsigned n)
-{
-    bool was_empty;
-
-    pthread_mutex_lock(&q->mu);
-    was_empty = q->count == 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (q->count == q->cap) {
-            q->head = (q->head + 1) % q->cap;
-            q->count--;
-            q->dropped++;
-        }
-        q->buf[(q->head + q->count) % q->cap] = s[i];
-        q->count++;
-    }
-    pthread_mutex_unlock(&q->mu);
-    if (was_empty) {
-        uint64_t one = 1;
-        /* Cannot fail short of a full counter, which the core's drain prevents. */
-        if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            log_err("bus: eventfd write: %s", strerror(errno));
-    }
-}
-
-unsigned sampleq_drain(struct sampleq *q, struct sample *out, unsigned max)
-{
-    uint64_t v;
-    unsigned n = 0;
-
-    if (read(q->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        log_err("bus: eventfd read: %s", strerror(errno));
-    pthread_mutex_lock(&q->mu);
-    while (q->count && n < max) {
-        out[n++] = q->buf[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-    }
-    pthread_mutex_unlock(&q->mu);
-    /* Left-overs must wake the core again. */
-    if (n == max) {
-        uint64_t one = 1;
-        if (write(q->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            log_err("bus: eventfd write: %s", strerror(errno));
-    }
-    return n;
-}
-
 /* ---- statistics ---- */
 
 enum bus_err bus_classify(int err)
@@ -191,7 +113,7 @@ static bool wait_until(struct bus *b, int64_t deadline)
         if (r > 0) {
             uint64_t v;
             if (read(b->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-                log_err("bus '%s': wake read: %s", b->bcfg->name, strerror(errno));
+                log_err("bus '%s': wake read: %s", b->p->name, strerror(errno));
             return true;
         }
     }
@@ -232,11 +154,6 @@ static void emit_fault(struct bus *b, const struct plan_group *g, int err)
     emit_flush(b, &e);
 }
 
-static const char *err_text(int err)
-{
-    return modbus_strerror(err < 0 ? -err : err);
-}
-
 /* The back-off state is read by bus_stats from other threads: changed
  * under stats_mu. */
 static void slave_failed(struct bus *b, struct slave_state *sl, int err, int64_t now)
@@ -246,19 +163,19 @@ static void slave_failed(struct bus *b, struct slave_state *sl, int err, int64_t
     pthread_mutex_lock(&b->stats_mu);
     sl->fails++;
     sl->last_err = err;
-    if (sl->fails >= (unsigned)b->bcfg->backoff_after) {
+    if (sl->fails >= (unsigned)b->p->backoff_after) {
         first = sl->backoff_ms == 0;
         sl->backoff_ms = first ? BACKOFF_MIN_MS : sl->backoff_ms * 2;
-        if (sl->backoff_ms > b->bcfg->backoff_max_ms)
-            sl->backoff_ms = b->bcfg->backoff_max_ms;
+        if (sl->backoff_ms > b->p->backoff_max_ms)
+            sl->backoff_ms = b->p->backoff_max_ms;
         sl->retry_at = now + sl->backoff_ms;
     }
     unsigned fails = sl->fails;
     pthread_mutex_unlock(&b->stats_mu);
     if (first)
         log_warn("bus '%s': unit %u not answering (%s) after %u failed polls, backing off up to %llds",
-                 b->bcfg->name, sl->unit, err_text(err), fails,
-                 (long long)(b->bcfg->backoff_max_ms / 1000));
+                 b->p->name, sl->unit, sample_err_text(err), fails,
+                 (long long)(b->p->backoff_max_ms / 1000));
 }
 
 static void slave_ok(struct bus *b, struct slave_state *sl)
@@ -271,7 +188,7 @@ static void slave_ok(struct bus *b, struct slave_state *sl)
     sl->retry_at = 0;
     pthread_mutex_unlock(&b->stats_mu);
     if (was_off)
-        log_info("bus '%s': unit %u answers again after %u failures", b->bcfg->name, sl->unit, fails);
+        log_info("bus '%s': unit %u answers again after %u failures", b->p->name, sl->unit, fails);
 }
 
 static void decode_members(struct bus *b, const struct plan_group *g, const uint16_t *regs)
@@ -281,7 +198,7 @@ static void decode_members(struct bus *b, const struct plan_group *g, const uint
 
     for (unsigned m = 0; m < g->n; m++) {
         unsigned idx = b->plan.members[g->first + m];
-        const struct cfg_sensor *s = &b->cfg->sensors[idx];
+        const struct point *s = b->f->points[idx];
         double v = 0;
         int r = decode_value(&s->reg, regs + (s->reg.addr - g->addr), &v);
         emit(b, &e, idx, ts, v, r == 0 ? Q_GOOD : Q_OUT_OF_RANGE, r);
@@ -297,7 +214,7 @@ static void compute_members(struct bus *b, const struct plan_group *g)
     for (unsigned m = 0; m < g->n; m++) {
         unsigned idx = b->plan.members[g->first + m];
         double v = 0;
-        enum quality q = b->ops->value(b, &b->cfg->sensors[idx], &v);
+        enum quality q = b->ops->value(b, b->f->points[idx], &v);
         emit(b, &e, idx, ts, v, q, 0);
     }
     emit_flush(b, &e);
@@ -309,10 +226,10 @@ static int transact(struct bus *b, struct plan_group *g, uint16_t *regs, struct 
 {
     int r = 0;
 
-    for (int t = 0; t <= b->bcfg->retries; t++) {
+    for (int t = 0; t <= b->p->retries; t++) {
         if (t > 0 && atomic_load(&b->stop))
             break;
-        int64_t gap_until = b->last_end_us + b->bcfg->frame_delay_ms * 1000;
+        int64_t gap_until = b->last_end_us + b->p->frame_delay_ms * 1000;
         if (now_us() < gap_until) {
             struct timespec until = {gap_until / 1000000, (long)(gap_until % 1000000) * 1000};
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
@@ -383,7 +300,7 @@ int bus_write(struct bus *b, const struct bus_write *w)
         b->writes[(b->w_head + b->w_count++) % BUS_WRITE_QUEUE] = *w;
     pthread_mutex_unlock(&b->write_mu);
     if (r == 0 && write(b->wake_fd, &one, sizeof(one)) < 0)
-        log_err("bus '%s': wake write: %s", b->bcfg->name, strerror(errno));
+        log_err("bus '%s': wake write: %s", b->p->name, strerror(errno));
     return r;
 }
 
@@ -452,9 +369,9 @@ static void do_write(struct bus *b, const struct bus_write *w, uint16_t *regs)
     done.ts_ms = loop_wallclock_ms();
     done.err = r;
     if (r)
-        log_warn("bus '%s': write to unit %u %s %u (%u values) failed: %s", b->bcfg->name, w->unit,
+        log_warn("bus '%s': write to unit %u %s %u (%u values) failed: %s", b->p->name, w->unit,
                  reg_kind_names[w->kind], w->addr, w->count,
-                 r == -EIO ? "read-back differs" : err_text(r));
+                 r == -EIO ? "read-back differs" : sample_err_text(r));
     sampleq_push(b->q, &done);
 }
 
@@ -474,14 +391,14 @@ static bool ensure_open(struct bus *b, int64_t *retry_ms, bool *failing)
         b->open = true;
         b->broken = false;
         if (*failing)
-            log_info("bus '%s': open again", b->bcfg->name);
+            log_info("bus '%s': open again", b->p->name);
         *failing = false;
         *retry_ms = BUS_RETRY_MIN_MS;
         return true;
     }
     if (!*failing)
         log_warn("bus '%s': cannot open: %s, retrying with back-off up to %ds",
-                 b->bcfg->name, err_text(r), BUS_RETRY_MAX_MS / 1000);
+                 b->p->name, sample_err_text(r), BUS_RETRY_MAX_MS / 1000);
     *failing = true;
     return false;
 }
@@ -537,7 +454,7 @@ static void *worker(void *arg)
         plan_advance(&b->plan, gi, loop_clock_ms());
     }
     if (!regs)
-        log_err("bus '%s': out of memory, bus stopped", b->bcfg->name);
+        log_err("bus '%s': out of memory, bus stopped", b->p->name);
     free(regs);
     if (b->open)
         b->ops->close(b);
@@ -545,27 +462,27 @@ static void *worker(void *arg)
     return NULL;
 }
 
-int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sampleq *q, uint32_t gen)
+int bus_start(struct bus *b, const struct field *f, unsigned index, struct sampleq *q, uint32_t gen)
 {
     int r;
 
     memset(b, 0, sizeof(*b));
     b->wake_fd = -1;
-    b->cfg = cfg;
-    b->bcfg = &cfg->buses[index];
-    b->ops = ops_for(b->bcfg->type);
+    b->f = f;
+    b->p = f->buses[index];
+    b->ops = ops_for(b->p->type);
     b->q = q;
     b->gen = gen;
     b->index = index;
     pthread_mutex_init(&b->stats_mu, NULL);
     pthread_mutex_init(&b->write_mu, NULL);
-    if (b->bcfg->type == BUS_GPIO)
+    if (b->p->type == BUS_GPIO)
         return 0; /* GPIO lines are read by the core loop itself (gpio.c) */
     if (!b->ops)
         return -ENOTSUP;
     b->t0_ms = loop_clock_ms();
-    r = plan_build(&b->plan, cfg, index, b->ops->read != NULL, b->bcfg->max_gap,
-                        b->bcfg->max_registers, b->t0_ms);
+    r = plan_build(&b->plan, f, index, b->ops->read != NULL, b->p->max_gap,
+                        b->p->max_registers, b->t0_ms);
     if (r < 0 || (b->plan.n_groups == 0 && !b->ops->read))
         return r; /* a sim bus without sensors needs no thread; a Modbus one serves the console */
     b->slaves = calloc(b->plan.n_slaves ? b->plan.n_slaves : 1, sizeof(*b->slaves));
@@ -582,7 +499,7 @@ int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sa
     b->started = true;
     return 0;
 fail:
-    log_err("bus '%s': cannot start worker: %s", b->bcfg->name, strerror(-r));
+    log_err("bus '%s': cannot start worker: %s", b->p->name, strerror(-r));
     bus_stop(b);
     return r;
 }
@@ -595,7 +512,7 @@ void bus_stop_request(struct bus *b)
         return;
     atomic_store(&b->stop, true);
     if (write(b->wake_fd, &one, sizeof(one)) < 0)
-        log_err("bus '%s': wake write: %s", b->bcfg->name, strerror(errno));
+        log_err("bus '%s': wake write: %s", b->p->name, strerror(errno));
 }
 
 void bus_stop(struct bus *b)

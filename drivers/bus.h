@@ -15,7 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "decode.h"
+#include "field.h"
 #include "plan.h"
 #include "sample.h"
 
@@ -47,29 +48,11 @@ struct bus_ops {
      * Sets b->broken when the connection must be re-opened. */
     int (*read)(struct bus *b, const struct plan_group *g, uint16_t *regs);
     /* Buses without registers (sim) compute each sensor's value instead. */
-    enum quality (*value)(struct bus *b, const struct cfg_sensor *s, double *value);
+    enum quality (*value)(struct bus *b, const struct point *s, double *value);
     /* Performs one write (no read-back: bus.c does that with read). 0 or -error. */
     int (*write)(struct bus *b, const struct bus_write *w);
     void (*close)(struct bus *b);
 };
-
-/* Bounded, mutex-protected queue of samples from all workers to the core;
- * efd becomes readable when the queue turns non-empty. */
-struct sampleq {
-    pthread_mutex_t mu;
-    struct sample *buf;
-    unsigned cap, head, count;
-    uint64_t dropped; /* oldest samples overwritten because the core fell behind */
-    int efd;
-};
-
-int sampleq_init(struct sampleq *q, unsigned cap);
-void sampleq_free(struct sampleq *q);
-void sampleq_push(struct sampleq *q, const struct sample *s);
-/* n samples at once: one lock, at most one wake-up of the core. */
-void sampleq_push_n(struct sampleq *q, const struct sample *s, unsigned n);
-/* Core side: clears the eventfd and takes up to max samples. */
-unsigned sampleq_drain(struct sampleq *q, struct sample *out, unsigned max);
 
 /* Errors by kind, as the console and the status message show them. */
 enum bus_err { BERR_TIMEOUT, BERR_CRC, BERR_EXCEPTION, BERR_BAD_REPLY, BERR_CONNECTION, BERR_KINDS };
@@ -94,8 +77,8 @@ struct slave_state {
 };
 
 struct bus {
-    const struct config *cfg;   /* read-only while the worker runs */
-    const struct cfg_bus *bcfg;
+    const struct field *f;      /* read-only while the worker runs */
+    const struct bus_params *p; /* f->buses[index] */
     const struct bus_ops *ops;
     struct plan plan;
     struct slave_state *slaves; /* by plan slave index */
@@ -115,14 +98,15 @@ struct bus {
     bool diag_last;             /* the last request was a diagnostic read: a poll goes next */
     struct bus_write writes[BUS_WRITE_QUEUE];
     unsigned w_head, w_count;
-    unsigned index;             /* in cfg->buses */
+    unsigned index;             /* in f->buses */
     pthread_mutex_t stats_mu;   /* guards counts and slaves[].counts */
     struct bus_counts counts;
     uint64_t reconnects;
 };
 
-/* Starts the worker for cfg->buses[index]. 0 or -errno. */
-int bus_start(struct bus *b, const struct config *cfg, unsigned index, struct sampleq *q, uint32_t gen);
+/* Starts the worker for f->buses[index], which polls the points on it;
+ * f must outlive the worker (until bus_stop). 0 or -errno. */
+int bus_start(struct bus *b, const struct field *f, unsigned index, struct sampleq *q, uint32_t gen);
 /* Tells the worker to stop, without waiting: stop many buses in parallel
  * with bus_stop_request on each, then bus_stop on each. */
 void bus_stop_request(struct bus *b);

@@ -84,7 +84,8 @@ double pulse_rate_value(const struct pulse_rate *r, double per_pulse, unsigned r
 struct gpio_in {
     struct gpio *gp;
     unsigned sensor;
-    const struct cfg_sensor *c;
+    const struct point *c;
+    const char *name;        /* the sensor's */
     struct gpiod_line *line; /* NULL: not had; comm_fault */
     int err;
     struct loop_fd fd;
@@ -102,7 +103,7 @@ struct gpio_out {
 struct gpio {
     struct loop *loop;
     struct gpio_out *out;  /* by action index; only gpio ones used */
-    const struct config *cfg;
+    const struct field *f;
     struct sampleq *q;
     uint32_t gen;
     struct gpio_in *in;
@@ -191,7 +192,7 @@ static void on_settle(struct loop *l, struct loop_timer *t)
 static void line_lost(struct gpio_in *in, int err)
 {
     in->err = err;
-    log_err("gpio: sensor '%s' (input %s): %s; it reports comm_fault", in->c->name, in->c->input, strerror(-err));
+    log_err("gpio: sensor '%s' (input %s): %s; it reports comm_fault", in->name, in->c->input, strerror(-err));
     loop_fd_del(in->gp->loop, &in->fd);
     gpiod_line_close_chip(in->line);
     in->line = NULL;
@@ -265,7 +266,7 @@ static void on_reread(struct loop *l, struct loop_timer *t)
         }
         /* an edge the kernel's queue lost shows as a level that differs */
         if (edge_sync(&in->ef, v, now))
-            log_warn("gpio: sensor '%s': the line reads %d with no edge seen (edges lost?)", in->c->name, v);
+            log_warn("gpio: sensor '%s': the line reads %d with no edge seen (edges lost?)", in->name, v);
         if (in->c->mode == INPUT_COUNTER)
             counter_sample(gp, in, true);
         else if (!edge_pending(&in->ef)) /* (bouncing: the debounce reports it) */
@@ -282,7 +283,7 @@ static struct gpiod_line *find_line(const char *spec, char *why, size_t len)
     char *end;
 
     if (colon) {
-        char chip[CFG_NAME_MAX * 2];
+        char chip[FIELD_NAME_MAX * 2];
         long off = strtol(colon + 1, &end, 10);
         if (*end || colon[1] == 0 || off < 0 || (size_t)(colon - spec) >= sizeof(chip)) {
             snprintf(why, len, "'%s' is not CHIP:OFFSET", spec);
@@ -317,11 +318,11 @@ static struct gpiod_line *find_line(const char *spec, char *why, size_t len)
 
 /* Finds and requests a line, by a name of the board file or a kernel
  * line: 0, or -errno with why (naming the board file's entry). */
-static int request(const struct config *cfg, const char *name, bool input, int flags, int value,
+static int request(const struct field *f, const char *name, bool input, int flags, int value,
                    struct gpiod_line **out, char *why, size_t len)
 {
-    const struct cfg_board_line *from;
-    const char *spec = config_gpio_line(cfg, name, &from);
+    const struct board_line *from;
+    const char *spec = field_gpio_line(f->board, name, &from);
     char what[192];
     struct gpiod_line *line = find_line(spec, what, sizeof(what));
     int r = -ENOENT;
@@ -344,7 +345,7 @@ static int request(const struct config *cfg, const char *name, bool input, int f
         gpiod_line_close_chip(line);
     }
     if (from)
-        snprintf(why, len, "%s (board %s:%d: %s = %s)", what, cfg->board.path, from->line, from->name, from->spec);
+        snprintf(why, len, "%s (board %s:%d: %s = %s)", what, f->board_path, from->line, from->name, from->spec);
     else
         snprintf(why, len, "%s", what);
     return r;
@@ -352,13 +353,13 @@ static int request(const struct config *cfg, const char *name, bool input, int f
 
 static void open_input(struct gpio *gp, struct gpio_in *in)
 {
-    const struct cfg_sensor *s = in->c;
+    const struct point *s = in->c;
     int flags = s->active_low ? GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW : 0;
-    char why[CFG_PATH_MAX + 384];
+    char why[FIELD_PATH_MAX + 384];
 
-    in->err = request(gp->cfg, s->input, true, flags, 0, &in->line, why, sizeof(why));
+    in->err = request(gp->f, s->input, true, flags, 0, &in->line, why, sizeof(why));
     if (in->err < 0) {
-        log_err("gpio: sensor '%s': input %s: %s; it reports comm_fault", s->name, s->input, why);
+        log_err("gpio: sensor '%s': input %s: %s; it reports comm_fault", in->name, s->input, why);
         return;
     }
     in->fd = (struct loop_fd){.fd = gpiod_line_event_get_fd(in->line), .events = EPOLLIN, .cb = on_edge};
@@ -377,39 +378,40 @@ static void open_input(struct gpio *gp, struct gpio_in *in)
         counter_sample(gp, in, false);
     else
         emit(gp, in, loop_wallclock_ms(), v < 0 ? 0 : v, v < 0 ? v : 0, 0);
-    log_info("gpio: sensor '%s' on line %s (%s %u), %s, debounce %lldms%s: %d", s->name, s->input,
+    log_info("gpio: sensor '%s' on line %s (%s %u), %s, debounce %lldms%s: %d", in->name, s->input,
              gpiod_chip_name(gpiod_line_get_chip(in->line)), gpiod_line_offset(in->line), s->mode == INPUT_COUNTER ? "counter" : "level",
              (long long)s->debounce_ms, s->active_low ? ", active low" : "", v);
 }
 
-int gpio_open(struct gpio **out, struct loop *l, const struct config *cfg, struct sampleq *q, uint32_t gen)
+int gpio_open(struct gpio **out, struct loop *l, const struct field *f, struct sampleq *q, uint32_t gen)
 {
     struct gpio *gp = calloc(1, sizeof(*gp));
     unsigned n = 0;
 
     if (!gp)
         return -ENOMEM;
-    for (unsigned i = 0; i < cfg->n_sensors; i++)
-        n += cfg->buses[cfg->sensors[i].bus].type == BUS_GPIO;
+    for (unsigned i = 0; i < f->n_points; i++)
+        n += f->buses[f->points[i]->bus]->type == BUS_GPIO;
     gp->loop = l;
-    gp->cfg = cfg;
+    gp->f = f;
     gp->q = q;
     gp->gen = gen;
     gp->settle.f.fd = gp->reread.f.fd = -1;
     gp->in = calloc(n ? n : 1, sizeof(*gp->in));
-    gp->out = calloc(cfg->n_actions ? cfg->n_actions : 1, sizeof(*gp->out));
+    gp->out = calloc(f->n_outputs ? f->n_outputs : 1, sizeof(*gp->out));
     if (!gp->in || !gp->out || loop_timer_add(l, &gp->settle, on_settle) < 0 ||
         loop_timer_add(l, &gp->reread, on_reread) < 0) {
         gpio_close(gp);
         return -ENOMEM;
     }
-    for (unsigned i = 0; i < cfg->n_sensors; i++) {
-        if (cfg->buses[cfg->sensors[i].bus].type != BUS_GPIO)
+    for (unsigned i = 0; i < f->n_points; i++) {
+        if (f->buses[f->points[i]->bus]->type != BUS_GPIO)
             continue;
         struct gpio_in *in = &gp->in[gp->n++];
         in->gp = gp;
         in->sensor = i;
-        in->c = &cfg->sensors[i];
+        in->c = f->points[i];
+        in->name = f->point_names[i];
         in->fd.fd = -1;
         if (in->c->mode == INPUT_COUNTER &&
             pulse_rate_init(&in->rate, (unsigned)((in->c->count_window_ms + 999) / 1000)) < 0) {
@@ -421,23 +423,24 @@ int gpio_open(struct gpio **out, struct loop *l, const struct config *cfg, struc
     if (gp->n)
         loop_timer_set(&gp->reread, GPIO_REREAD_MS, GPIO_REREAD_MS);
     /* outputs of actions, at their safe state from the first instant */
-    for (unsigned i = 0; i < cfg->n_actions; i++) {
-        const struct cfg_action *a = &cfg->actions[i];
-        char why[CFG_PATH_MAX + 384];
+    for (unsigned i = 0; i < f->n_outputs; i++) {
+        const struct action_output *a = f->outputs[i];
+        char why[FIELD_PATH_MAX + 384];
         if (!a->gpio)
             continue;
-        gp->out[i].err = request(cfg, a->gpio_line, false, 0, a->restore, &gp->out[i].line, why, sizeof(why));
+        gp->out[i].err = request(f, a->gpio_line, false, 0, a->restore, &gp->out[i].line, why, sizeof(why));
         if (gp->out[i].err < 0)
-            log_err("gpio: action '%s': output %s: %s; its writes fail", a->name, a->gpio_line, why);
+            log_err("gpio: action '%s': output %s: %s; its writes fail", f->output_names[i], a->gpio_line, why);
         else
-            log_info("gpio: action '%s' drives line %s, safe state %d", a->name, a->gpio_line, a->restore);
+            log_info("gpio: action '%s' drives line %s, safe state %d", f->output_names[i], a->gpio_line,
+                     a->restore);
     }
     /* the status LEDs, off until told */
-    const char *const leds[GPIO_LEDS] = {cfg->board.led_run, cfg->board.led_alarm};
+    const char *const leds[GPIO_LEDS] = {f->board->led_run, f->board->led_alarm};
     for (int i = 0; i < GPIO_LEDS; i++) {
-        char why[CFG_PATH_MAX + 384];
-        if (leds[i][0] && request(cfg, leds[i], false, 0, 0, &gp->led[i], why, sizeof(why)) < 0)
-            log_err("gpio: board %s: %s %s: %s; that LED stays dark", cfg->board.path,
+        char why[FIELD_PATH_MAX + 384];
+        if (leds[i][0] && request(f, leds[i], false, 0, 0, &gp->led[i], why, sizeof(why)) < 0)
+            log_err("gpio: board %s: %s %s: %s; that LED stays dark", f->board_path,
                     i == GPIO_LED_RUN ? "led_run" : "led_alarm", leds[i], why);
     }
     *out = gp;
@@ -461,7 +464,7 @@ int gpio_led_set(struct gpio *gp, enum gpio_led led, int value)
 
 int gpio_out_set(struct gpio *gp, unsigned action, int value)
 {
-    struct gpio_out *o = gp && action < gp->cfg->n_actions ? &gp->out[action] : NULL;
+    struct gpio_out *o = gp && action < gp->f->n_outputs ? &gp->out[action] : NULL;
 
     if (!o || !o->line)
         return o ? (o->err ? o->err : -ENODEV) : -ENODEV;
@@ -492,12 +495,12 @@ void gpio_close(struct gpio *gp)
         }
         pulse_rate_free(&in->rate);
     }
-    for (unsigned i = 0; gp->out && i < gp->cfg->n_actions; i++) {
+    for (unsigned i = 0; gp->out && i < gp->f->n_outputs; i++) {
         if (!gp->out[i].line)
             continue;
         /* the safe state before letting go (a crash cannot do this: the
          * board's wiring must make the released line safe too) */
-        gpiod_line_set_value(gp->out[i].line, gp->cfg->actions[i].restore);
+        gpiod_line_set_value(gp->out[i].line, gp->f->outputs[i]->restore);
         gpiod_line_close_chip(gp->out[i].line);
     }
     for (int i = 0; i < GPIO_LEDS; i++) {

@@ -12,24 +12,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bus.h"
-#include "config.h"
+#include "field.h"
 #include "loop.h"
+#include "sample.h"
 
 struct gpio;
 
-/* Opens the inputs of every sensor on a gpio bus; samples go to q (as from
- * a bus worker, with gen). Returns 0 (lines that fail report comm_fault)
- * or -ENOMEM. */
-int gpio_open(struct gpio **out, struct loop *l, const struct config *cfg, struct sampleq *q, uint32_t gen);
+/* Opens the inputs of every point on a gpio bus, the GPIO outputs of
+ * f->outputs and the board's LEDs; samples go to q (as from a bus worker,
+ * with gen). f must outlive the gpio (until gpio_close). Returns 0 (lines
+ * that fail report comm_fault) or -ENOMEM. */
+int gpio_open(struct gpio **out, struct loop *l, const struct field *f, struct sampleq *q, uint32_t gen);
 /* Sets the outputs to their safe state (each action's restore value) and
  * releases every line. */
 void gpio_close(struct gpio *g);
-/* Sets the GPIO output of cfg->actions[action] (output = gpio:LINE) and
+/* Sets the GPIO output of f->outputs[action] (output = gpio:LINE) and
  * reads it back: 0, -EIO when it reads otherwise, or -errno. */
 int gpio_out_set(struct gpio *g, unsigned action, int value);
 
-/* The board's status LEDs ([board] led_run, led_alarm), requested at open
+/* The board's status LEDs (f->board led_run, led_alarm), requested at open
  * (off) and let go at close (off). Returns 0, or -ENODEV (no such LED). */
 enum gpio_led { GPIO_LED_RUN, GPIO_LED_ALARM, GPIO_LEDS };
 int gpio_led_set(struct gpio *g, enum gpio_led led, int value);

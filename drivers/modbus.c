@@ -9,7 +9,7 @@
 #include "bus.h"
 #include "log.h"
 
-static void set_timeouts(modbus_t *ctx, const struct cfg_bus *c)
+static void set_timeouts(modbus_t *ctx, const struct bus_params *c)
 {
     modbus_set_response_timeout(ctx, (uint32_t)(c->timeout_ms / 1000), (uint32_t)(c->timeout_ms % 1000) * 1000);
     modbus_set_byte_timeout(ctx, (uint32_t)(c->byte_timeout_ms / 1000),
@@ -20,7 +20,7 @@ static int connect_ctx(struct bus *b, modbus_t *ctx)
 {
     if (!ctx)
         return -errno;
-    set_timeouts(ctx, b->bcfg);
+    set_timeouts(ctx, b->p);
     if (modbus_connect(ctx) < 0) {
         int e = errno;
         modbus_free(ctx);
@@ -34,8 +34,8 @@ static int tcp_open(struct bus *b)
 {
     char port[8];
 
-    snprintf(port, sizeof(port), "%u", b->bcfg->port);
-    return connect_ctx(b, modbus_new_tcp_pi(b->bcfg->host, port));
+    snprintf(port, sizeof(port), "%u", b->p->port);
+    return connect_ctx(b, modbus_new_tcp_pi(b->p->host, port));
 }
 
 /* The direction of an RS-485 transceiver is switched by the kernel's RS485
@@ -43,7 +43,7 @@ static int tcp_open(struct bus *b)
  * (a USB adapter, a pty) gets a warning, once, not a failure. */
 static int rtu_open(struct bus *b)
 {
-    const struct cfg_bus *c = b->bcfg;
+    const struct bus_params *c = b->p;
     modbus_t *ctx = modbus_new_rtu(c->device, c->baud, (char)c->parity, c->data_bits, c->stop_bits);
     int r = connect_ctx(b, ctx);
 
@@ -100,7 +100,7 @@ static void recover(struct bus *b, modbus_t *ctx, int e)
 {
     if (connection_lost(e))
         b->broken = true;
-    else if (b->bcfg->type == BUS_TCP && bus_classify(e) != BERR_EXCEPTION)
+    else if (b->p->type == BUS_TCP && bus_classify(e) != BERR_EXCEPTION)
         b->broken = true;
     else if (bus_classify(e) != BERR_EXCEPTION && bus_classify(e) != BERR_TIMEOUT)
         modbus_flush(ctx);

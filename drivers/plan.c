@@ -37,15 +37,15 @@ static unsigned slave_of(struct plan *p, uint8_t unit)
     return p->n_slaves++;
 }
 
-int plan_build(struct plan *p, const struct config *cfg, unsigned bus, bool coalesce,
+int plan_build(struct plan *p, const struct field *f, unsigned bus, bool coalesce,
                     int max_gap, int max_regs, int64_t t0)
 {
     struct entry *e;
     unsigned n = 0;
 
     memset(p, 0, sizeof(*p));
-    for (unsigned i = 0; i < cfg->n_sensors; i++)
-        n += cfg->sensors[i].bus == bus;
+    for (unsigned i = 0; i < f->n_points; i++)
+        n += f->points[i]->bus == bus;
     if (!n)
         return 0;
     e = calloc(n, sizeof(*e));
@@ -57,8 +57,8 @@ int plan_build(struct plan *p, const struct config *cfg, unsigned bus, bool coal
         plan_free(p);
         return -ENOMEM;
     }
-    for (unsigned i = 0, k = 0; i < cfg->n_sensors; i++) {
-        const struct cfg_sensor *s = &cfg->sensors[i];
+    for (unsigned i = 0, k = 0; i < f->n_points; i++) {
+        const struct point *s = f->points[i];
         if (s->bus != bus)
             continue;
         e[k++] = (struct entry){.sensor = i, .unit = s->unit_id, .kind = s->reg.kind,

@@ -10,7 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "decode.h"
+#include "field.h"
 
 #define PLAN_MAX_REGS 125
 #define PLAN_MAX_BITS 2000
@@ -28,7 +29,7 @@ struct plan_group {
 struct plan {
     struct plan_group *groups;
     unsigned n_groups;
-    unsigned *members;     /* sensor indexes into cfg->sensors */
+    unsigned *members;     /* point (sensor) indexes into field->points */
     unsigned n_members;
     uint8_t *units;        /* the distinct unit ids, by slave index */
     unsigned n_slaves;
@@ -38,9 +39,9 @@ struct plan {
     unsigned *pos;         /* each group's place in heap */
 };
 
-/* Plans the sensors of cfg->buses[bus]. With coalesce false every sensor is a
+/* Plans the points of f->buses[bus]. With coalesce false every point is a
  * group of its own (buses without registers). 0 or -ENOMEM. */
-int plan_build(struct plan *p, const struct config *cfg, unsigned bus, bool coalesce,
+int plan_build(struct plan *p, const struct field *f, unsigned bus, bool coalesce,
                     int max_gap, int max_regs, int64_t t0);
 void plan_free(struct plan *p);
 

@@ -1,7 +1,9 @@
-/* sample: what a driver hands the core for one sensor reading. */
+/* sample: what a driver hands the core for one sensor reading, and the
+ * queue that carries samples from the bus workers and GPIO to the core. */
 #ifndef LIFELINE_SAMPLE_H
 #define LIFELINE_SAMPLE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 enum quality {
@@ -32,5 +34,23 @@ struct sample {
 const char *quality_name(enum quality q);
 /* Why a sample is not good: the errno or libmodbus text of its err. */
 const char *sample_err_text(int err);
+
+/* Bounded, mutex-protected queue of samples from all workers to the core;
+ * efd becomes readable when the queue turns non-empty. */
+struct sampleq {
+    pthread_mutex_t mu;
+    struct sample *buf;
+    unsigned cap, head, count;
+    uint64_t dropped; /* oldest samples overwritten because the core fell behind */
+    int efd;
+};
+
+int sampleq_init(struct sampleq *q, unsigned cap);
+void sampleq_free(struct sampleq *q);
+void sampleq_push(struct sampleq *q, const struct sample *s);
+/* n samples at once: one lock, at most one wake-up of the core. */
+void sampleq_push_n(struct sampleq *q, const struct sample *s, unsigned n);
+/* Core side: clears the eventfd and takes up to max samples. */
+unsigned sampleq_drain(struct sampleq *q, struct sample *out, unsigned max);
 
 #endif

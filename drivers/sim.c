@@ -17,9 +17,9 @@ static void sim_close(struct bus *b)
     (void)b;
 }
 
-static enum quality sim_value(struct bus *b, const struct cfg_sensor *s, double *value)
+static enum quality sim_value(struct bus *b, const struct point *s, double *value)
 {
-    const struct cfg_sim *w = &s->sim;
+    const struct sim_params *w = &s->sim;
     double phase = (double)((loop_clock_ms() - b->t0_ms) % w->period_ms) / (double)w->period_ms;
     double span = w->max - w->min, x;
 

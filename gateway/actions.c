@@ -38,16 +38,16 @@ static void write_out(struct actions *a, unsigned i, int value)
 {
     const struct cfg_action *c = &a->cfg->actions[i];
 
-    if (c->gpio) { /* at once, on this thread: an ioctl, read back */
+    if (c->out.gpio) { /* at once, on this thread: an ioctl, read back */
         int r = gpio_out_set(a->gpio, i, value);
         a->rt[i].last_value = value;
         a->rt[i].last_err = r;
         a->rt[i].done = true;
         if (r < 0)
-            log_err("action '%s': GPIO %s = %d failed: %s", c->name, c->gpio_line, value,
+            log_err("action '%s': GPIO %s = %d failed: %s", c->name, c->out.gpio_line, value,
                     r == -EIO ? "read-back differs" : strerror(-r));
         else
-            log_info("action '%s': GPIO %s = %d", c->name, c->gpio_line, value);
+            log_info("action '%s': GPIO %s = %d", c->name, c->out.gpio_line, value);
         if (a->done)
             a->done(a->ctx, c, value, r);
         return;
@@ -93,9 +93,9 @@ static void on_pulse(struct loop *l, struct loop_timer *t)
                 a->rt[i].manual_pulse = false;
                 a->rt[i].overridden = -1;
                 write_out(a, i, a->rt[i].active || a->rt[i].latched ? a->cfg->actions[i].value
-                                                                    : a->cfg->actions[i].restore);
+                                                                    : a->cfg->actions[i].out.restore);
             } else if (a->rt[i].overridden < 0) {
-                write_out(a, i, a->cfg->actions[i].restore);
+                write_out(a, i, a->cfg->actions[i].out.restore);
             }
         }
     }
@@ -131,7 +131,7 @@ void actions_update(struct actions *a)
         } else if (rt->latched) {
             log_info("action '%s': condition over; latched, output kept until a reset", c->name);
         } else if (c->pulse_ms <= 0) {
-            write_out(a, i, c->restore);
+            write_out(a, i, c->out.restore);
         }
     }
 }
@@ -167,7 +167,7 @@ int actions_reset(struct actions *a, const char *name)
         a->rt[i].latched = false;
         log_info("action '%s': latch reset", name);
         if (!a->rt[i].active)
-            write_out(a, i, a->cfg->actions[i].restore);
+            write_out(a, i, a->cfg->actions[i].out.restore);
         return 0;
     }
     return -ENOENT;
@@ -235,10 +235,10 @@ int actions_override(struct actions *a, const char *name, int mode, const char *
         if (rt->active || rt->latched)
             write_out(a, (unsigned)i, c->value);
         else
-            write_out(a, (unsigned)i, c->restore);
+            write_out(a, (unsigned)i, c->out.restore);
         return 0;
     }
-    rt->overridden = mode ? c->value : c->restore;
+    rt->overridden = mode ? c->value : c->out.restore;
     rt->pulse_end = 0;
     rt->manual_pulse = false;
     log_info("action '%s': output held %s (%d) by %s until released", name, mode ? "on" : "off",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core.h"
 #include "gateway_int.h"
 #include "health.h"
 #include "log.h"

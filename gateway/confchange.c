@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conffile.h"
+#include "core.h"
 #include "gateway_int.h"
 #include "log.h"
 

@@ -10,22 +10,18 @@
 
 #include "classes.h"
 #include "decode.h"
+#include "field.h"
 #include "log.h"
 #include "rules.h"
 
-#define CFG_NAME_MAX 48   /* sensor, bus, gateway, site names */
-#define CFG_HOST_MAX 256
-#define CFG_PATH_MAX 512
+#define CFG_NAME_MAX FIELD_NAME_MAX /* sensor, bus, gateway, site names */
+#define CFG_HOST_MAX FIELD_HOST_MAX
+#define CFG_PATH_MAX FIELD_PATH_MAX
 #define CFG_ERR_MAX 512
 #define CFG_UNIT_MAX 16
-#define CFG_LINE_MAX (CFG_NAME_MAX * 2) /* a GPIO line: a name, or CHIP:OFFSET */
+#define CFG_LINE_MAX FIELD_LINE_MAX /* a GPIO line: a name, or CHIP:OFFSET */
 
 #define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG */
-
-enum bus_type { BUS_TCP, BUS_RTU, BUS_SIM, BUS_GPIO };
-enum rs485_mode { RS485_AUTO, RS485_ON, RS485_OFF };
-enum rts_mode { RTS_NONE, RTS_UP, RTS_DOWN };
-enum sim_wave { WAVE_CONST, WAVE_TRIANGLE, WAVE_SINE, WAVE_SQUARE, WAVE_RAMP };
 
 struct cfg_gateway {
     char id[CFG_NAME_MAX];
@@ -78,36 +74,10 @@ struct cfg_console {
     int64_t idle_ms;             /* a privileged session drops back after this long idle */
 };
 
+/* A bus: what its driver reads (p, drivers/field.h), and where it is written. */
 struct cfg_bus {
-    char name[CFG_NAME_MAX];
-    enum bus_type type;
-    /* tcp */
-    char host[CFG_HOST_MAX];
-    uint16_t port;
-    /* rtu */
-    char device[CFG_PATH_MAX];
-    int baud;
-    int parity;          /* 'N', 'E' or 'O' */
-    int data_bits;
-    int stop_bits;
-    enum rs485_mode rs485;
-    enum rts_mode rts;
-    /* both */
-    int64_t timeout_ms;      /* Modbus response timeout (and TCP connect timeout) */
-    int64_t byte_timeout_ms; /* gap allowed between bytes of one reply */
-    int64_t frame_delay_ms;  /* silence before each request; rtu default: 3.5 characters */
-    int retries;             /* extra tries of a request after a timeout or CRC error */
-    int backoff_after;       /* consecutive failures before a slave is backed off */
-    int64_t backoff_max_ms;  /* a backed-off slave is tried at least this often */
-    int max_gap;             /* unused registers a coalesced request may span */
-    int max_registers;       /* registers per request (bits: 16 x this, at most 2000) */
+    struct bus_params p;
     int line;
-};
-
-struct cfg_sim {
-    enum sim_wave wave;
-    double min, max;
-    int64_t period_ms;
 };
 
 struct cfg_sensor {
@@ -115,11 +85,11 @@ struct cfg_sensor {
     char bus_name[CFG_NAME_MAX];
     char cls[CFG_NAME_MAX];
     enum lifeline lifeline;
-    unsigned bus;        /* index into config.buses */
-    uint8_t unit_id;
-    struct reg_format reg;
+    /* what its driver reads: bus index, unit, register, poll, sim, gpio
+     * input (a counter's total, pulses x per_pulse, is kept in the store
+     * across restarts) */
+    struct point io;
     char unit[CFG_UNIT_MAX];
-    int64_t poll_ms;
     struct sensor_rules rules;     /* built by the checks from the keys below */
     /* rate of change: an alarm at rate_level when the value changes by rate
      * (rising) or -rate (falling) within rate_window */
@@ -143,19 +113,6 @@ struct cfg_sensor {
     double design;                 /* the sensor's design value, for N% limits */
     bool limit_pct[LEVEL_COUNT];
     bool hyst_pct;
-    struct cfg_sim sim;
-    /* on a gpio bus: a line by its name, or CHIP:OFFSET (chip by name,
-     * label or path); read on both edges, debounced */
-    char input[CFG_LINE_MAX];
-    int64_t debounce_ms;
-    int active_low;
-    /* mode = counter: the sensor's value is the rate of the debounced rises,
-     * per_pulse units each, per rate_per, over count_window; the total
-     * (pulses x per_pulse) is kept in the store across restarts */
-    enum input_mode { INPUT_LEVEL, INPUT_COUNTER } mode;
-    double per_pulse;
-    enum rate_per { RATE_PER_S, RATE_PER_MIN, RATE_PER_H } rate_per;
-    int64_t count_window_ms;
     int line;
 };
 
@@ -175,22 +132,16 @@ struct cfg_action {
     uint8_t unit_id;
     enum reg_kind kind;          /* REG_COIL or REG_HOLDING */
     uint16_t addr;
-    int value, restore;
+    int value;
+    struct action_output out;    /* out.restore; out.gpio: output = gpio:LINE instead */
     int64_t pulse_ms;            /* > 0: write value, then restore after this long */
-    bool gpio;                   /* output = gpio:LINE (a line name, or CHIP:OFFSET) instead */
-    char gpio_line[CFG_LINE_MAX];
     int latch;
     int line;
 };
 
 /* The board file: what this hardware has. Its [lines] give the GPIO lines
  * logical names (DI1, RELAY2, LED_RUN) that a config uses as line names. */
-#define CFG_BOARD_LINES 64
-struct cfg_board_line {
-    char name[CFG_NAME_MAX];
-    char spec[CFG_LINE_MAX];     /* a kernel line name, or CHIP:OFFSET */
-    int line;                    /* in the board file */
-};
+#define CFG_BOARD_LINES FIELD_BOARD_LINES
 
 /* A serial port of the board ([port NAME]): an rtu bus names it as its device. */
 #define CFG_BOARD_PORTS 8
@@ -207,11 +158,8 @@ struct cfg_board {
     char name[CFG_NAME_MAX];
     char watchdog[CFG_PATH_MAX]; /* a watchdog device the core loop feeds; empty: none */
     int64_t watchdog_timeout_ms;
-    char led_run[CFG_LINE_MAX];  /* status LEDs (a line of [lines], or any line); empty: none */
-    char led_alarm[CFG_LINE_MAX];
     char console[CFG_NAME_MAX];  /* the console UART (ttyAMA0): for the image's getty */
-    struct cfg_board_line lines[CFG_BOARD_LINES];
-    unsigned n_lines;
+    struct board_gpio gpio;      /* [lines], and the status LEDs led_run, led_alarm */
     struct cfg_board_port ports[CFG_BOARD_PORTS];
     unsigned n_ports;
 };
@@ -237,9 +185,11 @@ struct config {
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
-/* A GPIO line as a config names it: a name of the board's [lines] becomes
- * its line there (*from: that entry, else NULL). */
-const char *config_gpio_line(const struct config *cfg, const char *name, const struct cfg_board_line **from);
+/* The drivers' view of cfg (drivers/field.h): pointers into cfg, valid
+ * while it is; built once per config generation. 0 or -ENOMEM. */
+int config_field_build(struct field *f, const struct config *cfg);
+/* Frees what config_field_build allocated; accepts a zeroed or freed one. */
+void config_field_free(struct field *f);
 
 /* "500ms", "2s", "5m", "1h", "30d", or a bare number of seconds. */
 int config_parse_duration(const char *s, int64_t *ms);

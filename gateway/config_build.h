@@ -1,6 +1,8 @@
-/* config_build: what config.c and config_check.c share while a config is
- * read and built: raw sections of key/value pairs that remember their file
- * and line, and where each built sensor key came from. Private to them. */
+/* config_build: what the parts of the config loader (config.c and
+ * config_read.c, config_sections.c, config_files.c, config_check.c) share
+ * while a config is read and built: raw sections of key/value pairs that
+ * remember their file and line, and where each built sensor key came from.
+ * Private to them. */
 #ifndef LIFELINE_CONFIG_BUILD_H
 #define LIFELINE_CONFIG_BUILD_H
 
@@ -60,10 +62,43 @@ struct build {
     char label[CFG_NAME_MAX * 2 + 16];
 };
 
+/* config_read.c */
+/* Reads s->path (or s->text) into sections: 0, or -1 with the error. */
+int cfg_src_read(struct src *s);
+void cfg_src_free(struct src *s);
+/* Makes room for element n of *arr: 0, or -1 (out of memory; *arr kept). */
+int cfg_grow(void **arr, unsigned n, size_t size);
+/* Letters, digits, '-', '_' and '.': a name that needs no quoting. */
+bool cfg_is_ident(const char *s);
+
+/* config.c */
 const struct pair *cfg_find_pair(const struct sect *sc, const char *key);
 /* Points the error context at a place: file, line (0: the whole file), key. */
 void cfg_at(struct build *b, const char *file, int line, const char *key);
-/* The checks across keys and sections, after building: 1, or 0 with the error. */
+/* Applies one pair to obj through the table (under the name key); need_flag
+ * restricts the keys allowed (in a profile channel, in a device section). */
+int cfg_apply(struct build *b, const struct key *keys, const struct pair *p, const char *key, const char *file,
+              void *obj, unsigned need_flag, struct origin *o);
+/* Applies a section's pairs to obj through its kind's key table; need_flag
+ * restricts the keys (KF_CHANNEL, KF_DEVICE); o records where each came
+ * from. 1, or 0 with the error. */
+int cfg_apply_all(struct build *b, const struct sect *sc, const char *file, void *obj, unsigned need_flag,
+                  struct origin *o);
+
+/* config_sections.c: one section each; 1, or 0 with the error. */
+int cfg_build_bus(struct build *b, const struct sect *sc);
+int cfg_build_sensor(struct build *b, const struct sect *sc);
+int cfg_build_device(struct build *b, const struct sect *sc);
+int cfg_build_action(struct build *b, const struct sect *sc);
+
+/* config_files.c: after [gateway] is built; 1, or 0 with the error. */
+int cfg_load_classes(struct build *b);
+int cfg_load_board(struct build *b);
+/* A path from the site file: relative ones are relative to its directory. */
+void cfg_site_relative(const struct build *b, const char *path, char *out, size_t len);
+
+/* config_check.c: the checks across keys and sections, after building: 1,
+ * or 0 with the error. */
 int cfg_check_all(struct build *b);
 
 #endif

@@ -23,19 +23,19 @@ static int board_port(struct build *b, struct cfg_bus *bus, const struct sect *s
     cfg_at(b, b->site.path, p ? p->line : sc->line, "device");
     for (unsigned i = 0; i < bd->n_ports; i++) {
         const struct cfg_board_port *pt = &bd->ports[i];
-        if (strcmp(pt->name, bus->device) != 0)
+        if (strcmp(pt->name, bus->p.device) != 0)
             continue;
-        snprintf(bus->device, sizeof(bus->device), "%s", pt->device);
+        snprintf(bus->p.device, sizeof(bus->p.device), "%s", pt->device);
         if (!cfg_find_pair(sc, "rs485"))
-            bus->rs485 = pt->rs485;
+            bus->p.rs485 = pt->rs485;
         if (!cfg_find_pair(sc, "rts"))
-            bus->rts = pt->rts;
+            bus->p.rts = pt->rts;
         return 1;
     }
     if (!bd->path[0])
         return cfg_fail(&b->err, "'%s' is not a path (/dev/...), and there is no board file to name a port",
-                        bus->device);
-    return cfg_fail(&b->err, "no [port %s] in the board file %s (a path starts with /dev/)", bus->device,
+                        bus->p.device);
+    return cfg_fail(&b->err, "no [port %s] in the board file %s (a path starts with /dev/)", bus->p.device,
                     bd->path);
 }
 
@@ -46,32 +46,32 @@ static int check_bus(struct build *b, struct cfg_bus *bus, const struct sect *sc
                                            "rs485", "rts", NULL};
     static const char *const tcp_only[] = {"host", "port", NULL};
 
-    snprintf(b->label, sizeof(b->label), "[bus %s]", bus->name);
+    snprintf(b->label, sizeof(b->label), "[bus %s]", bus->p.name);
     cfg_at(b, file, sc->line, "type");
     if (!cfg_find_pair(sc, "type"))
         return cfg_fail(&b->err, "missing (required: tcp, rtu or sim)");
-    const char *const *foreign = bus->type == BUS_RTU ? tcp_only : bus->type == BUS_TCP ? rtu_only : NULL;
+    const char *const *foreign = bus->p.type == BUS_RTU ? tcp_only : bus->p.type == BUS_TCP ? rtu_only : NULL;
     for (int i = 0; foreign && foreign[i]; i++) {
         const struct pair *p = cfg_find_pair(sc, foreign[i]);
         if (p) {
             cfg_at(b, file, p->line, p->key);
-            return cfg_fail(&b->err, "does not apply to a %s bus", bus->type == BUS_RTU ? "rtu" : "tcp");
+            return cfg_fail(&b->err, "does not apply to a %s bus", bus->p.type == BUS_RTU ? "rtu" : "tcp");
         }
     }
     cfg_at(b, file, sc->line, NULL);
-    if (bus->type == BUS_TCP && !bus->host[0])
+    if (bus->p.type == BUS_TCP && !bus->p.host[0])
         return cfg_fail(&b->err, "host: missing (required for a tcp bus)");
-    if (bus->type == BUS_RTU && !bus->device[0])
+    if (bus->p.type == BUS_RTU && !bus->p.device[0])
         return cfg_fail(&b->err, "device: missing (required for an rtu bus, e.g. /dev/ttyS1)");
-    if (bus->type == BUS_RTU && bus->device[0] != '/' && !board_port(b, bus, sc))
+    if (bus->p.type == BUS_RTU && bus->p.device[0] != '/' && !board_port(b, bus, sc))
         return 0;
     /* Modbus RTU framing: 11 bits a character; frames apart by 3.5 characters,
      * fixed at 1.75 ms above 19200 baud. Rounded up to whole ms. */
-    int64_t t35_us = bus->baud > 19200 ? 1750 : (int64_t)(3.5 * 11 * 1e6 / bus->baud + 0.5);
-    if (bus->frame_delay_ms < 0)
-        bus->frame_delay_ms = bus->type == BUS_RTU ? (t35_us + 999) / 1000 : 0;
-    if (!bus->byte_timeout_ms)
-        bus->byte_timeout_ms = bus->type == BUS_RTU ? 20 : 500;
+    int64_t t35_us = bus->p.baud > 19200 ? 1750 : (int64_t)(3.5 * 11 * 1e6 / bus->p.baud + 0.5);
+    if (bus->p.frame_delay_ms < 0)
+        bus->p.frame_delay_ms = bus->p.type == BUS_RTU ? (t35_us + 999) / 1000 : 0;
+    if (!bus->p.byte_timeout_ms)
+        bus->p.byte_timeout_ms = bus->p.type == BUS_RTU ? 20 : 500;
     return 1;
 }
 
@@ -107,7 +107,7 @@ static int build_rate_and_fault(struct build *b, struct cfg_sensor *s, const str
     rules_prepare(&r->fault, false);
     /* silent for three polls (and at least 5 s): the bus itself is stuck */
     r->stale_ms = o->line[K_STALE_AFTER] ? s->stale_ms
-                                          : (3 * s->poll_ms > 5000 ? 3 * s->poll_ms : 5000);
+                                          : (3 * s->io.poll_ms > 5000 ? 3 * s->io.poll_ms : 5000);
     return 1;
 }
 
@@ -115,7 +115,7 @@ static int check_sensor(struct build *b, unsigned idx)
 {
     struct cfg_sensor *s = &b->cfg->sensors[idx];
     const struct origin *o = &b->orig[idx];
-    struct reg_format *r = &s->reg;
+    struct reg_format *r = &s->io.reg;
     enum level lo, hi;
 
 #define AT(k) cfg_at(b, o->file[k] ? o->file[k] : o->sect_file, o->file[k] ? o->line[k] : o->sect_line, sensor_key(k))
@@ -126,35 +126,35 @@ static int check_sensor(struct build *b, unsigned idx)
         return AT(K_BUS), cfg_fail(&b->err, "missing (required)");
     unsigned bi;
     for (bi = 0; bi < b->cfg->n_buses; bi++)
-        if (strcmp(b->cfg->buses[bi].name, s->bus_name) == 0)
+        if (strcmp(b->cfg->buses[bi].p.name, s->bus_name) == 0)
             break;
     if (bi == b->cfg->n_buses)
         return AT(K_BUS), cfg_fail(&b->err, "no [bus %s] in this file", s->bus_name);
-    s->bus = bi;
+    s->io.bus = bi;
     const struct cfg_bus *bus = &b->cfg->buses[bi];
 
-    if (bus->type != BUS_GPIO && o->line[K_INPUT])
-        return AT(K_INPUT), cfg_fail(&b->err, "needs a bus of type gpio, and [bus %s] is not", bus->name);
-    if (bus->type != BUS_GPIO && s->mode == INPUT_COUNTER)
-        return AT(K_MODE), cfg_fail(&b->err, "counter needs a bus of type gpio, and [bus %s] is not", bus->name);
-    if (bus->type == BUS_GPIO) {
+    if (bus->p.type != BUS_GPIO && o->line[K_INPUT])
+        return AT(K_INPUT), cfg_fail(&b->err, "needs a bus of type gpio, and [bus %s] is not", bus->p.name);
+    if (bus->p.type != BUS_GPIO && s->io.mode == INPUT_COUNTER)
+        return AT(K_MODE), cfg_fail(&b->err, "counter needs a bus of type gpio, and [bus %s] is not", bus->p.name);
+    if (bus->p.type == BUS_GPIO) {
         if (!o->line[K_INPUT])
             return AT(K_INPUT), cfg_fail(&b->err, "missing (required on a gpio bus: a line name, or CHIP:OFFSET)");
         if (o->line[K_REGISTER])
             return AT(K_REGISTER), cfg_fail(&b->err, "does not apply to a gpio input");
-        if (s->mode == INPUT_LEVEL)
+        if (s->io.mode == INPUT_LEVEL)
             r->type = TYPE_BOOL; /* a contact: 0 or 1 */
-    } else if (bus->type == BUS_SIM) {
-        if (s->sim.min > s->sim.max)
-            return AT(K_SIM_MIN), cfg_fail(&b->err, "%g is above sim_max %g", s->sim.min, s->sim.max);
+    } else if (bus->p.type == BUS_SIM) {
+        if (s->io.sim.min > s->io.sim.max)
+            return AT(K_SIM_MIN), cfg_fail(&b->err, "%g is above sim_max %g", s->io.sim.min, s->io.sim.max);
     } else {
         for (int k = K_SIM; k <= K_SIM_PERIOD; k++)
             if (o->line[k])
-                return AT(k), cfg_fail(&b->err, "needs a bus of type sim, and [bus %s] is not", bus->name);
+                return AT(k), cfg_fail(&b->err, "needs a bus of type sim, and [bus %s] is not", bus->p.name);
         if (!o->line[K_REGISTER])
             return AT(K_REGISTER), cfg_fail(&b->err, "missing (required on a Modbus bus)");
-        if (bus->type == BUS_RTU && (s->unit_id < 1 || s->unit_id > 247))
-            return AT(K_UNIT_ID), cfg_fail(&b->err, "%u is not a slave address on an RTU line (1 to 247)", s->unit_id);
+        if (bus->p.type == BUS_RTU && (s->io.unit_id < 1 || s->io.unit_id > 247))
+            return AT(K_UNIT_ID), cfg_fail(&b->err, "%u is not a slave address on an RTU line (1 to 247)", s->io.unit_id);
     }
     bool bits = r->kind == REG_COIL || r->kind == REG_DISCRETE;
     if (!o->line[K_TYPE] && bits)
@@ -250,22 +250,22 @@ static int check_action(struct build *b, struct cfg_action *a, const struct sect
     if (a->level == LEVEL_NONE)
         return cfg_fail(&b->err, "must be blue, yellow, orange or red");
     cfg_at(b, file, line_of(sc, "output"), "output");
-    if (a->gpio) {
-        if (a->value > 1 || a->restore > 1) {
+    if (a->out.gpio) {
+        if (a->value > 1 || a->out.restore > 1) {
             cfg_at(b, file, line_of(sc, "value"), "value");
             return cfg_fail(&b->err, "a GPIO output is 0 or 1");
         }
         goto sensors;
     }
     for (a->bus = 0; a->bus < c->n_buses; a->bus++)
-        if (strcmp(c->buses[a->bus].name, a->bus_name) == 0)
+        if (strcmp(c->buses[a->bus].p.name, a->bus_name) == 0)
             break;
     if (a->bus == c->n_buses)
         return cfg_fail(&b->err, "names no [bus %s] of this file", a->bus_name);
-    if (c->buses[a->bus].type == BUS_SIM || c->buses[a->bus].type == BUS_GPIO)
+    if (c->buses[a->bus].p.type == BUS_SIM || c->buses[a->bus].p.type == BUS_GPIO)
         return cfg_fail(&b->err, "[bus %s] is a %s bus: it has no Modbus outputs", a->bus_name,
-                        c->buses[a->bus].type == BUS_SIM ? "sim" : "gpio");
-    if (a->kind == REG_COIL && (a->value > 1 || a->restore > 1)) {
+                        c->buses[a->bus].p.type == BUS_SIM ? "sim" : "gpio");
+    if (a->kind == REG_COIL && (a->value > 1 || a->out.restore > 1)) {
         cfg_at(b, file, line_of(sc, "value"), "value");
         return cfg_fail(&b->err, "a coil is 0 or 1");
     }

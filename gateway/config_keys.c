@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
+
 int cfg_fail(struct cfg_err *e, const char *fmt, ...)
 {
     char what[512];
@@ -344,8 +346,8 @@ static int p_register(struct cfg_err *e, const struct key *k, void *obj, const c
     addr = strtol(colon + 1, &end, 10);
     if (errno || end == colon + 1 || *end || addr < 0 || addr > 65535)
         return cfg_fail(e, "address '%s' is not 0 to 65535", colon + 1);
-    s->reg.kind = (enum reg_kind)i;
-    s->reg.addr = (uint16_t)addr;
+    s->io.reg.kind = (enum reg_kind)i;
+    s->io.reg.addr = (uint16_t)addr;
     return 1;
 }
 
@@ -359,10 +361,10 @@ static int p_output(struct cfg_err *e, const struct key *k, void *obj, const cha
 
     (void)k;
     if (strncmp(v, "gpio:", 5) == 0) {
-        if (!v[5] || strlen(v + 5) >= sizeof(a->gpio_line))
+        if (!v[5] || strlen(v + 5) >= sizeof(a->out.gpio_line))
             return cfg_fail(e, "'%s': gpio:LINE, a line name or CHIP:OFFSET", v);
-        a->gpio = true;
-        snprintf(a->gpio_line, sizeof(a->gpio_line), "%s", v + 5);
+        a->out.gpio = true;
+        snprintf(a->out.gpio_line, sizeof(a->out.gpio_line), "%s", v + 5);
         return 1;
     }
     if (sscanf(v, "modbus:%47[^:]:%u:%15[^:]:%u%n", bus, &unit, kind, &addr, &end) != 4 || v[end])
@@ -389,7 +391,7 @@ static int p_taken(struct cfg_err *e, const struct key *k, void *obj, const char
 
 #define GW(f) offsetof(struct cfg_gateway, f)
 #define ST(f) offsetof(struct cfg_store, f)
-#define BU(f) offsetof(struct cfg_bus, f)
+#define BU(f) offsetof(struct cfg_bus, p.f)
 #define SE(f) offsetof(struct cfg_sensor, f)
 #define DAY_MS 86400000.0
 #define C KF_CHANNEL
@@ -497,21 +499,21 @@ static const struct key sensor_keys[] = {
     [K_CLASS] = {"class", p_ident, SE(cls), NULL, 0, CFG_NAME_MAX, C},
     [K_LIFELINE] = {"lifeline", p_enum, SE(lifeline), lifeline_names, 0, 0, C | K},
     [K_BUS] = {"bus", p_ident, SE(bus_name), NULL, 0, CFG_NAME_MAX, D},
-    [K_UNIT_ID] = {"unit_id", p_u8, SE(unit_id), NULL, 0, 255, D},
+    [K_UNIT_ID] = {"unit_id", p_u8, SE(io.unit_id), NULL, 0, 255, D},
     [K_REGISTER] = {"register", p_register, 0, NULL, 0, 0, C},
-    [K_TYPE] = {"type", p_enum, SE(reg.type), reg_type_names, 0, 0, C},
-    [K_ORDER] = {"order", p_enum, SE(reg.order), word_order_names, 0, 0, C | D},
-    [K_BIT] = {"bit", p_int, SE(reg.bit), NULL, 0, 15, C},
-    [K_SCALE] = {"scale", p_double, SE(reg.scale), NULL, -1e12, 1e12, C},
-    [K_OFFSET] = {"offset", p_double, SE(reg.offset), NULL, -1e12, 1e12, C},
-    [K_RAW_MIN] = {"raw_min", p_double, SE(reg.raw_min), NULL, -1e15, 1e15, C},
-    [K_RAW_MAX] = {"raw_max", p_double, SE(reg.raw_max), NULL, -1e15, 1e15, C},
-    [K_MIN] = {"min", p_double, SE(reg.min), NULL, -1e15, 1e15, C},
-    [K_MAX] = {"max", p_double, SE(reg.max), NULL, -1e15, 1e15, C},
-    [K_VALID_MIN] = {"valid_min", p_double, SE(reg.valid_min), NULL, -1e15, 1e15, C},
-    [K_VALID_MAX] = {"valid_max", p_double, SE(reg.valid_max), NULL, -1e15, 1e15, C},
+    [K_TYPE] = {"type", p_enum, SE(io.reg.type), reg_type_names, 0, 0, C},
+    [K_ORDER] = {"order", p_enum, SE(io.reg.order), word_order_names, 0, 0, C | D},
+    [K_BIT] = {"bit", p_int, SE(io.reg.bit), NULL, 0, 15, C},
+    [K_SCALE] = {"scale", p_double, SE(io.reg.scale), NULL, -1e12, 1e12, C},
+    [K_OFFSET] = {"offset", p_double, SE(io.reg.offset), NULL, -1e12, 1e12, C},
+    [K_RAW_MIN] = {"raw_min", p_double, SE(io.reg.raw_min), NULL, -1e15, 1e15, C},
+    [K_RAW_MAX] = {"raw_max", p_double, SE(io.reg.raw_max), NULL, -1e15, 1e15, C},
+    [K_MIN] = {"min", p_double, SE(io.reg.min), NULL, -1e15, 1e15, C},
+    [K_MAX] = {"max", p_double, SE(io.reg.max), NULL, -1e15, 1e15, C},
+    [K_VALID_MIN] = {"valid_min", p_double, SE(io.reg.valid_min), NULL, -1e15, 1e15, C},
+    [K_VALID_MAX] = {"valid_max", p_double, SE(io.reg.valid_max), NULL, -1e15, 1e15, C},
     [K_UNIT] = {"unit", p_str, SE(unit), NULL, 0, CFG_UNIT_MAX, C | K},
-    [K_POLL] = {"poll", p_duration, SE(poll_ms), NULL, 10, DAY_MS, D},
+    [K_POLL] = {"poll", p_duration, SE(io.poll_ms), NULL, 10, DAY_MS, D},
     [K_DIRECTION] = {"direction", p_enum, SE(rules.level.dir), direction_names, 0, 0, C | K},
     [K_RED] = {"red", p_limit, 0, NULL, LEVEL_RED, 0, C | K},
     [K_ORANGE] = {"orange", p_limit, 0, NULL, LEVEL_ORANGE, 0, C | K},
@@ -520,10 +522,10 @@ static const struct key sensor_keys[] = {
     [K_HYSTERESIS] = {"hysteresis", p_hysteresis, 0, NULL, 0, 0, C | K},
     [K_ON_DELAY] = {"on_delay", p_duration, SE(rules.level.on_delay_ms), NULL, 0, DAY_MS, C | K},
     [K_OFF_DELAY] = {"off_delay", p_duration, SE(rules.level.off_delay_ms), NULL, 0, DAY_MS, C | K},
-    [K_SIM] = {"sim", p_enum, SE(sim.wave), wave_names, 0, 0, 0},
-    [K_SIM_MIN] = {"sim_min", p_double, SE(sim.min), NULL, -1e12, 1e12, 0},
-    [K_SIM_MAX] = {"sim_max", p_double, SE(sim.max), NULL, -1e12, 1e12, 0},
-    [K_SIM_PERIOD] = {"sim_period", p_duration, SE(sim.period_ms), NULL, 100, DAY_MS, 0},
+    [K_SIM] = {"sim", p_enum, SE(io.sim.wave), wave_names, 0, 0, 0},
+    [K_SIM_MIN] = {"sim_min", p_double, SE(io.sim.min), NULL, -1e12, 1e12, 0},
+    [K_SIM_MAX] = {"sim_max", p_double, SE(io.sim.max), NULL, -1e12, 1e12, 0},
+    [K_SIM_PERIOD] = {"sim_period", p_duration, SE(io.sim.period_ms), NULL, 100, DAY_MS, 0},
     [K_PROFILE] = {"profile", p_taken, 0, NULL, 0, 0, D},
     [K_CHANNEL] = {"channel", p_taken, 0, NULL, 0, 0, 0},
     [K_DESIGN] = {"design", p_double, SE(design), NULL, -1e15, 1e15, C},
@@ -541,13 +543,13 @@ static const struct key sensor_keys[] = {
     [K_TELEMETRY] = {"telemetry", p_duration_off, SE(telemetry_ms), NULL, 0, DAY_MS, C | K | D},
     [K_DEADBAND] = {"deadband", p_double, SE(deadband), NULL, 0, 1e15, C | K | D},
     [K_TELEMETRY_STATS] = {"telemetry_stats", p_enum, SE(telemetry_stats), noyes_names, 0, 0, C | K | D},
-    [K_INPUT] = {"input", p_str, SE(input), NULL, 0, CFG_LINE_MAX, 0},
-    [K_DEBOUNCE] = {"debounce", p_duration, SE(debounce_ms), NULL, 0, 10000, C | K | D},
-    [K_ACTIVE_LOW] = {"active_low", p_enum, SE(active_low), noyes_names, 0, 0, C | K | D},
-    [K_MODE] = {"mode", p_enum, SE(mode), input_mode_names, 0, 0, C | K},
-    [K_PER_PULSE] = {"per_pulse", p_double, SE(per_pulse), NULL, 1e-9, 1e9, C | K},
-    [K_RATE_PER] = {"rate_per", p_enum, SE(rate_per), rate_per_names, 0, 0, C | K},
-    [K_COUNT_WINDOW] = {"count_window", p_duration, SE(count_window_ms), NULL, 1000, 3600000, C | K},
+    [K_INPUT] = {"input", p_str, SE(io.input), NULL, 0, CFG_LINE_MAX, 0},
+    [K_DEBOUNCE] = {"debounce", p_duration, SE(io.debounce_ms), NULL, 0, 10000, C | K | D},
+    [K_ACTIVE_LOW] = {"active_low", p_enum, SE(io.active_low), noyes_names, 0, 0, C | K | D},
+    [K_MODE] = {"mode", p_enum, SE(io.mode), input_mode_names, 0, 0, C | K},
+    [K_PER_PULSE] = {"per_pulse", p_double, SE(io.per_pulse), NULL, 1e-9, 1e9, C | K},
+    [K_RATE_PER] = {"rate_per", p_enum, SE(io.rate_per), rate_per_names, 0, 0, C | K},
+    [K_COUNT_WINDOW] = {"count_window", p_duration, SE(io.count_window_ms), NULL, 1000, 3600000, C | K},
     END,
 };
 
@@ -558,7 +560,7 @@ static const struct key action_keys[] = {
     {"level", p_enum, AC(level), level_names, 0, 0, 0},
     {"output", p_output, 0, NULL, 0, 0, 0},
     {"value", p_int, AC(value), NULL, 0, 65535, 0},
-    {"restore", p_int, AC(restore), NULL, 0, 65535, 0},
+    {"restore", p_int, AC(out.restore), NULL, 0, 65535, 0},
     {"pulse", p_duration, AC(pulse_ms), NULL, 10, DAY_MS, 0},
     {"latch", p_enum, AC(latch), noyes_names, 0, 0, 0},
     END,
@@ -577,8 +579,8 @@ static const struct key board_keys[] = {
     {"description", p_taken, 0, NULL, 0, 0, 0},
     {"watchdog", p_str, BO(watchdog), NULL, 0, CFG_PATH_MAX, 0},
     {"watchdog_timeout", p_duration, BO(watchdog_timeout_ms), NULL, 2000, 600000, 0},
-    {"led_run", p_str, BO(led_run), NULL, 0, CFG_LINE_MAX, 0},
-    {"led_alarm", p_str, BO(led_alarm), NULL, 0, CFG_LINE_MAX, 0},
+    {"led_run", p_str, BO(gpio.led_run), NULL, 0, CFG_LINE_MAX, 0},
+    {"led_alarm", p_str, BO(gpio.led_alarm), NULL, 0, CFG_LINE_MAX, 0},
     {"console", p_ident, BO(console), NULL, 0, CFG_NAME_MAX, 0},
     END,
 };

@@ -7,8 +7,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-
 enum sect_kind {
     SECT_NONE, SECT_GATEWAY, SECT_MQTT, SECT_STORE, SECT_BUS, SECT_SENSOR, SECT_DEVICE,
     SECT_PROFILE, SECT_CHANNEL, SECT_CLASS, SECT_ACTION, SECT_CONSOLE, SECT_BOARD, SECT_LINES, SECT_PORT,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core.h"
 #include "gateway_int.h"
 #include "payload.h"
 
@@ -42,7 +43,7 @@ int core_sensor_index(const struct gateway *g, const char *name)
 int core_bus_index(const struct gateway *g, const char *name)
 {
     for (unsigned i = 0; i < g->cfg.n_buses; i++)
-        if (strcmp(g->cfg.buses[i].name, name) == 0)
+        if (strcmp(g->cfg.buses[i].p.name, name) == 0)
             return (int)i;
     return -1;
 }

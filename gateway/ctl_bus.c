@@ -30,8 +30,8 @@ static void bus_line(struct ctl_req *r, unsigned b, const struct bus_counts *tp,
     static const char *const types[] = {"tcp", "rtu", "sim", "gpio"};
     if (r->json) {
         cJSON *e = ctl_jadd(r, list, NULL, cJSON_CreateObject());
-        ctl_jadd(r, e, "bus", cJSON_CreateString(bc->name));
-        ctl_jadd(r, e, "type", cJSON_CreateString(types[bc->type]));
+        ctl_jadd(r, e, "bus", cJSON_CreateString(bc->p.name));
+        ctl_jadd(r, e, "type", cJSON_CreateString(types[bc->p.type]));
         ctl_jadd(r, e, "requests", cJSON_CreateNumber((double)t.requests));
         ctl_jadd(r, e, "ok", cJSON_CreateNumber((double)t.ok));
         cJSON *er = ctl_jadd(r, e, "errors", cJSON_CreateObject());
@@ -45,8 +45,8 @@ static void bus_line(struct ctl_req *r, unsigned b, const struct bus_counts *tp,
         ctl_jadd(r, e, "reconnects", cJSON_CreateNumber((double)reconnects));
         return;
     }
-    ctl_printf(r, "%-12s %-4s %10llu %10llu %8llu %6llu %6llu %6llu %6llu %6llu %7.1f %7.1f %5.1f%%\n", bc->name,
-               types[bc->type], (unsigned long long)t.requests, (unsigned long long)t.ok,
+    ctl_printf(r, "%-12s %-4s %10llu %10llu %8llu %6llu %6llu %6llu %6llu %6llu %7.1f %7.1f %5.1f%%\n", bc->p.name,
+               types[bc->p.type], (unsigned long long)t.requests, (unsigned long long)t.ok,
                (unsigned long long)errors, (unsigned long long)t.errors[BERR_TIMEOUT],
                (unsigned long long)t.errors[BERR_CRC], (unsigned long long)t.errors[BERR_EXCEPTION],
                (unsigned long long)t.errors[BERR_BAD_REPLY], (unsigned long long)t.errors[BERR_CONNECTION], avg,
@@ -141,7 +141,7 @@ static bool parse_uint(const char *v, long long max, long long *out)
 /* A bus with Modbus devices behind it. */
 static bool modbus_bus(struct ctl_req *r, int b)
 {
-    enum bus_type t = core_config(r->g)->buses[b].type;
+    enum bus_type t = core_config(r->g)->buses[b].p.type;
     return t != BUS_SIM && t != BUS_GPIO;
 }
 
@@ -402,27 +402,27 @@ const char *ctl_gpio_get(struct ctl_req *r, int argi)
     const char *name = r->argv[argi];
     int i = core_sensor_index(r->g, name), a = core_output_index(r->g, name);
 
-    if (i >= 0 && cfg->buses[cfg->sensors[i].bus].type == BUS_GPIO) {
+    if (i >= 0 && cfg->buses[cfg->sensors[i].io.bus].p.type == BUS_GPIO) {
         struct core_sensor st;
         core_sensor(r->g, (unsigned)i, &st);
         if (!st.read || st.quality != Q_GOOD) {
-            snprintf(r->err, sizeof(r->err), "input %s (line %s): %s", name, cfg->sensors[i].input,
+            snprintf(r->err, sizeof(r->err), "input %s (line %s): %s", name, cfg->sensors[i].io.input,
                      st.read ? quality_name(st.quality) : "not read yet");
             return r->err;
         }
         if (r->json)
             ctl_jadd(r, r->j, "value", cJSON_CreateNumber(st.value));
         else
-            ctl_printf(r, "input %s (line %s) = %g\n", name, cfg->sensors[i].input, st.value);
+            ctl_printf(r, "input %s (line %s) = %g\n", name, cfg->sensors[i].io.input, st.value);
         return NULL;
     }
     struct action_info in;
-    if (a >= 0 && cfg->actions[a].gpio && core_output_info(r->g, (unsigned)a, &in) == 0) {
+    if (a >= 0 && cfg->actions[a].out.gpio && core_output_info(r->g, (unsigned)a, &in) == 0) {
         if (r->json)
             ctl_jadd(r, r->j, "value", ctl_jnum(in.value >= 0, in.value));
         else
-            ctl_printf(r, "output %s (line %s) = %d (%s)\n", name, cfg->actions[a].gpio_line,
-                       in.value >= 0 ? in.value : cfg->actions[a].restore, in.overridden >= 0 ? "manual" : "auto");
+            ctl_printf(r, "output %s (line %s) = %d (%s)\n", name, cfg->actions[a].out.gpio_line,
+                       in.value >= 0 ? in.value : cfg->actions[a].out.restore, in.overridden >= 0 ? "manual" : "auto");
         return NULL;
     }
     return ctl_no_such(r, "GPIO input or output", name, "list sensors, list outputs");
@@ -431,7 +431,7 @@ const char *ctl_gpio_get(struct ctl_req *r, int argi)
 static int gpio_output(struct ctl_req *r, const char *name)
 {
     int a = core_output_index(r->g, name);
-    return a >= 0 && core_config(r->g)->actions[a].gpio ? a : -1;
+    return a >= 0 && core_config(r->g)->actions[a].out.gpio ? a : -1;
 }
 
 /* gpio set OUTPUT 0|1: held until `set output OUTPUT auto` */

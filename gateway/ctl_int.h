@@ -13,8 +13,9 @@
 #include <sys/types.h>
 
 #include "core.h"
-#include "ctl.h"
 #include "strbuf.h"
+
+struct ctl;
 
 #define CTL_LINE_MAX 4096
 #define CTL_MAX_ARGS 16

@@ -141,24 +141,24 @@ static void sensor_json(struct ctl_req *r, const struct config *cfg, const struc
     ctl_jadd(r, o, "class", cJSON_CreateString(s->cls));
     ctl_jadd(r, o, "lifeline", cJSON_CreateString(lifeline_names[s->lifeline]));
     ctl_jadd(r, o, "bus", cJSON_CreateString(s->bus_name));
-    ctl_jadd(r, o, "unit_id", cJSON_CreateNumber(s->unit_id));
-    ctl_jadd(r, o, "register", cJSON_CreateString(reg_kind_names[s->reg.kind]));
-    ctl_jadd(r, o, "address", cJSON_CreateNumber(s->reg.addr));
-    ctl_jadd(r, o, "type", cJSON_CreateString(reg_type_names[s->reg.type]));
-    ctl_jadd(r, o, "poll_ms", cJSON_CreateNumber((double)s->poll_ms));
+    ctl_jadd(r, o, "unit_id", cJSON_CreateNumber(s->io.unit_id));
+    ctl_jadd(r, o, "register", cJSON_CreateString(reg_kind_names[s->io.reg.kind]));
+    ctl_jadd(r, o, "address", cJSON_CreateNumber(s->io.reg.addr));
+    ctl_jadd(r, o, "type", cJSON_CreateString(reg_type_names[s->io.reg.type]));
+    ctl_jadd(r, o, "poll_ms", cJSON_CreateNumber((double)s->io.poll_ms));
     ctl_jadd(r, o, "direction", cJSON_CreateString(direction_names[lv->dir]));
     cJSON *lim = ctl_jadd(r, o, "limits", cJSON_CreateObject());
     for (int l = LEVEL_BLUE; l <= LEVEL_RED; l++)
         ctl_jadd(r, lim, level_name((enum level)l), ctl_jnum(lv->has[l], lv->limit[l]));
     ctl_jadd(r, o, "value", ctl_jnum(st->read && st->quality == Q_GOOD, st->value));
     ctl_jadd(r, o, "quality", st->read ? cJSON_CreateString(quality_name(st->quality)) : cJSON_CreateNull());
-    if (cfg->buses[s->bus].type == BUS_GPIO) {
-        ctl_jadd(r, o, "input", cJSON_CreateString(s->input));
-        ctl_jadd(r, o, "mode", cJSON_CreateString(s->mode == INPUT_COUNTER ? "counter" : "level"));
+    if (cfg->buses[s->io.bus].p.type == BUS_GPIO) {
+        ctl_jadd(r, o, "input", cJSON_CreateString(s->io.input));
+        ctl_jadd(r, o, "mode", cJSON_CreateString(s->io.mode == INPUT_COUNTER ? "counter" : "level"));
     }
-    if (s->mode == INPUT_COUNTER) {
+    if (s->io.mode == INPUT_COUNTER) {
         ctl_jadd(r, o, "pulses", cJSON_CreateNumber((double)st->pulses));
-        ctl_jadd(r, o, "total", cJSON_CreateNumber((double)st->pulses * s->per_pulse));
+        ctl_jadd(r, o, "total", cJSON_CreateNumber((double)st->pulses * s->io.per_pulse));
     }
     cJSON *al = ctl_jadd(r, o, "alarms", cJSON_CreateArray());
     for (unsigned k = 0; k < st->n_alarms; k++) {
@@ -174,21 +174,21 @@ static void sensor_json(struct ctl_req *r, const struct config *cfg, const struc
 static void sensor_source(struct ctl_req *r, const struct config *cfg, const struct cfg_sensor *s)
 {
     static const char *const per[] = {"s", "min", "h"};
-    enum bus_type type = cfg->buses[s->bus].type;
+    enum bus_type type = cfg->buses[s->io.bus].p.type;
 
     if (type == BUS_SIM)
-        ctl_printf(r, "source       bus %s (simulated), every %lldms\n", s->bus_name, (long long)s->poll_ms);
-    else if (type == BUS_GPIO && s->mode == INPUT_COUNTER)
+        ctl_printf(r, "source       bus %s (simulated), every %lldms\n", s->bus_name, (long long)s->io.poll_ms);
+    else if (type == BUS_GPIO && s->io.mode == INPUT_COUNTER)
         ctl_printf(r, "source       bus %s, input %s%s, counter: %g a pulse, rate per %s over %llds, debounce %lldms\n",
-                   s->bus_name, s->input, s->active_low ? " (active low)" : "", s->per_pulse, per[s->rate_per],
-                   (long long)(s->count_window_ms / 1000), (long long)s->debounce_ms);
+                   s->bus_name, s->io.input, s->io.active_low ? " (active low)" : "", s->io.per_pulse, per[s->io.rate_per],
+                   (long long)(s->io.count_window_ms / 1000), (long long)s->io.debounce_ms);
     else if (type == BUS_GPIO)
-        ctl_printf(r, "source       bus %s, input %s%s, debounce %lldms\n", s->bus_name, s->input,
-                   s->active_low ? " (active low)" : "", (long long)s->debounce_ms);
+        ctl_printf(r, "source       bus %s, input %s%s, debounce %lldms\n", s->bus_name, s->io.input,
+                   s->io.active_low ? " (active low)" : "", (long long)s->io.debounce_ms);
     else
-        ctl_printf(r, "source       bus %s, unit %u, %s %u, %s %s, every %lldms\n", s->bus_name, s->unit_id,
-                   reg_kind_names[s->reg.kind], s->reg.addr, reg_type_names[s->reg.type],
-                   word_order_names[s->reg.order], (long long)s->poll_ms);
+        ctl_printf(r, "source       bus %s, unit %u, %s %u, %s %s, every %lldms\n", s->bus_name, s->io.unit_id,
+                   reg_kind_names[s->io.reg.kind], s->io.reg.addr, reg_type_names[s->io.reg.type],
+                   word_order_names[s->io.reg.order], (long long)s->io.poll_ms);
 }
 
 const char *ctl_show_sensor(struct ctl_req *r, int argi)
@@ -223,8 +223,8 @@ const char *ctl_show_sensor(struct ctl_req *r, int argi)
         ctl_printf(r, "now          %.6g %s, %s\n", st.value, s->unit, quality_name(st.quality));
     else
         ctl_printf(r, "now          no reading yet\n");
-    if (s->mode == INPUT_COUNTER)
-        ctl_printf(r, "total        %.6g (%llu pulses)\n", (double)st.pulses * s->per_pulse,
+    if (s->io.mode == INPUT_COUNTER)
+        ctl_printf(r, "total        %.6g (%llu pulses)\n", (double)st.pulses * s->io.per_pulse,
                    (unsigned long long)st.pulses);
     for (unsigned k = 0; k < st.n_alarms; k++)
         ctl_printf(r, "alarm        %lld: %s %s%s\n", (long long)st.alarms[k].id, condition_name(st.alarms[k].cond),
@@ -236,7 +236,7 @@ const char *ctl_show_sensor(struct ctl_req *r, int argi)
     ctl_printf(r, "last samples\n");
     /* the newest ten: a window back from now */
     int64_t now = loop_wallclock_ms();
-    core_history(r->g, (unsigned)i, now - 10 * (s->poll_ms > 1000 ? s->poll_ms : 1000) - 1000, now + 1000, 10,
+    core_history(r->g, (unsigned)i, now - 10 * (s->io.poll_ms > 1000 ? s->io.poll_ms : 1000) - 1000, now + 1000, 10,
                  sample_row, r);
     return NULL;
 }
@@ -332,8 +332,8 @@ const char *ctl_show_outputs(struct ctl_req *r, int argi)
         char to[128], value[16];
         if (core_output_info(r->g, i, &in) < 0)
             return "the actions are being restarted";
-        if (a->gpio)
-            snprintf(to, sizeof(to), "gpio:%s", a->gpio_line);
+        if (a->out.gpio)
+            snprintf(to, sizeof(to), "gpio:%s", a->out.gpio_line);
         else
             snprintf(to, sizeof(to), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
                      a->kind == REG_COIL ? "coil" : "holding", a->addr);
@@ -433,7 +433,7 @@ const char *ctl_list_names(struct ctl_req *r, int argi)
             put_name(r, list, cfg->sensors[i].name);
     } else if (strcmp(what, "buses") == 0) {
         for (unsigned i = 0; i < cfg->n_buses; i++)
-            put_name(r, list, cfg->buses[i].name);
+            put_name(r, list, cfg->buses[i].p.name);
     } else if (strcmp(what, "outputs") == 0) {
         for (unsigned i = 0; i < cfg->n_actions; i++)
             put_name(r, list, cfg->actions[i].name);

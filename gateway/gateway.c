@@ -1,4 +1,5 @@
 #include "gateway.h"
+#include "core.h"
 #include "gateway_int.h"
 
 #include <errno.h>
@@ -50,7 +51,7 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
          * neither's (a console gone) only goes to the log. */
         if (!actions_write_done(g->actions, smp->write_id, smp->err) &&
             !ctl_write_done(g->ctl, smp->bus, smp->write_id, smp->err))
-            log_debug("core: bus '%s': write %llu done: %s", g->cfg.buses[smp->bus].name,
+            log_debug("core: bus '%s': write %llu done: %s", g->cfg.buses[smp->bus].p.name,
                       (unsigned long long)smp->write_id, smp->err ? sample_err_text(smp->err) : "ok");
         return;
     }
@@ -71,7 +72,7 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
         store_counter_put(g->store, c->name, (int64_t)rt->pulses);
     }
     telemetry_sample(g->telemetry, smp->sensor, smp->ts_ms, smp->value, smp->quality,
-                     c->mode == INPUT_COUNTER ? (double)rt->pulses * c->per_pulse : NAN, g->loop.now_ms);
+                     c->io.mode == INPUT_COUNTER ? (double)rt->pulses * c->io.per_pulse : NAN, g->loop.now_ms);
     unsigned n = rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality,
                               g->loop.now_ms, ev);
     if (n)

@@ -13,7 +13,6 @@
 #include "actions.h"
 #include "bus.h"
 #include "config.h"
-#include "core.h"
 #include "loop.h"
 #include "rules.h"
 #include "store.h"
@@ -50,6 +49,7 @@ struct gateway {
     struct loop_timer tm_timer;  /* the telemetry batch's delay */
     bool tm_armed;
     struct bus *buses;
+    struct field field;     /* the drivers' view of cfg, for this generation's buses and gpio */
     struct actions *actions;
     struct telemetry *telemetry;
     struct ctl *ctl;

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "ctl.h"
+#include "core.h"
 #include "gateway_int.h"
 #include "gpio.h"
 #include "log.h"
@@ -56,11 +57,15 @@ void core_buses_stop(struct gateway *g)
         bus_stop(&g->buses[i]);
     free(g->buses);
     g->buses = NULL;
+    config_field_free(&g->field);
 }
 
 int core_buses_start(struct gateway *g)
 {
-    int r = gpio_open(&g->gpio, &g->loop, &g->cfg, &g->q, g->gen);
+    int r = config_field_build(&g->field, &g->cfg);
+    if (r < 0)
+        return r;
+    r = gpio_open(&g->gpio, &g->loop, &g->field, &g->q, g->gen);
     if (r < 0)
         return r;
     g->buses = calloc(g->cfg.n_buses ? g->cfg.n_buses : 1, sizeof(*g->buses));
@@ -69,7 +74,7 @@ int core_buses_start(struct gateway *g)
     for (unsigned i = 0; i < g->cfg.n_buses; i++)
         g->buses[i].wake_fd = -1; /* so bus_stop on a bus never started closes nothing */
     for (unsigned i = 0; i < g->cfg.n_buses; i++)
-        if ((r = bus_start(&g->buses[i], &g->cfg, i, &g->q, g->gen)) < 0)
+        if ((r = bus_start(&g->buses[i], &g->field, i, &g->q, g->gen)) < 0)
             return r;
     return 0;
 }
@@ -113,13 +118,13 @@ static void action_done(void *ctx, const struct cfg_action *a, int value, int er
     char output[160], payload[512];
     int len;
 
-    if (a->gpio)
-        snprintf(output, sizeof(output), "gpio:%s", a->gpio_line);
+    if (a->out.gpio)
+        snprintf(output, sizeof(output), "gpio:%s", a->out.gpio_line);
     else
         snprintf(output, sizeof(output), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
                  a->kind == REG_COIL ? "coil" : "holding", a->addr);
     len = payload_action(loop_wallclock_ms(), a->name, output, value,
-                         err ? (err == -EIO ? "read-back differs" : a->gpio ? strerror(-err) : sample_err_text(err)) : NULL,
+                         err ? (err == -EIO ? "read-back differs" : a->out.gpio ? strerror(-err) : sample_err_text(err)) : NULL,
                          payload, sizeof(payload));
     if (len > 0)
         core_send(g, "event", payload, (size_t)len);

@@ -4,6 +4,7 @@
  * it where it was instead of starting it over. */
 #include <string.h>
 
+#include "core.h"
 #include "gateway_int.h"
 #include "log.h"
 

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "bus.h"
+#include "config.h"
 #include "loop.h"
 
 /* ---- the server ---- */
@@ -117,6 +118,7 @@ static unsigned requests(struct server *sv, uint8_t unit)
 
 /* ---- the gateway side ---- */
 static struct config cfg;
+static struct field field; /* the drivers' view of cfg */
 static struct sampleq q;
 static struct bus bus;
 static struct server sv;
@@ -133,6 +135,7 @@ static void load(const char *sensors, const char *bus_extra)
     unlink(path);
     if (r)
         fail_msg("%s", err);
+    assert_int_equal(config_field_build(&field, &cfg), 0);
 }
 
 static int setup(void **state)
@@ -148,6 +151,7 @@ static int teardown(void **state)
     (void)state;
     bus_stop(&bus);
     sampleq_free(&q);
+    config_field_free(&field);
     config_free(&cfg);
     server_stop(&sv);
     return 0;
@@ -195,7 +199,7 @@ static void coalesced_requests(void **state)
         sv.map->tab_registers[10 + i] = (uint16_t)(100 + i);
     }
     load(text, "");
-    assert_int_equal(bus_start(&bus, &cfg, 0, &q, 1), 0);
+    assert_int_equal(bus_start(&bus, &field, 0, &q, 1), 0);
     assert_int_equal(bus.plan.n_groups, 1);
     unsigned n = collect(1050, last, NULL, NULL, NULL);
     unsigned req = requests(&sv, 1);
@@ -217,7 +221,7 @@ static void dead_unit_backed_off_and_recovered(void **state)
     load("[sensor live]\nclass = gas\nbus = b\nunit_id = 1\nregister = holding:0\npoll = 100ms\n"
          "[sensor dead]\nclass = gas\nbus = b\nunit_id = 9\nregister = holding:0\npoll = 100ms\n",
          "backoff_after = 3\nbackoff_max = 2s\n");
-    assert_int_equal(bus_start(&bus, &cfg, 0, &q, 1), 0);
+    assert_int_equal(bus_start(&bus, &field, 0, &q, 1), 0);
     unsigned n = collect(2000, NULL, lastq, lasterr, NULL);
     assert_int_equal(lastq[1], Q_COMM_FAULT);
     assert_int_equal(lasterr[1], -ETIMEDOUT);
@@ -254,7 +258,7 @@ static void exception_is_comm_fault_with_code(void **state)
     struct slave_state sl[2];
     (void)state;
     load("[sensor beyond]\nclass = gas\nbus = b\nregister = input:150\npoll = 100ms\n", "");
-    assert_int_equal(bus_start(&bus, &cfg, 0, &q, 1), 0);
+    assert_int_equal(bus_start(&bus, &field, 0, &q, 1), 0);
     collect(350, NULL, lastq, lasterr, NULL);
     assert_int_equal(lastq[0], Q_COMM_FAULT);
     assert_int_equal(lasterr[0], -EMBXILADD);
@@ -271,7 +275,7 @@ static void writes_with_read_back(void **state)
     struct sample done = {0};
     (void)state;
     load("[sensor s]\nclass = gas\nbus = b\nregister = holding:0\npoll = 1s\n", "");
-    assert_int_equal(bus_start(&bus, &cfg, 0, &q, 1), 0);
+    assert_int_equal(bus_start(&bus, &field, 0, &q, 1), 0);
     struct bus_write w = {.id = 7, .unit = 1, .kind = REG_COIL, .addr = 5, .count = 1,
                           .values = {1}, .verify = true};
     assert_int_equal(bus_write(&bus, &w), 0);

@@ -30,23 +30,23 @@ static void good_full(void **state)
     assert_int_equal(c.mqtt.reconnect_max_ms, 120000);
     assert_int_equal(c.mqtt.max_inflight, 8);
     assert_int_equal(c.n_buses, 2);
-    assert_int_equal(c.buses[0].type, BUS_TCP);
-    assert_int_equal(c.buses[0].port, 5020);
-    assert_int_equal(c.buses[0].timeout_ms, 250);
+    assert_int_equal(c.buses[0].p.type, BUS_TCP);
+    assert_int_equal(c.buses[0].p.port, 5020);
+    assert_int_equal(c.buses[0].p.timeout_ms, 250);
     assert_int_equal(c.n_sensors, 2);
 
     const struct cfg_sensor *g = &c.sensors[0];
     assert_string_equal(g->name, "gas-01");
     assert_string_equal(g->cls, "gas");
     assert_int_equal(g->lifeline, LL_GAS);
-    assert_int_equal(g->bus, 0);
-    assert_int_equal(g->unit_id, 3);
-    assert_int_equal(g->reg.kind, REG_HOLDING);
-    assert_int_equal(g->reg.addr, 10);
-    assert_int_equal(g->reg.type, TYPE_FLOAT32);
-    assert_int_equal(g->reg.order, ORDER_CDAB);
+    assert_int_equal(g->io.bus, 0);
+    assert_int_equal(g->io.unit_id, 3);
+    assert_int_equal(g->io.reg.kind, REG_HOLDING);
+    assert_int_equal(g->io.reg.addr, 10);
+    assert_int_equal(g->io.reg.type, TYPE_FLOAT32);
+    assert_int_equal(g->io.reg.order, ORDER_CDAB);
     assert_string_equal(g->unit, "%LEL");
-    assert_int_equal(g->poll_ms, 2000);
+    assert_int_equal(g->io.poll_ms, 2000);
     assert_true(g->rules.level.has[LEVEL_RED] && g->rules.level.has[LEVEL_BLUE]);
     assert_true(g->rules.level.limit[LEVEL_ORANGE] == 35.0);
     assert_true(g->rules.level.hysteresis == 2.0);
@@ -57,8 +57,8 @@ static void good_full(void **state)
     assert_int_equal(o->rules.level.dir, DIR_LOW); /* from the class */
     assert_string_equal(o->unit, "%vol");
     assert_int_equal(o->lifeline, LL_HEATING); /* overridden */
-    assert_int_equal(o->sim.wave, WAVE_SINE);
-    assert_int_equal(o->sim.period_ms, 3600000);
+    assert_int_equal(o->io.sim.wave, WAVE_SINE);
+    assert_int_equal(o->io.sim.period_ms, 3600000);
     assert_false(o->rules.level.has[LEVEL_ORANGE]);
     config_free(&c);
 }
@@ -81,34 +81,34 @@ static void good_profiles(void **state)
     assert_int_equal(config_load("configs/good-profiles.conf", &c, err, sizeof(err)), 0);
     assert_int_equal(c.n_sensors, 1 + 8);
     const struct cfg_bus *b = &c.buses[0];
-    assert_int_equal(b->type, BUS_RTU);
-    assert_int_equal(b->baud, 19200);
-    assert_int_equal(b->parity, 'E');
-    assert_int_equal(b->frame_delay_ms, 3); /* 3.5 x 11 bits at 19200 = 2.0 ms, rounded up */
+    assert_int_equal(b->p.type, BUS_RTU);
+    assert_int_equal(b->p.baud, 19200);
+    assert_int_equal(b->p.parity, 'E');
+    assert_int_equal(b->p.frame_delay_ms, 3); /* 3.5 x 11 bits at 19200 = 2.0 ms, rounded up */
     /* a channel of the profile, with the site's limits */
     const struct cfg_sensor *g = find(&c, "gas-01");
     assert_string_equal(g->cls, "gas");
-    assert_int_equal(g->reg.type, TYPE_FLOAT32);
-    assert_int_equal(g->reg.order, ORDER_CDAB);
-    assert_int_equal(g->unit_id, 3);
+    assert_int_equal(g->io.reg.type, TYPE_FLOAT32);
+    assert_int_equal(g->io.reg.order, ORDER_CDAB);
+    assert_int_equal(g->io.unit_id, 3);
     assert_true(g->rules.level.has[LEVEL_RED] && g->rules.level.limit[LEVEL_RED] == 50);
-    assert_true(g->reg.valid);
+    assert_true(g->io.reg.valid);
     /* a whole device: eight channels, one overridden */
     const struct cfg_sensor *p = find(&c, "ai-01.ch1");
     assert_string_equal(p->cls, "water_pressure");
     assert_int_equal(p->rules.level.dir, DIR_LOW);
     assert_string_equal(p->unit, "MPa");
-    assert_int_equal(p->unit_id, 5);
-    assert_int_equal(p->poll_ms, 2000);
-    assert_int_equal(p->reg.kind, REG_INPUT);
-    assert_int_equal(p->reg.addr, 0);
-    assert_true(p->reg.map && p->reg.raw_min == 4000 && p->reg.max == 1.6);
+    assert_int_equal(p->io.unit_id, 5);
+    assert_int_equal(p->io.poll_ms, 2000);
+    assert_int_equal(p->io.reg.kind, REG_INPUT);
+    assert_int_equal(p->io.reg.addr, 0);
+    assert_true(p->io.reg.map && p->io.reg.raw_min == 4000 && p->io.reg.max == 1.6);
     /* NAMUR NE 43 from the final range: 3.8 mA .. 20.5 mA */
-    assert_true(fabs(p->reg.valid_min - -0.02) < 1e-9 && fabs(p->reg.valid_max - 1.65) < 1e-9);
+    assert_true(fabs(p->io.reg.valid_min - -0.02) < 1e-9 && fabs(p->io.reg.valid_max - 1.65) < 1e-9);
     const struct cfg_sensor *ch8 = find(&c, "ai-01.ch8");
-    assert_int_equal(ch8->reg.addr, 7);
+    assert_int_equal(ch8->io.reg.addr, 7);
     assert_string_equal(ch8->unit, "%");
-    assert_int_equal(ch8->poll_ms, 2000);
+    assert_int_equal(ch8->io.poll_ms, 2000);
     config_free(&c);
 }
 
@@ -227,32 +227,32 @@ static void demo_config_is_valid(void **state)
     double v;
     const uint16_t t2[] = {235};
     const struct cfg_sensor *t = find(&c, "temps.t2");
-    assert_int_equal(t->reg.kind, REG_INPUT);
-    assert_int_equal(t->reg.addr, 1);
+    assert_int_equal(t->io.reg.kind, REG_INPUT);
+    assert_int_equal(t->io.reg.addr, 1);
     assert_int_equal(t->lifeline, LL_POWER); /* t2.class = cable_temperature */
-    assert_int_equal(decode_value(&t->reg, t2, &v), 0);
+    assert_int_equal(decode_value(&t->io.reg, t2, &v), 0);
     assert_true(fabs(v - 23.5) < 1e-9);
     const uint16_t open_probe[] = {0x7fff};
-    assert_int_equal(decode_value(&t->reg, open_probe, &v), -ERANGE); /* out_of_range, not 3276.7 degC */
+    assert_int_equal(decode_value(&t->io.reg, open_probe, &v), -ERANGE); /* out_of_range, not 3276.7 degC */
     const uint16_t supply[] = {0x0000, 0x42bf}; /* 95.5 as float32, low word first */
-    assert_int_equal(decode_value(&find(&c, "heat-meter.supply")->reg, supply, &v), 0);
+    assert_int_equal(decode_value(&find(&c, "heat-meter.supply")->io.reg, supply, &v), 0);
     assert_true(v == 95.5);
     const uint16_t energy[] = {0xd687, 0x0012}; /* 1234567, CDAB */
-    assert_int_equal(decode_value(&find(&c, "heat-meter.energy")->reg, energy, &v), 0);
+    assert_int_equal(decode_value(&find(&c, "heat-meter.energy")->io.reg, energy, &v), 0);
     assert_true(v == 1234567);
     assert_int_equal(find(&c, "heat-meter.flow")->lifeline, LL_HEATING);
     const uint16_t status[] = {0x000a}; /* door and mains bits */
-    assert_int_equal(decode_value(&find(&c, "cabinet.door")->reg, status, &v), 0);
+    assert_int_equal(decode_value(&find(&c, "cabinet.door")->io.reg, status, &v), 0);
     assert_true(v == 1);
-    assert_int_equal(decode_value(&find(&c, "cabinet.water")->reg, status, &v), 0);
+    assert_int_equal(decode_value(&find(&c, "cabinet.water")->io.reg, status, &v), 0);
     assert_true(v == 0);
-    assert_int_equal(decode_value(&find(&c, "cabinet.power")->reg, status, &v), 0);
+    assert_int_equal(decode_value(&find(&c, "cabinet.power")->io.reg, status, &v), 0);
     assert_true(v == 1);
     assert_int_equal(find(&c, "cabinet.door")->lifeline, LL_TELECOM);
     assert_int_equal(find(&c, "cabinet.smoke")->lifeline, LL_POWER);
     assert_int_equal(find(&c, "cabinet.temperature")->lifeline, LL_TELECOM);
     const uint16_t cab[] = {245, 612};
-    assert_int_equal(decode_value(&find(&c, "cabinet.humidity")->reg, cab + 1, &v), 0);
+    assert_int_equal(decode_value(&find(&c, "cabinet.humidity")->io.reg, cab + 1, &v), 0);
     assert_true(fabs(v - 61.2) < 1e-9);
     assert_true(find(&c, "heat-pressure-01")->rules.has_rate);
     assert_int_equal(find(&c, "heat-pressure-01")->lifeline, LL_HEATING);
@@ -343,7 +343,7 @@ static void board_files(void **state)
 {
     struct config c;
     char err[CFG_ERR_MAX] = "";
-    const struct cfg_board_line *from;
+    const struct board_line *from;
     (void)state;
 
     if (config_load("configs/board-good.conf", &c, err, sizeof(err)) != 0)
@@ -351,15 +351,15 @@ static void board_files(void **state)
     assert_string_equal(c.board.name, "qemu-x86_64");
     assert_string_equal(c.board.watchdog, "/dev/watchdog");
     assert_int_equal(c.board.watchdog_timeout_ms, 5000);
-    assert_string_equal(c.board.led_run, "LED_RUN");
-    assert_int_equal(c.board.n_lines, 14);
-    assert_string_equal(config_gpio_line(&c, c.sensors[0].input, &from), "lifeline-sim0:0");
+    assert_string_equal(c.board.gpio.led_run, "LED_RUN");
+    assert_int_equal(c.board.gpio.n_lines, 14);
+    assert_string_equal(field_gpio_line(&c.board.gpio, c.sensors[0].io.input, &from), "lifeline-sim0:0");
     assert_non_null(from);
     assert_string_equal(from->name, "DI1");
     assert_int_equal(from->line, 15);
-    assert_string_equal(config_gpio_line(&c, c.sensors[1].input, &from), "in5"); /* a kernel name as it is */
+    assert_string_equal(field_gpio_line(&c.board.gpio, c.sensors[1].io.input, &from), "in5"); /* a kernel name as it is */
     assert_null(from);
-    assert_string_equal(config_gpio_line(&c, c.actions[0].gpio_line, NULL), "out1");
+    assert_string_equal(field_gpio_line(&c.board.gpio, c.actions[0].out.gpio_line, NULL), "out1");
     config_free(&c);
 
     /* RS-485 ports: a bus names one; its rs485 and rts come with it unless the bus sets them */
@@ -367,13 +367,13 @@ static void board_files(void **state)
         fail_msg("%s", err);
     assert_string_equal(c.board.console, "ttyAMA0");
     assert_int_equal(c.board.n_ports, 2);
-    assert_string_equal(c.buses[0].device, "/dev/ttyS1");
-    assert_int_equal(c.buses[0].rs485, RS485_ON);
-    assert_int_equal(c.buses[0].rts, RTS_NONE);
-    assert_string_equal(c.buses[1].device, "/dev/ttyS2");
-    assert_int_equal(c.buses[1].rs485, RS485_OFF);
-    assert_int_equal(c.buses[1].rts, RTS_DOWN); /* the bus's own */
-    assert_string_equal(c.buses[2].device, "/dev/ttyUSB0");
+    assert_string_equal(c.buses[0].p.device, "/dev/ttyS1");
+    assert_int_equal(c.buses[0].p.rs485, RS485_ON);
+    assert_int_equal(c.buses[0].p.rts, RTS_NONE);
+    assert_string_equal(c.buses[1].p.device, "/dev/ttyS2");
+    assert_int_equal(c.buses[1].p.rs485, RS485_OFF);
+    assert_int_equal(c.buses[1].p.rts, RTS_DOWN); /* the bus's own */
+    assert_string_equal(c.buses[2].p.device, "/dev/ttyUSB0");
     config_free(&c);
 
     static const struct bad boards[] = {

@@ -11,19 +11,22 @@
 #include "plan.h"
 
 #define MAXS 400
-static struct cfg_sensor sensors[MAXS];
-static struct config cfg;
+static struct point points[MAXS];
+static const struct point *by_index[MAXS];
+static struct field cfg;
 
 static void reset(void)
 {
-    memset(sensors, 0, sizeof(sensors));
+    memset(points, 0, sizeof(points));
     memset(&cfg, 0, sizeof(cfg));
-    cfg.sensors = sensors;
+    for (unsigned i = 0; i < MAXS; i++)
+        by_index[i] = &points[i];
+    cfg.points = by_index;
 }
 
 static void add(uint8_t unit, enum reg_kind kind, uint16_t addr, enum reg_type type, int64_t poll)
 {
-    struct cfg_sensor *s = &sensors[cfg.n_sensors++];
+    struct point *s = &points[cfg.n_points++];
     s->unit_id = unit;
     s->reg.kind = kind;
     s->reg.addr = addr;

@@ -1,5 +1,6 @@
 #include "log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -30,6 +31,7 @@ static void remember_line(const char *stamp, long ms, const char *prio, const ch
 
 unsigned log_recent(unsigned max, void (*fn)(void *ctx, const char *line), void *ctx)
 {
+    int saved = errno;
     unsigned n;
 
     pthread_mutex_lock(&recent_mu);
@@ -37,6 +39,7 @@ unsigned log_recent(unsigned max, void (*fn)(void *ctx, const char *line), void 
     for (unsigned i = 0; i < n; i++)
         fn(ctx, recent[(recent_head + RECENT_LINES - n + i) % RECENT_LINES]);
     pthread_mutex_unlock(&recent_mu);
+    errno = saved;
     return n;
 }
 
@@ -47,6 +50,8 @@ void log_lock(void)
 
 void log_open(enum log_target t, int max_priority)
 {
+    int saved = errno;
+
     if (locked)
         return;
     if (target == LOG_TARGET_SYSLOG && t != LOG_TARGET_SYSLOG)
@@ -55,19 +60,26 @@ void log_open(enum log_target t, int max_priority)
     max_prio = max_priority;
     if (target == LOG_TARGET_SYSLOG)
         openlog("lifelined", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    errno = saved;
 }
 
 void log_close(void)
 {
+    int saved = errno;
+
     if (target == LOG_TARGET_SYSLOG)
         closelog();
     target = LOG_TARGET_STDERR;
+    errno = saved;
 }
 
+/* errno is the caller's: formatting, the clock and the write may all change
+ * it, and "log_err(...); return -errno;" must return the caller's error. */
 void log_msg(int priority, const char *fmt, ...)
 {
     static const char *const names[] = {"emerg", "alert", "crit", "error",
                                         "warning", "notice", "info", "debug"};
+    int saved = errno;
     va_list ap;
     struct timespec ts;
     struct tm tm;
@@ -87,4 +99,5 @@ void log_msg(int priority, const char *fmt, ...)
         syslog(priority, "%s", line);
     else /* one fprintf per line so concurrent bus workers never interleave */
         fprintf(stderr, "%s.%03ld %s: %s\n", stamp, ts.tv_nsec / 1000000L, names[priority & 7], line);
+    errno = saved;
 }
