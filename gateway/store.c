@@ -1,3 +1,6 @@
+/* store: the database itself (open and check, schema and migrations,
+ * the tick's transaction, meta counters); the tables' own code lives in
+ * store_readings.c, store_alarms.c, store_outbox.c and store_state.c. */
 #include "store.h"
 
 #include <errno.h>
@@ -6,77 +9,66 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
-
-#include <time.h>
 #include "loop.h"
+#include "store_int.h"
 
-enum stmt_id {
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
-    S_META_GET, S_META_SET,
-    S_SENSOR_GET, S_SENSOR_ADD,
-    S_READING_ADD,
-    S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE,
-    S_EVENT_ADD,
-    S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_EVICT, S_OUTBOX_SIZES,
-    S_TRIM_AGE, S_TRIM_OLDEST, S_OLDEST_TS, S_PAGES, S_HISTORY, S_EVENTS,
-    S_TIMER_PUT, S_TIMER_DEL, S_TIMER_ALL, S_MAINT_PUT, S_MAINT_DEL, S_MAINT_ALL, S_COUNTER_PUT, S_COUNTER_ALL, S_ALARMS_RECENT,
-    S_COUNT
-};
 
-static const char *const sql[S_COUNT] = {
-    [S_BEGIN] = "BEGIN IMMEDIATE",
-    [S_COMMIT] = "COMMIT",
-    [S_ROLLBACK] = "ROLLBACK",
-    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
-                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [S_SENSOR_GET] = "SELECT id FROM sensors WHERE name = ?1",
-    [S_SENSOR_ADD] = "INSERT INTO sensors(name) VALUES(?1)",
-    [S_READING_ADD] = "INSERT INTO readings(sensor, ts, value, quality) VALUES(?1, ?2, ?3, ?4)",
-    [S_ALARM_ADD] = "INSERT INTO alarms(id, sensor, condition, level, state, raised_ts, updated_ts, active) "
-                    "VALUES(?5, ?1, ?2, ?3, 'raised', ?4, ?4, 1)",
+static const struct store_sql core_sql[] = {
+    {S_BEGIN, "BEGIN IMMEDIATE"},
+    {S_COMMIT, "COMMIT"},
+    {S_ROLLBACK, "ROLLBACK"},
+    {S_META_GET, "SELECT value FROM meta WHERE key = ?1"},
+    {S_META_SET, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
+    {S_SENSOR_GET, "SELECT id FROM sensors WHERE name = ?1"},
+    {S_SENSOR_ADD, "INSERT INTO sensors(name) VALUES(?1)"},
+    {S_READING_ADD, "INSERT INTO readings(sensor, ts, value, quality) VALUES(?1, ?2, ?3, ?4)"},
+    {S_ALARM_ADD, "INSERT INTO alarms(id, sensor, condition, level, state, raised_ts, updated_ts, active) "
+                   "VALUES(?5, ?1, ?2, ?3, 'raised', ?4, ?4, 1)"},
     /* an escalated alarm needs a new acknowledgement */
-    [S_ALARM_UPDATE] = "UPDATE alarms SET level = ?2, state = ?3, updated_ts = ?4, active = ?5, "
-                       "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END, "
-                       "acked_by = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_by END, "
-                       "acked_ts = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_ts END "
-                       "WHERE id = ?1 AND active = 1",
-    [S_ALARM_ACK] = "UPDATE alarms SET state = 'acked', acked_by = ?2, acked_ts = ?3, updated_ts = ?3 "
-                    "WHERE id = ?1 AND active = 1 AND acked_by IS NULL",
-    [S_ALARM_ACTIVE] = "SELECT id, sensor, level, condition, acked_by FROM alarms WHERE active = 1 ORDER BY id",
-    [S_EVENT_ADD] = "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)",
-    [S_OUTBOX_ADD] = "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)",
-    [S_OUTBOX_NEXT] = "SELECT id, seq, topic, payload, qos, prio FROM outbox ORDER BY prio, id LIMIT ?1",
-    [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?1 RETURNING prio, length(payload)",
-    [S_OUTBOX_EVICT] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE prio = ?1 ORDER BY id LIMIT ?2) "
-                       "RETURNING length(payload)",
-    [S_OUTBOX_SIZES] = "SELECT prio, count(*), coalesce(sum(length(payload)), 0) FROM outbox GROUP BY prio",
+    {S_ALARM_UPDATE, "UPDATE alarms SET level = ?2, state = ?3, updated_ts = ?4, active = ?5, "
+                      "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END, "
+                      "acked_by = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_by END, "
+                      "acked_ts = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_ts END "
+                      "WHERE id = ?1 AND active = 1"},
+    {S_ALARM_ACK, "UPDATE alarms SET state = 'acked', acked_by = ?2, acked_ts = ?3, updated_ts = ?3 "
+                   "WHERE id = ?1 AND active = 1 AND acked_by IS NULL"},
+    {S_ALARM_ACTIVE, "SELECT id, sensor, level, condition, acked_by FROM alarms WHERE active = 1 ORDER BY id"},
+    {S_EVENT_ADD, "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)"},
+    {S_OUTBOX_ADD, "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)"},
+    {S_OUTBOX_NEXT, "SELECT id, seq, topic, payload, qos, prio FROM outbox ORDER BY prio, id LIMIT ?1"},
+    {S_OUTBOX_DEL, "DELETE FROM outbox WHERE id = ?1 RETURNING prio, length(payload)"},
+    {S_OUTBOX_EVICT, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE prio = ?1 ORDER BY id LIMIT ?2) "
+                      "RETURNING length(payload)"},
+    {S_OUTBOX_SIZES, "SELECT prio, count(*), coalesce(sum(length(payload)), 0) FROM outbox GROUP BY prio"},
     /* bounded batches: a trim never holds the loop for long */
     /* (rows go in in time order: only the first ?2 by id are looked at,
      * never the whole table) */
-    [S_TRIM_AGE] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?2) AND ts < ?1",
-    [S_TRIM_OLDEST] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?1)",
-    [S_OLDEST_TS] = "SELECT ts FROM readings ORDER BY id LIMIT 1",
-    [S_HISTORY] = "SELECT ts, value, quality FROM readings WHERE sensor = ?1 AND ts >= ?2 AND ts < ?3 "
-                  "ORDER BY ts, id LIMIT ?4",
-    [S_EVENTS] = "SELECT seq, payload FROM alarm_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
-    [S_TIMER_PUT] = "INSERT INTO timers(sensor, saved_ms, state) VALUES(?1, ?2, ?3) "
-                    "ON CONFLICT(sensor) DO UPDATE SET saved_ms = excluded.saved_ms, state = excluded.state",
-    [S_TIMER_DEL] = "DELETE FROM timers WHERE sensor = ?1",
-    [S_TIMER_ALL] = "SELECT sensor, saved_ms, state FROM timers",
-    [S_MAINT_PUT] = "INSERT INTO maintenance(sensor, until_ms) VALUES(?1, ?2) "
-                    "ON CONFLICT(sensor) DO UPDATE SET until_ms = excluded.until_ms",
-    [S_MAINT_DEL] = "DELETE FROM maintenance WHERE sensor = ?1",
-    [S_MAINT_ALL] = "SELECT sensor, until_ms FROM maintenance",
-    [S_COUNTER_PUT] = "INSERT INTO counters(sensor, pulses) VALUES(?1, ?2) "
-                      "ON CONFLICT(sensor) DO UPDATE SET pulses = excluded.pulses",
-    [S_COUNTER_ALL] = "SELECT sensor, pulses FROM counters",
-    [S_ALARMS_RECENT] = "SELECT id, sensor, condition, level, state, raised_ts, updated_ts, cleared_ts, acked_by, "
-                        "acked_ts, active FROM alarms ORDER BY id DESC LIMIT ?1",
-    [S_PAGES] = "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
-                "(SELECT page_size FROM pragma_page_size())",
+    {S_TRIM_AGE, "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?2) AND ts < ?1"},
+    {S_TRIM_OLDEST, "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?1)"},
+    {S_OLDEST_TS, "SELECT ts FROM readings ORDER BY id LIMIT 1"},
+    {S_HISTORY, "SELECT ts, value, quality FROM readings WHERE sensor = ?1 AND ts >= ?2 AND ts < ?3 "
+                 "ORDER BY ts, id LIMIT ?4"},
+    {S_EVENTS, "SELECT seq, payload FROM alarm_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq"},
+    {S_TIMER_PUT, "INSERT INTO timers(sensor, saved_ms, state) VALUES(?1, ?2, ?3) "
+                   "ON CONFLICT(sensor) DO UPDATE SET saved_ms = excluded.saved_ms, state = excluded.state"},
+    {S_TIMER_DEL, "DELETE FROM timers WHERE sensor = ?1"},
+    {S_TIMER_ALL, "SELECT sensor, saved_ms, state FROM timers"},
+    {S_MAINT_PUT, "INSERT INTO maintenance(sensor, until_ms) VALUES(?1, ?2) "
+                   "ON CONFLICT(sensor) DO UPDATE SET until_ms = excluded.until_ms"},
+    {S_MAINT_DEL, "DELETE FROM maintenance WHERE sensor = ?1"},
+    {S_MAINT_ALL, "SELECT sensor, until_ms FROM maintenance"},
+    {S_COUNTER_PUT, "INSERT INTO counters(sensor, pulses) VALUES(?1, ?2) "
+                     "ON CONFLICT(sensor) DO UPDATE SET pulses = excluded.pulses"},
+    {S_COUNTER_ALL, "SELECT sensor, pulses FROM counters"},
+    {S_ALARMS_RECENT, "SELECT id, sensor, condition, level, state, raised_ts, updated_ts, cleared_ts, acked_by, "
+                       "acked_ts, active FROM alarms ORDER BY id DESC LIMIT ?1"},
+    {S_PAGES, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
+               "(SELECT page_size FROM pragma_page_size())"},
+    {S_COUNT, NULL},
 };
 
 /* Version 1. Later versions are migrations after it; none is ever edited. */
@@ -121,36 +113,14 @@ static const char schema_v4[] =
 
 static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
-struct store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[S_COUNT];
-    bool in_txn, urgent;
-    bool failed;             /* a statement of the open transaction failed: it must not commit */
-    bool failing;            /* commits fail (a full disk): log the first and the recovery only */
-    int64_t txn_since_ms;
-    /* counters handed out in memory and persisted with the transaction, so
-     * a rolled-back transaction gives its numbers back, never to be reused
-     * for something the center has seen */
-    int64_t next_seq, next_alarm_id;
-    bool counters_dirty;
-    uint32_t boot_count;
-    /* the outbox: what it holds (from the table, kept up to date), its
-     * bounds, and how many messages were dropped to keep within them */
-    struct outbox_stats ob;
-    int64_t ob_max, ob_max_bytes, ob_alarm_max;
-    char moved_to[PATH_MAX + 48]; /* where a corrupt database went; empty when none */
-};
-
-static int db_error(struct store *st, const char *what)
+int db_error(struct store *st, const char *what)
 {
     if (!st->failing)
         log_err("store: %s: %s", what, sqlite3_errmsg(st->db));
     return -EIO;
 }
 
-/* Runs a prepared statement that returns no rows; resets it for reuse. A
- * failure inside a transaction dooms it: it is rolled back at the flush. */
-static int run(struct store *st, enum stmt_id id)
+int db_run(struct store *st, enum stmt_id id)
 {
     sqlite3_stmt *s = st->stmt[id];
     int rc = sqlite3_step(s);
@@ -160,12 +130,12 @@ static int run(struct store *st, enum stmt_id id)
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         if (st->in_txn)
             st->failed = true;
-        return db_error(st, sql[id]);
+        return db_error(st, sqlite3_sql(s));
     }
     return 0;
 }
 
-static int meta_get(struct store *st, const char *key, int64_t *value)
+int db_meta_get(struct store *st, const char *key, int64_t *value)
 {
     sqlite3_stmt *s = st->stmt[S_META_GET];
     int rc;
@@ -181,25 +151,25 @@ static int meta_get(struct store *st, const char *key, int64_t *value)
     return rc == SQLITE_ROW ? 0 : -ENOENT;
 }
 
-static int meta_set(struct store *st, const char *key, int64_t value)
+int db_meta_set(struct store *st, const char *key, int64_t value)
 {
     sqlite3_bind_text(st->stmt[S_META_SET], 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->stmt[S_META_SET], 2, value);
-    return run(st, S_META_SET);
+    return db_run(st, S_META_SET);
 }
 
 static int begin(struct store *st, int64_t now_ms)
 {
     if (st->in_txn)
         return 0;
-    if (run(st, S_BEGIN) < 0)
+    if (db_run(st, S_BEGIN) < 0)
         return -EIO;
     st->in_txn = true;
     st->txn_since_ms = now_ms;
     return 0;
 }
 
-static int touch(struct store *st, bool urgent)
+int db_touch(struct store *st, bool urgent)
 {
     int r = begin(st, loop_clock_ms());
     if (r == 0 && urgent)
@@ -209,7 +179,7 @@ static int touch(struct store *st, bool urgent)
 
 static const char *const dropped_key[PRIO_COUNT] = {"dropped_alarm", "dropped_status", "dropped_telemetry"};
 
-static int outbox_sizes(struct store *st)
+int db_outbox_load(struct store *st)
 {
     sqlite3_stmt *s = st->stmt[S_OUTBOX_SIZES];
     int rc;
@@ -217,7 +187,7 @@ static int outbox_sizes(struct store *st)
     for (int p = 0; p < PRIO_COUNT; p++) {
         st->ob.rows[p] = st->ob.bytes[p] = 0;
         st->ob.dropped[p] = 0;
-        meta_get(st, dropped_key[p], &st->ob.dropped[p]);
+        db_meta_get(st, dropped_key[p], &st->ob.dropped[p]);
     }
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         int p = sqlite3_column_int(s, 0);
@@ -230,11 +200,19 @@ static int outbox_sizes(struct store *st)
     return rc == SQLITE_DONE ? 0 : db_error(st, "read outbox sizes");
 }
 
+int db_outbox_save_dropped(struct store *st)
+{
+    for (int p = 0; p < PRIO_COUNT; p++)
+        if (db_meta_set(st, dropped_key[p], st->ob.dropped[p]) < 0)
+            return -EIO;
+    return 0;
+}
+
 static void reload_counters(struct store *st)
 {
-    meta_get(st, "next_seq", &st->next_seq);
-    meta_get(st, "next_alarm_id", &st->next_alarm_id);
-    outbox_sizes(st);
+    db_meta_get(st, "next_seq", &st->next_seq);
+    db_meta_get(st, "next_alarm_id", &st->next_alarm_id);
+    db_outbox_load(st);
     st->counters_dirty = false;
 }
 
@@ -246,13 +224,11 @@ int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms)
         return 0;
     if (st->failed)
         goto fail;
-    if (st->counters_dirty && (meta_set(st, "next_seq", st->next_seq) < 0 ||
-                               meta_set(st, "next_alarm_id", st->next_alarm_id) < 0 ||
-                               meta_set(st, dropped_key[PRIO_ALARM], st->ob.dropped[PRIO_ALARM]) < 0 ||
-                               meta_set(st, dropped_key[PRIO_STATUS], st->ob.dropped[PRIO_STATUS]) < 0 ||
-                               meta_set(st, dropped_key[PRIO_TELEMETRY], st->ob.dropped[PRIO_TELEMETRY]) < 0))
+    if (st->counters_dirty && (db_meta_set(st, "next_seq", st->next_seq) < 0 ||
+                               db_meta_set(st, "next_alarm_id", st->next_alarm_id) < 0 ||
+                               db_outbox_save_dropped(st) < 0))
         goto fail;
-    if (run(st, S_COMMIT) < 0)
+    if (db_run(st, S_COMMIT) < 0)
         goto fail;
     st->in_txn = st->urgent = st->counters_dirty = false;
     if (st->failing)
@@ -275,6 +251,12 @@ fail:
     return -EIO;
 }
 
+int store_commit(struct store *st)
+{
+    st->urgent = st->in_txn;
+    return store_flush(st, 0, 0);
+}
+
 bool store_in_txn(const struct store *st)
 {
     return st->in_txn;
@@ -288,14 +270,12 @@ static int version_cb(void *ctx, int n, char **vals, char **names)
     return 0;
 }
 
-/* The schema version is SQLite's user_version, set in the transaction that
- * creates or migrates the schema. */
 /* Alarm ids are handed out like sequence numbers; a database from before
  * next_alarm_id existed starts after its highest alarm. */
 static int init_alarm_ids(struct store *st)
 {
     sqlite3_stmt *q;
-    int r = meta_get(st, "next_alarm_id", &st->next_alarm_id);
+    int r = db_meta_get(st, "next_alarm_id", &st->next_alarm_id);
 
     if (r != -ENOENT)
         return r;
@@ -303,15 +283,11 @@ static int init_alarm_ids(struct store *st)
         return db_error(st, "read alarm ids");
     st->next_alarm_id = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 1;
     sqlite3_finalize(q);
-    return meta_set(st, "next_alarm_id", st->next_alarm_id);
+    return db_meta_set(st, "next_alarm_id", st->next_alarm_id);
 }
 
-int store_commit(struct store *st)
-{
-    st->urgent = st->in_txn;
-    return store_flush(st, 0, 0);
-}
-
+/* The schema version is SQLite's user_version, set in the transaction that
+ * creates or migrates the schema. */
 static int create_schema(struct store *st)
 {
     char *msg = NULL;
@@ -344,11 +320,27 @@ fail:
     return -EIO;
 }
 
-static int prepare_all(struct store *st, int from, int to)
+/* Each file's statements, all prepared at open and kept until close. */
+static const struct store_sql *const statements[] = {core_sql};
+
+static int prepare_all(struct store *st)
 {
-    for (int i = from; i < to; i++) {
-        if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
-            return db_error(st, sql[i]);
+    for (size_t f = 0; f < sizeof(statements) / sizeof(statements[0]); f++) {
+        for (const struct store_sql *q = statements[f]; q->text; q++) {
+            if (st->stmt[q->id]) {
+                log_err("store: statement %d is listed twice", (int)q->id);
+                return -EIO;
+            }
+            if (sqlite3_prepare_v3(st->db, q->text, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[q->id], NULL) !=
+                SQLITE_OK)
+                return db_error(st, q->text);
+        }
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+        if (!st->stmt[i]) {
+            log_err("store: statement %d has no SQL", i);
+            return -EIO;
+        }
     }
     return 0;
 }
@@ -390,13 +382,13 @@ static int open_checked(struct store *st, const char *path)
         sqlite3_free(msg);
         return bad || (ext & 0xff) == SQLITE_CORRUPT || (ext & 0xff) == SQLITE_NOTADB ? -EBADMSG : -EIO;
     }
-    if (create_schema(st) < 0 || prepare_all(st, 0, S_COUNT) < 0 ||
-        meta_get(st, "next_seq", &st->next_seq) < 0 || meta_get(st, "boot_count", &boots) < 0 ||
-        init_alarm_ids(st) < 0 || outbox_sizes(st) < 0)
+    if (create_schema(st) < 0 || prepare_all(st) < 0 ||
+        db_meta_get(st, "next_seq", &st->next_seq) < 0 || db_meta_get(st, "boot_count", &boots) < 0 ||
+        init_alarm_ids(st) < 0 || db_outbox_load(st) < 0)
         return ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CORRUPT ||
                 (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_NOTADB) ? -EBADMSG : -EIO;
     st->boot_count = (uint32_t)boots + 1;
-    return meta_set(st, "boot_count", st->boot_count);
+    return db_meta_set(st, "boot_count", st->boot_count);
 }
 
 static void close_db(struct store *st)
@@ -491,7 +483,7 @@ int store_sensor_id(struct store *st, const char *name, int64_t *id)
     if (rc != SQLITE_DONE)
         return db_error(st, "look up sensor");
     sqlite3_bind_text(st->stmt[S_SENSOR_ADD], 1, name, -1, SQLITE_STATIC);
-    if (run(st, S_SENSOR_ADD) < 0)
+    if (db_run(st, S_SENSOR_ADD) < 0)
         return -EIO;
     *id = sqlite3_last_insert_rowid(st->db);
     return 0;
@@ -501,19 +493,19 @@ int store_add_reading(struct store *st, int64_t sensor_id, int64_t ts_ms, double
 {
     sqlite3_stmt *s = st->stmt[S_READING_ADD];
 
-    if (touch(st, false) < 0)
+    if (db_touch(st, false) < 0)
         return -EIO;
     sqlite3_bind_int64(s, 1, sensor_id);
     sqlite3_bind_int64(s, 2, ts_ms);
     if (q == Q_GOOD || q == Q_OUT_OF_RANGE)
         sqlite3_bind_double(s, 3, value);
     sqlite3_bind_int(s, 4, (int)q);
-    return run(st, S_READING_ADD);
+    return db_run(st, S_READING_ADD);
 }
 
 int store_next_seq(struct store *st, int64_t *seq)
 {
-    if (touch(st, true) < 0)
+    if (db_touch(st, true) < 0)
         return -EIO;
     *seq = st->next_seq++;
     st->counters_dirty = true;
@@ -525,14 +517,14 @@ int store_alarm_open(struct store *st, const char *sensor, const char *condition
 {
     sqlite3_stmt *s = st->stmt[S_ALARM_ADD];
 
-    if (touch(st, true) < 0)
+    if (db_touch(st, true) < 0)
         return -EIO;
     sqlite3_bind_text(s, 1, sensor, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, condition, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, (int)level);
     sqlite3_bind_int64(s, 4, ts_ms);
     sqlite3_bind_int64(s, 5, st->next_alarm_id);
-    if (run(st, S_ALARM_ADD) < 0)
+    if (db_run(st, S_ALARM_ADD) < 0)
         return -EIO;
     *alarm_id = st->next_alarm_id++;
     st->counters_dirty = true;
@@ -544,14 +536,14 @@ int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, con
 {
     sqlite3_stmt *s = st->stmt[S_ALARM_UPDATE];
 
-    if (touch(st, true) < 0)
+    if (db_touch(st, true) < 0)
         return -EIO;
     sqlite3_bind_int64(s, 1, alarm_id);
     sqlite3_bind_int(s, 2, (int)level);
     sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, ts_ms);
     sqlite3_bind_int(s, 5, active);
-    if (run(st, S_ALARM_UPDATE) < 0)
+    if (db_run(st, S_ALARM_UPDATE) < 0)
         return -EIO;
     if (sqlite3_changes(st->db) != 1) {
         st->failed = true; /* our state and the table disagree: do not commit either */
@@ -565,12 +557,12 @@ int store_alarm_ack(struct store *st, int64_t alarm_id, const char *by, int64_t 
 {
     sqlite3_stmt *s = st->stmt[S_ALARM_ACK];
 
-    if (touch(st, true) < 0)
+    if (db_touch(st, true) < 0)
         return -EIO;
     sqlite3_bind_int64(s, 1, alarm_id);
     sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, ts_ms);
-    if (run(st, S_ALARM_ACK) < 0)
+    if (db_run(st, S_ALARM_ACK) < 0)
         return -EIO;
     return sqlite3_changes(st->db) == 1 ? 0 : -ENOENT;
 }
@@ -580,14 +572,14 @@ int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_
 {
     sqlite3_stmt *s = st->stmt[S_EVENT_ADD];
 
-    if (touch(st, true) < 0)
+    if (db_touch(st, true) < 0)
         return -EIO;
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_int64(s, 2, alarm_id);
     sqlite3_bind_int64(s, 3, ts_ms);
     sqlite3_bind_text(s, 4, event, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, payload, -1, SQLITE_STATIC);
-    return run(st, S_EVENT_ADD);
+    return db_run(st, S_EVENT_ADD);
 }
 
 int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx)
@@ -684,14 +676,14 @@ int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const
 
     /* telemetry rides with the readings' commit; the rest is committed
      * (and on disk) before the loop sleeps */
-    if (touch(st, prio != PRIO_TELEMETRY) < 0)
+    if (db_touch(st, prio != PRIO_TELEMETRY) < 0)
         return -EIO;
     sqlite3_bind_int(s, 1, (int)prio);
     sqlite3_bind_int64(s, 2, seq);
     sqlite3_bind_text(s, 3, topic, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 4, payload, (int)len, SQLITE_STATIC);
     sqlite3_bind_int(s, 5, qos);
-    if (run(st, S_OUTBOX_ADD) < 0)
+    if (db_run(st, S_OUTBOX_ADD) < 0)
         return -EIO;
     st->ob.rows[prio]++;
     st->ob.bytes[prio] += (int64_t)len;
@@ -733,7 +725,7 @@ int store_outbox_delete(struct store *st, int64_t id)
     sqlite3_stmt *s = st->stmt[S_OUTBOX_DEL];
     int rc;
 
-    if (touch(st, false) < 0)
+    if (db_touch(st, false) < 0)
         return -EIO;
     sqlite3_bind_int64(s, 1, id);
     /* (gone already when it was evicted while in flight) */
@@ -748,7 +740,7 @@ int store_outbox_delete(struct store *st, int64_t id)
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE) {
         st->failed = true;
-        return db_error(st, sql[S_OUTBOX_DEL]);
+        return db_error(st, sqlite3_sql(s));
     }
     return 0;
 }
@@ -768,7 +760,7 @@ int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int6
 {
     int deleted = 0;
 
-    if (touch(st, false) < 0)
+    if (db_touch(st, false) < 0)
         return -EIO;
     /* the oldest reading first: most seconds nothing is old enough, and the
      * delete would still look at a batch of rows to find that out */
@@ -778,7 +770,7 @@ int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int6
     if (old) {
         sqlite3_bind_int64(st->stmt[S_TRIM_AGE], 1, now_wall_ms - retention_ms);
         sqlite3_bind_int(st->stmt[S_TRIM_AGE], 2, batch);
-        if (run(st, S_TRIM_AGE) < 0)
+        if (db_run(st, S_TRIM_AGE) < 0)
             return -EIO;
         deleted += sqlite3_changes(st->db);
     }
@@ -787,7 +779,7 @@ int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int6
     int64_t used = store_used_bytes(st);
     if (deleted < batch && used > max_bytes) {
         sqlite3_bind_int(st->stmt[S_TRIM_OLDEST], 1, batch - deleted);
-        if (run(st, S_TRIM_OLDEST) < 0)
+        if (db_run(st, S_TRIM_OLDEST) < 0)
             return -EIO;
         deleted += sqlite3_changes(st->db);
     }
@@ -851,14 +843,14 @@ static int keyed_put(struct store *st, enum stmt_id id, const char *sensor, int6
 {
     sqlite3_stmt *s = st->stmt[id];
 
-    if (touch(st, false) < 0)
+    if (db_touch(st, false) < 0)
         return -EIO;
     sqlite3_bind_text(s, 1, sensor, -1, SQLITE_STATIC);
     if (id == S_TIMER_PUT || id == S_MAINT_PUT || id == S_COUNTER_PUT)
         sqlite3_bind_int64(s, 2, num);
     if (blob)
         sqlite3_bind_blob(s, 3, blob, (int)len, SQLITE_STATIC);
-    return run(st, id);
+    return db_run(st, id);
 }
 
 int store_timer_put(struct store *st, const char *sensor, int64_t saved_ms, const void *state, size_t len)
