@@ -67,8 +67,10 @@ int db_touch(struct store *st, bool urgent);
 int db_meta_get(struct store *st, const char *key, int64_t *value);
 int db_meta_set(struct store *st, const char *key, int64_t value);
 
-/* store_outbox.c: the outbox's sizes and drop counters read from the
- * database (at open, after a rollback), and the drop counters written. */
+/* store_outbox.c: its statements; the outbox's sizes and drop counters
+ * read from the database (at open, after a rollback), and the drop
+ * counters written (with the counters of the transaction). */
+extern const struct store_sql db_outbox_sql[];
 int db_outbox_load(struct store *st);
 int db_outbox_save_dropped(struct store *st);
 
