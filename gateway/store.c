@@ -23,9 +23,6 @@ static const struct store_sql core_sql[] = {
     {S_META_GET, "SELECT value FROM meta WHERE key = ?1"},
     {S_META_SET, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
-    {S_SENSOR_GET, "SELECT id FROM sensors WHERE name = ?1"},
-    {S_SENSOR_ADD, "INSERT INTO sensors(name) VALUES(?1)"},
-    {S_READING_ADD, "INSERT INTO readings(sensor, ts, value, quality) VALUES(?1, ?2, ?3, ?4)"},
     {S_ALARM_ADD, "INSERT INTO alarms(id, sensor, condition, level, state, raised_ts, updated_ts, active) "
                    "VALUES(?5, ?1, ?2, ?3, 'raised', ?4, ?4, 1)"},
     /* an escalated alarm needs a new acknowledgement */
@@ -38,14 +35,6 @@ static const struct store_sql core_sql[] = {
                    "WHERE id = ?1 AND active = 1 AND acked_by IS NULL"},
     {S_ALARM_ACTIVE, "SELECT id, sensor, level, condition, acked_by FROM alarms WHERE active = 1 ORDER BY id"},
     {S_EVENT_ADD, "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)"},
-    /* bounded batches: a trim never holds the loop for long */
-    /* (rows go in in time order: only the first ?2 by id are looked at,
-     * never the whole table) */
-    {S_TRIM_AGE, "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?2) AND ts < ?1"},
-    {S_TRIM_OLDEST, "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?1)"},
-    {S_OLDEST_TS, "SELECT ts FROM readings ORDER BY id LIMIT 1"},
-    {S_HISTORY, "SELECT ts, value, quality FROM readings WHERE sensor = ?1 AND ts >= ?2 AND ts < ?3 "
-                 "ORDER BY ts, id LIMIT ?4"},
     {S_EVENTS, "SELECT seq, payload FROM alarm_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq"},
     {S_TIMER_PUT, "INSERT INTO timers(sensor, saved_ms, state) VALUES(?1, ?2, ?3) "
                    "ON CONFLICT(sensor) DO UPDATE SET saved_ms = excluded.saved_ms, state = excluded.state"},
@@ -284,7 +273,7 @@ fail:
 }
 
 /* Each file's statements, all prepared at open and kept until close. */
-static const struct store_sql *const statements[] = {core_sql, db_outbox_sql};
+static const struct store_sql *const statements[] = {core_sql, db_readings_sql, db_outbox_sql};
 
 static int prepare_all(struct store *st)
 {
@@ -430,42 +419,6 @@ uint32_t store_boot_count(const struct store *st)
     return st->boot_count;
 }
 
-int store_sensor_id(struct store *st, const char *name, int64_t *id)
-{
-    sqlite3_stmt *s = st->stmt[S_SENSOR_GET];
-    int rc;
-
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc != SQLITE_DONE)
-        return db_error(st, "look up sensor");
-    sqlite3_bind_text(st->stmt[S_SENSOR_ADD], 1, name, -1, SQLITE_STATIC);
-    if (db_run(st, S_SENSOR_ADD) < 0)
-        return -EIO;
-    *id = sqlite3_last_insert_rowid(st->db);
-    return 0;
-}
-
-int store_add_reading(struct store *st, int64_t sensor_id, int64_t ts_ms, double value, enum quality q)
-{
-    sqlite3_stmt *s = st->stmt[S_READING_ADD];
-
-    if (db_touch(st, false) < 0)
-        return -EIO;
-    sqlite3_bind_int64(s, 1, sensor_id);
-    sqlite3_bind_int64(s, 2, ts_ms);
-    if (q == Q_GOOD || q == Q_OUT_OF_RANGE)
-        sqlite3_bind_double(s, 3, value);
-    sqlite3_bind_int(s, 4, (int)q);
-    return db_run(st, S_READING_ADD);
-}
-
 int store_next_seq(struct store *st, int64_t *seq)
 {
     if (db_touch(st, true) < 0)
@@ -575,60 +528,9 @@ int64_t store_used_bytes(struct store *st)
     return used;
 }
 
-int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int64_t max_bytes, int batch)
-{
-    int deleted = 0;
-
-    if (db_touch(st, false) < 0)
-        return -EIO;
-    /* the oldest reading first: most seconds nothing is old enough, and the
-     * delete would still look at a batch of rows to find that out */
-    sqlite3_stmt *o = st->stmt[S_OLDEST_TS];
-    bool old = sqlite3_step(o) == SQLITE_ROW && sqlite3_column_int64(o, 0) < now_wall_ms - retention_ms;
-    sqlite3_reset(o);
-    if (old) {
-        sqlite3_bind_int64(st->stmt[S_TRIM_AGE], 1, now_wall_ms - retention_ms);
-        sqlite3_bind_int(st->stmt[S_TRIM_AGE], 2, batch);
-        if (db_run(st, S_TRIM_AGE) < 0)
-            return -EIO;
-        deleted += sqlite3_changes(st->db);
-    }
-    /* Pages freed by a delete are reused, so the file stops growing; the
-     * readings give way, never the alarms or the outbox. */
-    int64_t used = store_used_bytes(st);
-    if (deleted < batch && used > max_bytes) {
-        sqlite3_bind_int(st->stmt[S_TRIM_OLDEST], 1, batch - deleted);
-        if (db_run(st, S_TRIM_OLDEST) < 0)
-            return -EIO;
-        deleted += sqlite3_changes(st->db);
-    }
-    return deleted;
-}
-
 const char *store_reset_path(const struct store *st)
 {
     return st->moved_to[0] ? st->moved_to : NULL;
-}
-
-int store_history(struct store *st, int64_t sensor_id, int64_t from_ms, int64_t to_ms, int limit,
-                  store_reading_fn fn, void *ctx)
-{
-    sqlite3_stmt *s = st->stmt[S_HISTORY];
-    int rc, n = 0;
-
-    sqlite3_bind_int64(s, 1, sensor_id);
-    sqlite3_bind_int64(s, 2, from_ms);
-    sqlite3_bind_int64(s, 3, to_ms);
-    sqlite3_bind_int(s, 4, limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        bool has = sqlite3_column_type(s, 1) != SQLITE_NULL;
-        fn(ctx, sqlite3_column_int64(s, 0), has ? sqlite3_column_double(s, 1) : 0, has,
-           (enum quality)sqlite3_column_int(s, 2));
-        n++;
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? n : db_error(st, "read history");
 }
 
 int store_events(struct store *st, int64_t from_seq, int64_t to_seq, store_event_fn fn, void *ctx)
