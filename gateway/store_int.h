@@ -70,6 +70,9 @@ int db_meta_set(struct store *st, const char *key, int64_t value);
 /* store_readings.c: its statements. */
 extern const struct store_sql db_readings_sql[];
 
+/* store_alarms.c: its statements. */
+extern const struct store_sql db_alarms_sql[];
+
 /* store_outbox.c: its statements; the outbox's sizes and drop counters
  * read from the database (at open, after a rollback), and the drop
  * counters written (with the counters of the transaction). */
