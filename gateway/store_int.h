@@ -73,6 +73,9 @@ extern const struct store_sql db_readings_sql[];
 /* store_alarms.c: its statements. */
 extern const struct store_sql db_alarms_sql[];
 
+/* store_state.c: its statements. */
+extern const struct store_sql db_state_sql[];
+
 /* store_outbox.c: its statements; the outbox's sizes and drop counters
  * read from the database (at open, after a rollback), and the drop
  * counters written (with the counters of the transaction). */
