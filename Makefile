@@ -88,7 +88,7 @@ CORE_SRC := gateway/log.c gateway/loop.c gateway/config.c gateway/config_check.c
             gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \
             gateway/strbuf.c gateway/conffile.c gateway/commands.c gateway/confchange.c gateway/ctl.c gateway/ctl_cmds.c \
             gateway/uplink.c gateway/actions.c gateway/health.c gateway/gateway.c \
-            gateway/store_readings.c gateway/store_alarms.c gateway/store_outbox.c gateway/store_state.c \
+            gateway/store_schema.c gateway/store_readings.c gateway/store_alarms.c gateway/store_outbox.c gateway/store_state.c \
             drivers/bus.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
 LIBCORE  := $(B)/liblifeline.a

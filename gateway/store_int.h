@@ -67,6 +67,11 @@ int db_touch(struct store *st, bool urgent);
 int db_meta_get(struct store *st, const char *key, int64_t *value);
 int db_meta_set(struct store *st, const char *key, int64_t value);
 
+/* store_schema.c: creates the schema or migrates it to
+ * STORE_SCHEMA_VERSION, one version per transaction; -EPROTO when the
+ * database is newer than this gateway, -EIO on other errors. */
+int db_schema_create(struct store *st);
+
 /* store_readings.c: its statements. */
 extern const struct store_sql db_readings_sql[];
 
