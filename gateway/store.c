@@ -1,6 +1,8 @@
-/* store: the database itself (open and check, schema and migrations,
- * the tick's transaction, meta counters); the tables' own code lives in
- * store_readings.c, store_alarms.c, store_outbox.c and store_state.c. */
+/* store: the database itself: open, check and move aside when corrupt,
+ * the statements prepared once, the tick's transaction, and the counters
+ * kept in meta (seq, alarm ids, boot count). The schema is in
+ * store_schema.c; each table's code in store_readings.c, store_alarms.c,
+ * store_outbox.c and store_state.c (store_int.h: what they share). */
 #include "store.h"
 
 #include <errno.h>
@@ -14,7 +16,6 @@
 #include "log.h"
 #include "loop.h"
 #include "store_int.h"
-
 
 static const struct store_sql core_sql[] = {
     {S_BEGIN, "BEGIN IMMEDIATE"},
@@ -146,6 +147,25 @@ bool store_in_txn(const struct store *st)
     return st->in_txn;
 }
 
+uint32_t store_boot_count(const struct store *st)
+{
+    return st->boot_count;
+}
+
+int store_next_seq(struct store *st, int64_t *seq)
+{
+    if (db_touch(st, true) < 0)
+        return -EIO;
+    *seq = st->next_seq++;
+    st->counters_dirty = true;
+    return 0;
+}
+
+int64_t store_last_seq(const struct store *st)
+{
+    return st->next_seq - 1;
+}
+
 /* Alarm ids are handed out like sequence numbers; a database from before
  * next_alarm_id existed starts after its highest alarm. */
 static int init_alarm_ids(struct store *st)
@@ -163,7 +183,8 @@ static int init_alarm_ids(struct store *st)
 }
 
 /* Each file's statements, all prepared at open and kept until close. */
-static const struct store_sql *const statements[] = {core_sql, db_readings_sql, db_alarms_sql, db_outbox_sql, db_state_sql};
+static const struct store_sql *const statements[] = {core_sql, db_readings_sql, db_alarms_sql,
+                                                     db_outbox_sql, db_state_sql};
 
 static int prepare_all(struct store *st)
 {
@@ -304,18 +325,18 @@ void store_close(struct store *st)
     free(st);
 }
 
-uint32_t store_boot_count(const struct store *st)
+const char *store_reset_path(const struct store *st)
 {
-    return st->boot_count;
+    return st->moved_to[0] ? st->moved_to : NULL;
 }
 
-int store_next_seq(struct store *st, int64_t *seq)
+void store_cache(struct store *st, int64_t bytes)
 {
-    if (db_touch(st, true) < 0)
-        return -EIO;
-    *seq = st->next_seq++;
-    st->counters_dirty = true;
-    return 0;
+    char pragma[64];
+
+    snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%lld", (long long)(bytes / 1024));
+    if (sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+        log_warn("store: cache_size: %s", sqlite3_errmsg(st->db));
 }
 
 int64_t store_used_bytes(struct store *st)
@@ -328,23 +349,3 @@ int64_t store_used_bytes(struct store *st)
     sqlite3_reset(s);
     return used;
 }
-
-const char *store_reset_path(const struct store *st)
-{
-    return st->moved_to[0] ? st->moved_to : NULL;
-}
-
-int64_t store_last_seq(const struct store *st)
-{
-    return st->next_seq - 1;
-}
-
-void store_cache(struct store *st, int64_t bytes)
-{
-    char pragma[64];
-
-    snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%lld", (long long)(bytes / 1024));
-    if (sqlite3_exec(st->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
-        log_warn("store: cache_size: %s", sqlite3_errmsg(st->db));
-}
-
