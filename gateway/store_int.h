@@ -72,19 +72,15 @@ int db_meta_set(struct store *st, const char *key, int64_t value);
  * database is newer than this gateway, -EIO on other errors. */
 int db_schema_create(struct store *st);
 
-/* store_readings.c: its statements. */
+/* The statements of each file, prepared by store_open (store.c has its own). */
 extern const struct store_sql db_readings_sql[];
-
-/* store_alarms.c: its statements. */
 extern const struct store_sql db_alarms_sql[];
-
-/* store_state.c: its statements. */
+extern const struct store_sql db_outbox_sql[];
 extern const struct store_sql db_state_sql[];
 
-/* store_outbox.c: its statements; the outbox's sizes and drop counters
- * read from the database (at open, after a rollback), and the drop
- * counters written (with the counters of the transaction). */
-extern const struct store_sql db_outbox_sql[];
+/* store_outbox.c: the outbox's sizes and drop counters read from the
+ * database (at open, after a rollback), and the drop counters written
+ * (with the other counters of the transaction). */
 int db_outbox_load(struct store *st);
 int db_outbox_save_dropped(struct store *st);
 
