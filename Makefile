@@ -106,6 +106,7 @@ CORE_SRC := lib/num.c lib/log.c lib/loop.c lib/strbuf.c \
             gateway/ctl_show.c gateway/ctl_bus.c gateway/ctl_change.c gateway/ctl_config.c \
             gateway/alarms.c gateway/core.c gateway/restore.c gateway/reload.c \
             gateway/uplink.c gateway/actions.c gateway/health.c gateway/gateway.c \
+            gateway/store_schema.c gateway/store_readings.c gateway/store_alarms.c gateway/store_outbox.c gateway/store_state.c \
             drivers/bus.c drivers/field.c drivers/gpio.c drivers/plan.c drivers/sample.c drivers/decode.c drivers/modbus.c drivers/sim.c
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/classes_ini.o
 LIBCORE  := $(B)/liblifeline.a

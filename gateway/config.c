@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_build.h"
+#include "config_int.h"
 #include "config_keys.h"
 
 /* ---- building the structs ---- */

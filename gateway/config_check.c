@@ -4,7 +4,7 @@
  * Each error points at the line the offending value came from. */
 #include <string.h>
 
-#include "config_build.h"
+#include "config_int.h"
 
 /* ---- checks across keys and sections ---- */
 

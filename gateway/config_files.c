@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
-#include "config_build.h"
+#include "config_int.h"
 #include "config_keys.h"
 
 /* config/classes.ini, compiled in by the Makefile */

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_int.h"
 
 int cfg_fail(struct cfg_err *e, const char *fmt, ...)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "config_build.h"
+#include "config_int.h"
 #include "config_keys.h"
 
 /* Lines libinih (Debian, INI_MAX_LINE 200, no realloc) reads whole. */

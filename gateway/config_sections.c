@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "config_build.h"
+#include "config_int.h"
 #include "config_keys.h"
 
 #ifndef LIFELINE_PROFILES_DIR

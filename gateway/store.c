@@ -1,3 +1,8 @@
+/* store: the database itself: open, check and move aside when corrupt,
+ * the statements prepared once, the tick's transaction, and the counters
+ * kept in meta (seq, alarm ids, boot count). The schema is in
+ * store_schema.c; each table's code in store_readings.c, store_alarms.c,
+ * store_outbox.c and store_state.c (store_int.h: what they share). */
 #include "store.h"
 
 #include <errno.h>
@@ -6,151 +11,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
-
-#include <time.h>
 #include "loop.h"
+#include "store_int.h"
 
-enum stmt_id {
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
-    S_META_GET, S_META_SET,
-    S_SENSOR_GET, S_SENSOR_ADD,
-    S_READING_ADD,
-    S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE,
-    S_EVENT_ADD,
-    S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_EVICT, S_OUTBOX_SIZES,
-    S_TRIM_AGE, S_TRIM_OLDEST, S_OLDEST_TS, S_PAGES, S_HISTORY, S_EVENTS,
-    S_TIMER_PUT, S_TIMER_DEL, S_TIMER_ALL, S_MAINT_PUT, S_MAINT_DEL, S_MAINT_ALL, S_COUNTER_PUT, S_COUNTER_ALL, S_ALARMS_RECENT,
-    S_COUNT
+static const struct store_sql core_sql[] = {
+    {S_BEGIN, "BEGIN IMMEDIATE"},
+    {S_COMMIT, "COMMIT"},
+    {S_ROLLBACK, "ROLLBACK"},
+    {S_META_GET, "SELECT value FROM meta WHERE key = ?1"},
+    {S_META_SET, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
+    {S_PAGES, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
+               "(SELECT page_size FROM pragma_page_size())"},
+    {S_COUNT, NULL},
 };
 
-static const char *const sql[S_COUNT] = {
-    [S_BEGIN] = "BEGIN IMMEDIATE",
-    [S_COMMIT] = "COMMIT",
-    [S_ROLLBACK] = "ROLLBACK",
-    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
-                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-    [S_SENSOR_GET] = "SELECT id FROM sensors WHERE name = ?1",
-    [S_SENSOR_ADD] = "INSERT INTO sensors(name) VALUES(?1)",
-    [S_READING_ADD] = "INSERT INTO readings(sensor, ts, value, quality) VALUES(?1, ?2, ?3, ?4)",
-    [S_ALARM_ADD] = "INSERT INTO alarms(id, sensor, condition, level, state, raised_ts, updated_ts, active) "
-                    "VALUES(?5, ?1, ?2, ?3, 'raised', ?4, ?4, 1)",
-    /* an escalated alarm needs a new acknowledgement */
-    [S_ALARM_UPDATE] = "UPDATE alarms SET level = ?2, state = ?3, updated_ts = ?4, active = ?5, "
-                       "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END, "
-                       "acked_by = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_by END, "
-                       "acked_ts = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_ts END "
-                       "WHERE id = ?1 AND active = 1",
-    [S_ALARM_ACK] = "UPDATE alarms SET state = 'acked', acked_by = ?2, acked_ts = ?3, updated_ts = ?3 "
-                    "WHERE id = ?1 AND active = 1 AND acked_by IS NULL",
-    [S_ALARM_ACTIVE] = "SELECT id, sensor, level, condition, acked_by FROM alarms WHERE active = 1 ORDER BY id",
-    [S_EVENT_ADD] = "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)",
-    [S_OUTBOX_ADD] = "INSERT INTO outbox(prio, seq, topic, payload, qos) VALUES(?1, ?2, ?3, ?4, ?5)",
-    [S_OUTBOX_NEXT] = "SELECT id, seq, topic, payload, qos, prio FROM outbox ORDER BY prio, id LIMIT ?1",
-    [S_OUTBOX_DEL] = "DELETE FROM outbox WHERE id = ?1 RETURNING prio, length(payload)",
-    [S_OUTBOX_EVICT] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE prio = ?1 ORDER BY id LIMIT ?2) "
-                       "RETURNING length(payload)",
-    [S_OUTBOX_SIZES] = "SELECT prio, count(*), coalesce(sum(length(payload)), 0) FROM outbox GROUP BY prio",
-    /* bounded batches: a trim never holds the loop for long */
-    /* (rows go in in time order: only the first ?2 by id are looked at,
-     * never the whole table) */
-    [S_TRIM_AGE] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?2) AND ts < ?1",
-    [S_TRIM_OLDEST] = "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?1)",
-    [S_OLDEST_TS] = "SELECT ts FROM readings ORDER BY id LIMIT 1",
-    [S_HISTORY] = "SELECT ts, value, quality FROM readings WHERE sensor = ?1 AND ts >= ?2 AND ts < ?3 "
-                  "ORDER BY ts, id LIMIT ?4",
-    [S_EVENTS] = "SELECT seq, payload FROM alarm_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
-    [S_TIMER_PUT] = "INSERT INTO timers(sensor, saved_ms, state) VALUES(?1, ?2, ?3) "
-                    "ON CONFLICT(sensor) DO UPDATE SET saved_ms = excluded.saved_ms, state = excluded.state",
-    [S_TIMER_DEL] = "DELETE FROM timers WHERE sensor = ?1",
-    [S_TIMER_ALL] = "SELECT sensor, saved_ms, state FROM timers",
-    [S_MAINT_PUT] = "INSERT INTO maintenance(sensor, until_ms) VALUES(?1, ?2) "
-                    "ON CONFLICT(sensor) DO UPDATE SET until_ms = excluded.until_ms",
-    [S_MAINT_DEL] = "DELETE FROM maintenance WHERE sensor = ?1",
-    [S_MAINT_ALL] = "SELECT sensor, until_ms FROM maintenance",
-    [S_COUNTER_PUT] = "INSERT INTO counters(sensor, pulses) VALUES(?1, ?2) "
-                      "ON CONFLICT(sensor) DO UPDATE SET pulses = excluded.pulses",
-    [S_COUNTER_ALL] = "SELECT sensor, pulses FROM counters",
-    [S_ALARMS_RECENT] = "SELECT id, sensor, condition, level, state, raised_ts, updated_ts, cleared_ts, acked_by, "
-                        "acked_ts, active FROM alarms ORDER BY id DESC LIMIT ?1",
-    [S_PAGES] = "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
-                "(SELECT page_size FROM pragma_page_size())",
-};
-
-/* Version 1. Later versions are migrations after it; none is ever edited. */
-static const char schema_v1[] =
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE sensors(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
-    "CREATE TABLE readings(id INTEGER PRIMARY KEY, sensor INTEGER NOT NULL, ts INTEGER NOT NULL,"
-    " value REAL, quality INTEGER NOT NULL);"
-    "CREATE INDEX readings_sensor_ts ON readings(sensor, ts);"
-    "CREATE TABLE alarms(id INTEGER PRIMARY KEY, sensor TEXT NOT NULL, condition TEXT NOT NULL,"
-    " level INTEGER NOT NULL, state TEXT NOT NULL, raised_ts INTEGER NOT NULL,"
-    " updated_ts INTEGER NOT NULL, cleared_ts INTEGER, active INTEGER NOT NULL);"
-    "CREATE INDEX alarms_active ON alarms(active) WHERE active = 1;"
-    "CREATE TABLE alarm_events(seq INTEGER PRIMARY KEY, alarm_id INTEGER NOT NULL,"
-    " ts INTEGER NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL);"
-    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, prio INTEGER NOT NULL, seq INTEGER NOT NULL,"
-    " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL);"
-    "CREATE INDEX outbox_order ON outbox(prio, id);"
-    "INSERT INTO meta VALUES('next_seq', 1), ('boot_count', 0);";
-
-/* Version 2: acknowledgements. */
-static const char schema_v2[] =
-    "ALTER TABLE alarms ADD COLUMN acked_by TEXT;"
-    "ALTER TABLE alarms ADD COLUMN acked_ts INTEGER;";
-
-/* Version 3: readings indexed by time only. An index on (sensor, ts) has
- * its insertion points spread over one leaf page per sensor, so every
- * commit rewrote a page per sensor: 4.9 KB written per reading with 100
- * sensors and a commit a second (bench/store). By time, inserts append to
- * one page. History (a rare command) scans the time range for its sensor. */
-static const char schema_v3[] =
-    "DROP INDEX readings_sensor_ts;"
-    "CREATE INDEX readings_ts ON readings(ts);"
-    /* and what must outlive a restart besides the alarms: running delay
-     * timers (a sensor's rule state, while one runs) and maintenance */
-    "CREATE TABLE timers(sensor TEXT PRIMARY KEY, saved_ms INTEGER NOT NULL, state BLOB NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE maintenance(sensor TEXT PRIMARY KEY, until_ms INTEGER NOT NULL) WITHOUT ROWID;";
-
-/* Version 4: the totals of GPIO pulse counters. */
-static const char schema_v4[] =
-    "CREATE TABLE counters(sensor TEXT PRIMARY KEY, pulses INTEGER NOT NULL) WITHOUT ROWID;";
-
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
-
-struct store {
-    sqlite3 *db;
-    sqlite3_stmt *stmt[S_COUNT];
-    bool in_txn, urgent;
-    bool failed;             /* a statement of the open transaction failed: it must not commit */
-    bool failing;            /* commits fail (a full disk): log the first and the recovery only */
-    int64_t txn_since_ms;
-    /* counters handed out in memory and persisted with the transaction, so
-     * a rolled-back transaction gives its numbers back, never to be reused
-     * for something the center has seen */
-    int64_t next_seq, next_alarm_id;
-    bool counters_dirty;
-    uint32_t boot_count;
-    /* the outbox: what it holds (from the table, kept up to date), its
-     * bounds, and how many messages were dropped to keep within them */
-    struct outbox_stats ob;
-    int64_t ob_max, ob_max_bytes, ob_alarm_max;
-    char moved_to[PATH_MAX + 48]; /* where a corrupt database went; empty when none */
-};
-
-static int db_error(struct store *st, const char *what)
+int db_error(struct store *st, const char *what)
 {
     if (!st->failing)
         log_err("store: %s: %s", what, sqlite3_errmsg(st->db));
     return -EIO;
 }
 
-/* Runs a prepared statement that returns no rows; resets it for reuse. A
- * failure inside a transaction dooms it: it is rolled back at the flush. */
-static int run(struct store *st, enum stmt_id id)
+int db_run(struct store *st, enum stmt_id id)
 {
     sqlite3_stmt *s = st->stmt[id];
     int rc = sqlite3_step(s);
@@ -160,12 +46,12 @@ static int run(struct store *st, enum stmt_id id)
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         if (st->in_txn)
             st->failed = true;
-        return db_error(st, sql[id]);
+        return db_error(st, sqlite3_sql(s));
     }
     return 0;
 }
 
-static int meta_get(struct store *st, const char *key, int64_t *value)
+int db_meta_get(struct store *st, const char *key, int64_t *value)
 {
     sqlite3_stmt *s = st->stmt[S_META_GET];
     int rc;
@@ -181,25 +67,25 @@ static int meta_get(struct store *st, const char *key, int64_t *value)
     return rc == SQLITE_ROW ? 0 : -ENOENT;
 }
 
-static int meta_set(struct store *st, const char *key, int64_t value)
+int db_meta_set(struct store *st, const char *key, int64_t value)
 {
     sqlite3_bind_text(st->stmt[S_META_SET], 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->stmt[S_META_SET], 2, value);
-    return run(st, S_META_SET);
+    return db_run(st, S_META_SET);
 }
 
 static int begin(struct store *st, int64_t now_ms)
 {
     if (st->in_txn)
         return 0;
-    if (run(st, S_BEGIN) < 0)
+    if (db_run(st, S_BEGIN) < 0)
         return -EIO;
     st->in_txn = true;
     st->txn_since_ms = now_ms;
     return 0;
 }
 
-static int touch(struct store *st, bool urgent)
+int db_touch(struct store *st, bool urgent)
 {
     int r = begin(st, loop_clock_ms());
     if (r == 0 && urgent)
@@ -207,34 +93,11 @@ static int touch(struct store *st, bool urgent)
     return r;
 }
 
-static const char *const dropped_key[PRIO_COUNT] = {"dropped_alarm", "dropped_status", "dropped_telemetry"};
-
-static int outbox_sizes(struct store *st)
-{
-    sqlite3_stmt *s = st->stmt[S_OUTBOX_SIZES];
-    int rc;
-
-    for (int p = 0; p < PRIO_COUNT; p++) {
-        st->ob.rows[p] = st->ob.bytes[p] = 0;
-        st->ob.dropped[p] = 0;
-        meta_get(st, dropped_key[p], &st->ob.dropped[p]);
-    }
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int p = sqlite3_column_int(s, 0);
-        if (p >= 0 && p < PRIO_COUNT) {
-            st->ob.rows[p] = sqlite3_column_int64(s, 1);
-            st->ob.bytes[p] = sqlite3_column_int64(s, 2);
-        }
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, "read outbox sizes");
-}
-
 static void reload_counters(struct store *st)
 {
-    meta_get(st, "next_seq", &st->next_seq);
-    meta_get(st, "next_alarm_id", &st->next_alarm_id);
-    outbox_sizes(st);
+    db_meta_get(st, "next_seq", &st->next_seq);
+    db_meta_get(st, "next_alarm_id", &st->next_alarm_id);
+    db_outbox_load(st);
     st->counters_dirty = false;
 }
 
@@ -246,13 +109,11 @@ int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms)
         return 0;
     if (st->failed)
         goto fail;
-    if (st->counters_dirty && (meta_set(st, "next_seq", st->next_seq) < 0 ||
-                               meta_set(st, "next_alarm_id", st->next_alarm_id) < 0 ||
-                               meta_set(st, dropped_key[PRIO_ALARM], st->ob.dropped[PRIO_ALARM]) < 0 ||
-                               meta_set(st, dropped_key[PRIO_STATUS], st->ob.dropped[PRIO_STATUS]) < 0 ||
-                               meta_set(st, dropped_key[PRIO_TELEMETRY], st->ob.dropped[PRIO_TELEMETRY]) < 0))
+    if (st->counters_dirty && (db_meta_set(st, "next_seq", st->next_seq) < 0 ||
+                               db_meta_set(st, "next_alarm_id", st->next_alarm_id) < 0 ||
+                               db_outbox_save_dropped(st) < 0))
         goto fail;
-    if (run(st, S_COMMIT) < 0)
+    if (db_run(st, S_COMMIT) < 0)
         goto fail;
     st->in_txn = st->urgent = st->counters_dirty = false;
     if (st->failing)
@@ -275,27 +136,42 @@ fail:
     return -EIO;
 }
 
+int store_commit(struct store *st)
+{
+    st->urgent = st->in_txn;
+    return store_flush(st, 0, 0);
+}
+
 bool store_in_txn(const struct store *st)
 {
     return st->in_txn;
 }
 
-static int version_cb(void *ctx, int n, char **vals, char **names)
+uint32_t store_boot_count(const struct store *st)
 {
-    (void)names;
-    if (n == 1 && vals[0])
-        *(long *)ctx = strtol(vals[0], NULL, 10);
+    return st->boot_count;
+}
+
+int store_next_seq(struct store *st, int64_t *seq)
+{
+    if (db_touch(st, true) < 0)
+        return -EIO;
+    *seq = st->next_seq++;
+    st->counters_dirty = true;
     return 0;
 }
 
-/* The schema version is SQLite's user_version, set in the transaction that
- * creates or migrates the schema. */
+int64_t store_last_seq(const struct store *st)
+{
+    return st->next_seq - 1;
+}
+
 /* Alarm ids are handed out like sequence numbers; a database from before
  * next_alarm_id existed starts after its highest alarm. */
 static int init_alarm_ids(struct store *st)
 {
     sqlite3_stmt *q;
-    int r = meta_get(st, "next_alarm_id", &st->next_alarm_id);
+    int r = db_meta_get(st, "next_alarm_id", &st->next_alarm_id);
 
     if (r != -ENOENT)
         return r;
@@ -303,52 +179,31 @@ static int init_alarm_ids(struct store *st)
         return db_error(st, "read alarm ids");
     st->next_alarm_id = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 1;
     sqlite3_finalize(q);
-    return meta_set(st, "next_alarm_id", st->next_alarm_id);
+    return db_meta_set(st, "next_alarm_id", st->next_alarm_id);
 }
 
-int store_commit(struct store *st)
-{
-    st->urgent = st->in_txn;
-    return store_flush(st, 0, 0);
-}
+/* Each file's statements, all prepared at open and kept until close. */
+static const struct store_sql *const statements[] = {core_sql, db_readings_sql, db_alarms_sql,
+                                                     db_outbox_sql, db_state_sql};
 
-static int create_schema(struct store *st)
+static int prepare_all(struct store *st)
 {
-    char *msg = NULL;
-    long version = -1;
-
-    if (sqlite3_exec(st->db, "PRAGMA user_version", version_cb, &version, &msg) != SQLITE_OK)
-        goto fail;
-    if (version > STORE_SCHEMA_VERSION) {
-        log_err("store: database schema %ld is newer than this gateway's %d", version,
-                STORE_SCHEMA_VERSION);
-        return -EPROTO;
+    for (size_t f = 0; f < sizeof(statements) / sizeof(statements[0]); f++) {
+        for (const struct store_sql *q = statements[f]; q->text; q++) {
+            if (st->stmt[q->id]) {
+                log_err("store: statement %d is listed twice", (int)q->id);
+                return -EIO;
+            }
+            if (sqlite3_prepare_v3(st->db, q->text, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[q->id], NULL) !=
+                SQLITE_OK)
+                return db_error(st, q->text);
+        }
     }
-    /* forward, one version per transaction */
-    for (long v = version < 0 ? 0 : version; v < STORE_SCHEMA_VERSION; v++) {
-        char bump[64];
-        snprintf(bump, sizeof(bump), "PRAGMA user_version = %ld", v + 1);
-        if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(st->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(st->db, bump, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(st->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
-            goto fail;
-        if (version > 0)
-            log_info("store: database schema migrated to version %ld", v + 1);
-    }
-    return 0;
-fail:
-    log_err("store: schema: %s", msg ? msg : sqlite3_errmsg(st->db));
-    sqlite3_free(msg);
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    return -EIO;
-}
-
-static int prepare_all(struct store *st, int from, int to)
-{
-    for (int i = from; i < to; i++) {
-        if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK)
-            return db_error(st, sql[i]);
+    for (int i = 0; i < S_COUNT; i++) {
+        if (!st->stmt[i]) {
+            log_err("store: statement %d has no SQL", i);
+            return -EIO;
+        }
     }
     return 0;
 }
@@ -390,13 +245,13 @@ static int open_checked(struct store *st, const char *path)
         sqlite3_free(msg);
         return bad || (ext & 0xff) == SQLITE_CORRUPT || (ext & 0xff) == SQLITE_NOTADB ? -EBADMSG : -EIO;
     }
-    if (create_schema(st) < 0 || prepare_all(st, 0, S_COUNT) < 0 ||
-        meta_get(st, "next_seq", &st->next_seq) < 0 || meta_get(st, "boot_count", &boots) < 0 ||
-        init_alarm_ids(st) < 0 || outbox_sizes(st) < 0)
+    if (db_schema_create(st) < 0 || prepare_all(st) < 0 ||
+        db_meta_get(st, "next_seq", &st->next_seq) < 0 || db_meta_get(st, "boot_count", &boots) < 0 ||
+        init_alarm_ids(st) < 0 || db_outbox_load(st) < 0)
         return ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CORRUPT ||
                 (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_NOTADB) ? -EBADMSG : -EIO;
     st->boot_count = (uint32_t)boots + 1;
-    return meta_set(st, "boot_count", st->boot_count);
+    return db_meta_set(st, "boot_count", st->boot_count);
 }
 
 static void close_db(struct store *st)
@@ -470,445 +325,9 @@ void store_close(struct store *st)
     free(st);
 }
 
-uint32_t store_boot_count(const struct store *st)
-{
-    return st->boot_count;
-}
-
-int store_sensor_id(struct store *st, const char *name, int64_t *id)
-{
-    sqlite3_stmt *s = st->stmt[S_SENSOR_GET];
-    int rc;
-
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc == SQLITE_ROW)
-        return 0;
-    if (rc != SQLITE_DONE)
-        return db_error(st, "look up sensor");
-    sqlite3_bind_text(st->stmt[S_SENSOR_ADD], 1, name, -1, SQLITE_STATIC);
-    if (run(st, S_SENSOR_ADD) < 0)
-        return -EIO;
-    *id = sqlite3_last_insert_rowid(st->db);
-    return 0;
-}
-
-int store_add_reading(struct store *st, int64_t sensor_id, int64_t ts_ms, double value, enum quality q)
-{
-    sqlite3_stmt *s = st->stmt[S_READING_ADD];
-
-    if (touch(st, false) < 0)
-        return -EIO;
-    sqlite3_bind_int64(s, 1, sensor_id);
-    sqlite3_bind_int64(s, 2, ts_ms);
-    if (q == Q_GOOD || q == Q_OUT_OF_RANGE)
-        sqlite3_bind_double(s, 3, value);
-    sqlite3_bind_int(s, 4, (int)q);
-    return run(st, S_READING_ADD);
-}
-
-int store_next_seq(struct store *st, int64_t *seq)
-{
-    if (touch(st, true) < 0)
-        return -EIO;
-    *seq = st->next_seq++;
-    st->counters_dirty = true;
-    return 0;
-}
-
-int store_alarm_open(struct store *st, const char *sensor, const char *condition, enum level level,
-                     int64_t ts_ms, int64_t *alarm_id)
-{
-    sqlite3_stmt *s = st->stmt[S_ALARM_ADD];
-
-    if (touch(st, true) < 0)
-        return -EIO;
-    sqlite3_bind_text(s, 1, sensor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, condition, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, (int)level);
-    sqlite3_bind_int64(s, 4, ts_ms);
-    sqlite3_bind_int64(s, 5, st->next_alarm_id);
-    if (run(st, S_ALARM_ADD) < 0)
-        return -EIO;
-    *alarm_id = st->next_alarm_id++;
-    st->counters_dirty = true;
-    return 0;
-}
-
-int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, const char *state,
-                       int64_t ts_ms, bool active)
-{
-    sqlite3_stmt *s = st->stmt[S_ALARM_UPDATE];
-
-    if (touch(st, true) < 0)
-        return -EIO;
-    sqlite3_bind_int64(s, 1, alarm_id);
-    sqlite3_bind_int(s, 2, (int)level);
-    sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, ts_ms);
-    sqlite3_bind_int(s, 5, active);
-    if (run(st, S_ALARM_UPDATE) < 0)
-        return -EIO;
-    if (sqlite3_changes(st->db) != 1) {
-        st->failed = true; /* our state and the table disagree: do not commit either */
-        log_err("store: alarm %lld is not an open alarm", (long long)alarm_id);
-        return -ENOENT;
-    }
-    return 0;
-}
-
-int store_alarm_ack(struct store *st, int64_t alarm_id, const char *by, int64_t ts_ms)
-{
-    sqlite3_stmt *s = st->stmt[S_ALARM_ACK];
-
-    if (touch(st, true) < 0)
-        return -EIO;
-    sqlite3_bind_int64(s, 1, alarm_id);
-    sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, ts_ms);
-    if (run(st, S_ALARM_ACK) < 0)
-        return -EIO;
-    return sqlite3_changes(st->db) == 1 ? 0 : -ENOENT;
-}
-
-int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms,
-                    const char *event, const char *payload)
-{
-    sqlite3_stmt *s = st->stmt[S_EVENT_ADD];
-
-    if (touch(st, true) < 0)
-        return -EIO;
-    sqlite3_bind_int64(s, 1, seq);
-    sqlite3_bind_int64(s, 2, alarm_id);
-    sqlite3_bind_int64(s, 3, ts_ms);
-    sqlite3_bind_text(s, 4, event, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, payload, -1, SQLITE_STATIC);
-    return run(st, S_EVENT_ADD);
-}
-
-int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx)
-{
-    sqlite3_stmt *s = st->stmt[S_ALARM_ACTIVE];
-    struct alarm_row row;
-    int rc;
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        memset(&row, 0, sizeof(row));
-        row.id = sqlite3_column_int64(s, 0);
-        snprintf(row.sensor, sizeof(row.sensor), "%s", (const char *)sqlite3_column_text(s, 1));
-        row.level = (enum level)sqlite3_column_int(s, 2);
-        snprintf(row.condition, sizeof(row.condition), "%s", (const char *)sqlite3_column_text(s, 3));
-        row.acked = sqlite3_column_type(s, 4) != SQLITE_NULL;
-        fn(ctx, &row);
-    }
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, "read active alarms");
-}
-
-void store_outbox_limits(struct store *st, int64_t max_rows, int64_t max_bytes, int64_t alarm_max)
-{
-    st->ob_max = max_rows;
-    st->ob_max_bytes = max_bytes;
-    st->ob_alarm_max = alarm_max;
-}
-
-static int64_t ob_total(const int64_t *v)
-{
-    return v[PRIO_ALARM] + v[PRIO_STATUS] + v[PRIO_TELEMETRY];
-}
-
-/* Drops up to n of the oldest messages of prio; returns how many. */
-static int evict(struct store *st, enum outbox_prio prio, int n)
-{
-    sqlite3_stmt *s = st->stmt[S_OUTBOX_EVICT];
-    int rc, got = 0;
-
-    sqlite3_bind_int(s, 1, (int)prio);
-    sqlite3_bind_int(s, 2, n);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        st->ob.rows[prio]--;
-        st->ob.bytes[prio] -= sqlite3_column_int64(s, 0);
-        st->ob.dropped[prio]++;
-        got++;
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE) {
-        st->failed = true;
-        return db_error(st, "evict from the outbox");
-    }
-    if (got)
-        st->counters_dirty = true;
-    return got;
-}
-
-/* Keeps the outbox within its bounds: telemetry goes first, then status
- * and replies; alarm events never for room, only past their own cap. */
-static int outbox_bound(struct store *st)
-{
-    static const enum outbox_prio order[] = {PRIO_TELEMETRY, PRIO_STATUS};
-    int64_t before[PRIO_COUNT];
-    int r;
-
-    memcpy(before, st->ob.dropped, sizeof(before));
-    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-        while ((ob_total(st->ob.rows) > st->ob_max || ob_total(st->ob.bytes) > st->ob_max_bytes) &&
-               st->ob.rows[order[i]] > 0) {
-            int64_t over = ob_total(st->ob.rows) - st->ob_max;
-            if ((r = evict(st, order[i], over > 1 ? (int)(over < 256 ? over : 256) : 1)) <= 0)
-                return r;
-        }
-    }
-    if (st->ob.rows[PRIO_ALARM] > st->ob_alarm_max) {
-        int64_t over = st->ob.rows[PRIO_ALARM] - st->ob_alarm_max;
-        if ((r = evict(st, PRIO_ALARM, (int)(over < 256 ? over : 256))) < 0)
-            return r;
-    }
-    for (int p = 0; p < PRIO_COUNT; p++)
-        if (st->ob.dropped[p] != before[p] && (before[p] == 0 || st->ob.dropped[p] / 1000 != before[p] / 1000))
-            log_warn("store: outbox full: %lld %s messages dropped so far (outbox_max %lld, "
-                     "outbox_max_bytes %lld, outbox_alarm_max %lld)", (long long)st->ob.dropped[p],
-                     p == PRIO_ALARM ? "ALARM" : p == PRIO_STATUS ? "status/reply/event" : "telemetry",
-                     (long long)st->ob_max, (long long)st->ob_max_bytes, (long long)st->ob_alarm_max);
-    return 0;
-}
-
-int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic,
-                     const char *payload, size_t len, int qos)
-{
-    sqlite3_stmt *s = st->stmt[S_OUTBOX_ADD];
-
-    /* telemetry rides with the readings' commit; the rest is committed
-     * (and on disk) before the loop sleeps */
-    if (touch(st, prio != PRIO_TELEMETRY) < 0)
-        return -EIO;
-    sqlite3_bind_int(s, 1, (int)prio);
-    sqlite3_bind_int64(s, 2, seq);
-    sqlite3_bind_text(s, 3, topic, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 4, payload, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int(s, 5, qos);
-    if (run(st, S_OUTBOX_ADD) < 0)
-        return -EIO;
-    st->ob.rows[prio]++;
-    st->ob.bytes[prio] += (int64_t)len;
-    return st->ob_max ? outbox_bound(st) : 0;
-}
-
-void store_outbox_stats(const struct store *st, struct outbox_stats *out)
-{
-    *out = st->ob;
-}
-
-int store_outbox_each(struct store *st, int limit, store_outbox_fn fn, void *ctx)
-{
-    sqlite3_stmt *s = st->stmt[S_OUTBOX_NEXT];
-    struct outbox_msg m;
-    int rc;
-
-    sqlite3_bind_int(s, 1, limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        m.id = sqlite3_column_int64(s, 0);
-        m.seq = sqlite3_column_int64(s, 1);
-        snprintf(m.topic, sizeof(m.topic), "%s", (const char *)sqlite3_column_text(s, 2));
-        m.payload = (char *)sqlite3_column_blob(s, 3);
-        m.len = (size_t)sqlite3_column_bytes(s, 3);
-        m.qos = sqlite3_column_int(s, 4);
-        m.prio = (enum outbox_prio)sqlite3_column_int(s, 5);
-        if (!fn(ctx, &m)) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, "read outbox");
-}
-
-int store_outbox_delete(struct store *st, int64_t id)
-{
-    sqlite3_stmt *s = st->stmt[S_OUTBOX_DEL];
-    int rc;
-
-    if (touch(st, false) < 0)
-        return -EIO;
-    sqlite3_bind_int64(s, 1, id);
-    /* (gone already when it was evicted while in flight) */
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int p = sqlite3_column_int(s, 0);
-        if (p >= 0 && p < PRIO_COUNT) {
-            st->ob.rows[p]--;
-            st->ob.bytes[p] -= sqlite3_column_int64(s, 1);
-        }
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE) {
-        st->failed = true;
-        return db_error(st, sql[S_OUTBOX_DEL]);
-    }
-    return 0;
-}
-
-int64_t store_used_bytes(struct store *st)
-{
-    sqlite3_stmt *s = st->stmt[S_PAGES];
-    int64_t used = -1;
-
-    if (sqlite3_step(s) == SQLITE_ROW)
-        used = sqlite3_column_int64(s, 0) * sqlite3_column_int64(s, 1);
-    sqlite3_reset(s);
-    return used;
-}
-
-int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int64_t max_bytes, int batch)
-{
-    int deleted = 0;
-
-    if (touch(st, false) < 0)
-        return -EIO;
-    /* the oldest reading first: most seconds nothing is old enough, and the
-     * delete would still look at a batch of rows to find that out */
-    sqlite3_stmt *o = st->stmt[S_OLDEST_TS];
-    bool old = sqlite3_step(o) == SQLITE_ROW && sqlite3_column_int64(o, 0) < now_wall_ms - retention_ms;
-    sqlite3_reset(o);
-    if (old) {
-        sqlite3_bind_int64(st->stmt[S_TRIM_AGE], 1, now_wall_ms - retention_ms);
-        sqlite3_bind_int(st->stmt[S_TRIM_AGE], 2, batch);
-        if (run(st, S_TRIM_AGE) < 0)
-            return -EIO;
-        deleted += sqlite3_changes(st->db);
-    }
-    /* Pages freed by a delete are reused, so the file stops growing; the
-     * readings give way, never the alarms or the outbox. */
-    int64_t used = store_used_bytes(st);
-    if (deleted < batch && used > max_bytes) {
-        sqlite3_bind_int(st->stmt[S_TRIM_OLDEST], 1, batch - deleted);
-        if (run(st, S_TRIM_OLDEST) < 0)
-            return -EIO;
-        deleted += sqlite3_changes(st->db);
-    }
-    return deleted;
-}
-
 const char *store_reset_path(const struct store *st)
 {
     return st->moved_to[0] ? st->moved_to : NULL;
-}
-
-int store_history(struct store *st, int64_t sensor_id, int64_t from_ms, int64_t to_ms, int limit,
-                  store_reading_fn fn, void *ctx)
-{
-    sqlite3_stmt *s = st->stmt[S_HISTORY];
-    int rc, n = 0;
-
-    sqlite3_bind_int64(s, 1, sensor_id);
-    sqlite3_bind_int64(s, 2, from_ms);
-    sqlite3_bind_int64(s, 3, to_ms);
-    sqlite3_bind_int(s, 4, limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        bool has = sqlite3_column_type(s, 1) != SQLITE_NULL;
-        fn(ctx, sqlite3_column_int64(s, 0), has ? sqlite3_column_double(s, 1) : 0, has,
-           (enum quality)sqlite3_column_int(s, 2));
-        n++;
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? n : db_error(st, "read history");
-}
-
-int store_events(struct store *st, int64_t from_seq, int64_t to_seq, store_event_fn fn, void *ctx)
-{
-    sqlite3_stmt *s = st->stmt[S_EVENTS];
-    int rc, n = 0;
-
-    sqlite3_bind_int64(s, 1, from_seq);
-    sqlite3_bind_int64(s, 2, to_seq);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (fn(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1)) < 0) {
-            rc = SQLITE_DONE;
-            n = -EIO;
-            break;
-        }
-        n++;
-    }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? n : db_error(st, "read alarm events");
-}
-
-int64_t store_last_seq(const struct store *st)
-{
-    return st->next_seq - 1;
-}
-
-/* Upserts or deletes a (sensor, number, blob) row of timers or maintenance. */
-static int keyed_put(struct store *st, enum stmt_id id, const char *sensor, int64_t num, const void *blob,
-                     size_t len)
-{
-    sqlite3_stmt *s = st->stmt[id];
-
-    if (touch(st, false) < 0)
-        return -EIO;
-    sqlite3_bind_text(s, 1, sensor, -1, SQLITE_STATIC);
-    if (id == S_TIMER_PUT || id == S_MAINT_PUT || id == S_COUNTER_PUT)
-        sqlite3_bind_int64(s, 2, num);
-    if (blob)
-        sqlite3_bind_blob(s, 3, blob, (int)len, SQLITE_STATIC);
-    return run(st, id);
-}
-
-int store_timer_put(struct store *st, const char *sensor, int64_t saved_ms, const void *state, size_t len)
-{
-    return keyed_put(st, S_TIMER_PUT, sensor, saved_ms, state, len);
-}
-
-int store_timer_del(struct store *st, const char *sensor)
-{
-    return keyed_put(st, S_TIMER_DEL, sensor, 0, NULL, 0);
-}
-
-int store_timers(struct store *st, store_timer_fn fn, void *ctx)
-{
-    sqlite3_stmt *s = st->stmt[S_TIMER_ALL];
-    int rc;
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), sqlite3_column_blob(s, 2),
-           (size_t)sqlite3_column_bytes(s, 2));
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, "read timers");
-}
-
-int store_maintenance_put(struct store *st, const char *sensor, int64_t until_wall_ms)
-{
-    /* urgent: a technician's maintenance must survive a power cut at once */
-    int r = until_wall_ms ? keyed_put(st, S_MAINT_PUT, sensor, until_wall_ms, NULL, 0)
-                          : keyed_put(st, S_MAINT_DEL, sensor, 0, NULL, 0);
-    if (r == 0)
-        st->urgent = true;
-    return r;
-}
-
-/* The (sensor, number) rows of maintenance or counters, each to fn. */
-static int each_sensor_number(struct store *st, enum stmt_id id, void (*fn)(void *, const char *, int64_t),
-                              void *ctx, const char *what)
-{
-    sqlite3_stmt *s = st->stmt[id];
-    int rc;
-
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-        fn(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : db_error(st, what);
-}
-
-int store_maintenance(struct store *st, store_maint_fn fn, void *ctx)
-{
-    return each_sensor_number(st, S_MAINT_ALL, fn, ctx, "read maintenance");
 }
 
 void store_cache(struct store *st, int64_t bytes)
@@ -920,41 +339,13 @@ void store_cache(struct store *st, int64_t bytes)
         log_warn("store: cache_size: %s", sqlite3_errmsg(st->db));
 }
 
-int store_counter_put(struct store *st, const char *sensor, int64_t pulses)
+int64_t store_used_bytes(struct store *st)
 {
-    return keyed_put(st, S_COUNTER_PUT, sensor, pulses, NULL, 0);
-}
+    sqlite3_stmt *s = st->stmt[S_PAGES];
+    int64_t used = -1;
 
-int store_counters(struct store *st, store_counter_fn fn, void *ctx)
-{
-    return each_sensor_number(st, S_COUNTER_ALL, fn, ctx, "read counters");
-}
-
-int store_recent_alarms(struct store *st, int limit, store_alarm_hist_fn fn, void *ctx)
-{
-    sqlite3_stmt *s = st->stmt[S_ALARMS_RECENT];
-    struct alarm_hist h;
-    int rc, n = 0;
-
-    sqlite3_bind_int(s, 1, limit);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        memset(&h, 0, sizeof(h));
-        h.id = sqlite3_column_int64(s, 0);
-        snprintf(h.sensor, sizeof(h.sensor), "%s", (const char *)sqlite3_column_text(s, 1));
-        snprintf(h.condition, sizeof(h.condition), "%s", (const char *)sqlite3_column_text(s, 2));
-        h.level = (enum level)sqlite3_column_int(s, 3);
-        snprintf(h.state, sizeof(h.state), "%s", (const char *)sqlite3_column_text(s, 4));
-        h.raised_ms = sqlite3_column_int64(s, 5);
-        h.updated_ms = sqlite3_column_int64(s, 6);
-        h.cleared_ms = sqlite3_column_type(s, 7) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 7);
-        if (sqlite3_column_type(s, 8) != SQLITE_NULL)
-            snprintf(h.acked_by, sizeof(h.acked_by), "%s", (const char *)sqlite3_column_text(s, 8));
-        h.acked_ms = sqlite3_column_type(s, 9) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 9);
-        h.active = sqlite3_column_int(s, 10) != 0;
-        fn(ctx, &h);
-        n++;
-    }
+    if (sqlite3_step(s) == SQLITE_ROW)
+        used = sqlite3_column_int64(s, 0) * sqlite3_column_int64(s, 1);
     sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? n : db_error(st, "read recent alarms");
+    return used;
 }

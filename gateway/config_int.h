@@ -1,10 +1,11 @@
-/* config_build: what the parts of the config loader (config.c and
- * config_read.c, config_sections.c, config_files.c, config_check.c) share
+/* config_int: what the parts of the config loader (config.c and
+ * config_read.c, config_sections.c, config_files.c, config_check.c, and the
+ * key tables of config_keys.c) share
  * while a config is read and built: raw sections of key/value pairs that
  * remember their file and line, and where each built sensor key came from.
  * Private to them. */
-#ifndef LIFELINE_CONFIG_BUILD_H
-#define LIFELINE_CONFIG_BUILD_H
+#ifndef LIFELINE_CONFIG_INT_H
+#define LIFELINE_CONFIG_INT_H
 
 #include <stdint.h>
 #include <stdio.h>
