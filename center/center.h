@@ -82,8 +82,8 @@ cJSON *parse_object(const char *payload, size_t len, struct line *prob);
 /* An alarm event (docs/mqtt.md, alarm). */
 struct alarm_ev {
     long long seq, ts, alarm_id;
-    char sensor[64], cls[32], lifeline[32], condition[16], event[24], level[16], prev_level[16], unit[16],
-        quality[24], by[80];
+    char sensor[64], cls[32], lifeline[32], condition[16], event[24], level[16], prev_level[16], unit[16], quality[24],
+        by[80];
     double value, threshold;
     bool has_value, has_threshold, has_alarm_id, maintenance;
 };
@@ -107,21 +107,23 @@ struct broker_args {
     bool has_password;
 };
 
-#define BROKER_OPTS_HELP                                                                            \
-    "  --host H           broker address (default 127.0.0.1)\n"                                     \
-    "  --port P           broker port (default 1883; 8883 with --tls-ca)\n"                         \
-    "  --tls-ca FILE      TLS: the CA that signed the broker's certificate\n"                       \
-    "  --tls-cert FILE    TLS: a client certificate (with --tls-key)\n"                             \
-    "  --tls-key FILE     TLS: its private key\n"                                                   \
-    "  --username U       MQTT user name\n"                                                         \
+#define BROKER_OPTS_HELP                                                                                               \
+    "  --host H           broker address (default 127.0.0.1)\n"                                                        \
+    "  --port P           broker port (default 1883; 8883 with --tls-ca)\n"                                            \
+    "  --tls-ca FILE      TLS: the CA that signed the broker's certificate\n"                                          \
+    "  --tls-cert FILE    TLS: a client certificate (with --tls-key)\n"                                                \
+    "  --tls-key FILE     TLS: its private key\n"                                                                      \
+    "  --username U       MQTT user name\n"                                                                            \
     "  --password-file F  its password: the file's first line (or LIFELINE_CENTER_PASSWORD)\n"
 
 /* getopt_long entries for the options above, values 0x100 and up. */
-#define BROKER_LONGOPTS                                                                             \
-    {"host", required_argument, NULL, 0x100}, {"port", required_argument, NULL, 0x101},            \
-        {"tls-ca", required_argument, NULL, 0x102}, {"tls-cert", required_argument, NULL, 0x103},  \
-        {"tls-key", required_argument, NULL, 0x104}, {"username", required_argument, NULL, 0x105}, \
-        {"password-file", required_argument, NULL, 0x106}
+/* clang-format off */
+#define BROKER_LONGOPTS \
+    {"host", required_argument, NULL, 0x100}, {"port", required_argument, NULL, 0x101}, \
+    {"tls-ca", required_argument, NULL, 0x102}, {"tls-cert", required_argument, NULL, 0x103}, \
+    {"tls-key", required_argument, NULL, 0x104}, {"username", required_argument, NULL, 0x105}, \
+    {"password-file", required_argument, NULL, 0x106}
+/* clang-format on */
 
 void broker_args_init(struct broker_args *b);
 /* One of BROKER_LONGOPTS: 0 taken, 1 not one of them, -1 bad (said on stderr). */
@@ -133,11 +135,11 @@ int broker_args_done(struct broker_args *b, const char *cmd);
 struct conn_opts {
     const struct broker_args *broker;
     const char *client_id;
-    bool persistent;     /* a session the broker keeps (clean session off) */
+    bool persistent;       /* a session the broker keeps (clean session off) */
     const char *store_dir; /* paho's file persistence of messages in flight; NULL: memory */
-    char *const *topics; /* subscribed at QoS 1 on every (re)connect */
+    char *const *topics;   /* subscribed at QoS 1 on every (re)connect */
     int ntopics;
-    conn_message_fn *on_message; /* runs on paho's receive thread */
+    conn_message_fn *on_message;     /* runs on paho's receive thread */
     void (*on_connected)(void *ctx); /* after each (re)connect's subscription, paho's thread */
     void *ctx;
 };

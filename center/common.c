@@ -195,8 +195,7 @@ void note(struct line *prob, const char *key, const char *what)
 }
 
 /* JSON null counts as absent. Returns true when *out was filled. */
-bool get_str(const cJSON *o, const char *key, bool required, char *out, size_t size,
-                    struct line *prob)
+bool get_str(const cJSON *o, const char *key, bool required, char *out, size_t size, struct line *prob)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -214,8 +213,7 @@ bool get_str(const cJSON *o, const char *key, bool required, char *out, size_t s
     return true;
 }
 
-bool get_num(const cJSON *o, const char *key, bool required, double *out,
-                    struct line *prob)
+bool get_num(const cJSON *o, const char *key, bool required, double *out, struct line *prob)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -233,8 +231,7 @@ bool get_num(const cJSON *o, const char *key, bool required, double *out,
 }
 
 /* A whole number in [0, max]; JSON numbers are doubles, so max <= 2^53. */
-bool get_uint(const cJSON *o, const char *key, bool required, double max,
-                     long long *out, struct line *prob)
+bool get_uint(const cJSON *o, const char *key, bool required, double max, long long *out, struct line *prob)
 {
     double v;
 

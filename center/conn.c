@@ -41,7 +41,9 @@ int broker_option(struct broker_args *b, int ch, const char *arg, const char *cm
         }
         b->port = (int)port;
         return 0;
-    case 0x102: case 0x103: case 0x104: {
+    case 0x102:
+    case 0x103:
+    case 0x104: {
         const char **f = ch == 0x102 ? &b->tls_ca : ch == 0x103 ? &b->tls_cert : &b->tls_key;
         if (access(arg, R_OK) != 0) {
             fprintf(stderr, PROG " %s: cannot read '%s': %s\n", cmd, arg, strerror(errno));
@@ -138,8 +140,7 @@ static void conn_on_subscribed(void *ctx, MQTTAsync_successData *r)
         int granted = c->o->ntopics == 1 ? r->alt.qos : r->alt.qosList ? r->alt.qosList[i] : 1;
 
         if (granted == 0x80)
-            fprintf(stderr, PROG ": mqtt: broker refused subscription to '%s'\n",
-                    c->o->topics[i]);
+            fprintf(stderr, PROG ": mqtt: broker refused subscription to '%s'\n", c->o->topics[i]);
         else
             line_add(&l, "%s%s", l.len ? ", " : "", c->o->topics[i]);
     }
@@ -153,8 +154,8 @@ static void conn_on_subscribe_failed(void *ctx, MQTTAsync_failureData *r)
 {
     struct conn *c = ctx;
 
-    fprintf(stderr, PROG ": mqtt: subscribe on %s failed: %s, retrying on next reconnect\n",
-            c->uri, mqtt_err(r ? r->code : MQTTASYNC_FAILURE, r ? r->message : NULL));
+    fprintf(stderr, PROG ": mqtt: subscribe on %s failed: %s, retrying on next reconnect\n", c->uri,
+            mqtt_err(r ? r->code : MQTTASYNC_FAILURE, r ? r->message : NULL));
 }
 
 /* Called after the first connect and every automatic reconnect: clean
@@ -181,8 +182,8 @@ static void conn_on_connected(void *ctx, char *cause)
     ro.context = c;
     rc = MQTTAsync_subscribeMany(c->client, c->o->ntopics, c->o->topics, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS)
-        fprintf(stderr, PROG ": mqtt: subscribe on %s failed: %s, retrying on next reconnect\n",
-                c->uri, mqtt_err(rc, NULL));
+        fprintf(stderr, PROG ": mqtt: subscribe on %s failed: %s, retrying on next reconnect\n", c->uri,
+                mqtt_err(rc, NULL));
 }
 
 static void conn_on_connect_failed(void *ctx, MQTTAsync_failureData *r)
@@ -201,8 +202,8 @@ static void conn_on_lost(void *ctx, char *cause)
     struct conn *c = ctx;
 
     atomic_store(&c->up, false);
-    fprintf(stderr, PROG ": mqtt: connection to %s lost%s%s, reconnecting\n", c->uri,
-            cause ? ": " : "", cause ? cause : "");
+    fprintf(stderr, PROG ": mqtt: connection to %s lost%s%s, reconnecting\n", c->uri, cause ? ": " : "",
+            cause ? cause : "");
 }
 
 static int conn_on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
@@ -253,8 +254,7 @@ static int conn_create(struct conn *c)
                           c->o->store_dir ? MQTTCLIENT_PERSISTENCE_DEFAULT : MQTTCLIENT_PERSISTENCE_NONE,
                           (void *)c->o->store_dir);
     if (rc != MQTTASYNC_SUCCESS) {
-        fprintf(stderr, PROG ": mqtt: cannot create client for %s: %s\n", c->uri,
-                mqtt_err(rc, NULL));
+        fprintf(stderr, PROG ": mqtt: cannot create client for %s: %s\n", c->uri, mqtt_err(rc, NULL));
         return -1;
     }
     c->created = true;
@@ -332,8 +332,7 @@ int conn_open(struct conn *c, const struct conn_opts *o)
     }
     rc = MQTTAsync_connect(c->client, &co);
     if (rc != MQTTASYNC_SUCCESS) {
-        fprintf(stderr, PROG ": mqtt: cannot start connecting to %s: %s\n", c->uri,
-                mqtt_err(rc, NULL));
+        fprintf(stderr, PROG ": mqtt: cannot start connecting to %s: %s\n", c->uri, mqtt_err(rc, NULL));
         return -1;
     }
     return 0;
@@ -358,11 +357,9 @@ void conn_close(struct conn *c)
         rc = MQTTAsync_disconnect(c->client, &d);
         if (rc == MQTTASYNC_SUCCESS) {
             if (wait_readable(c->done_fd, 3000) == 0)
-                fprintf(stderr, PROG ": mqtt: disconnect from %s timed out, closing anyway\n",
-                        c->uri);
+                fprintf(stderr, PROG ": mqtt: disconnect from %s timed out, closing anyway\n", c->uri);
         } else if (rc != MQTTASYNC_DISCONNECTED) {
-            fprintf(stderr, PROG ": mqtt: disconnect from %s failed: %s, closing anyway\n",
-                    c->uri, mqtt_err(rc, NULL));
+            fprintf(stderr, PROG ": mqtt: disconnect from %s failed: %s, closing anyway\n", c->uri, mqtt_err(rc, NULL));
         }
         MQTTAsync_destroy(&c->client);
         c->created = false;

@@ -47,9 +47,32 @@ static const char schema[] =
     " settled INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;";
 
 enum {
-    S_BEGIN, S_COMMIT, S_ROLLBACK, S_GW_GET, S_GW_ENSURE, S_EV_INSERT, S_EV_PAYLOAD, S_GW_SEQ, S_NEXT_ROWS,
-    S_AL_GET, S_AL_PUT, S_DUP, S_NEW_EPOCH, S_ST_PUT, S_ST_LOG, S_GE_PUT, S_LAST_SEQ, S_GAPS, S_FIRST_ABOVE,
-    S_REQ_ADD, S_REQ_DONE, S_REQ_SHORT, S_REQ_SETTLED, S_MISSING_IN, S_LOST_PUT, S_GAP_SINCE,
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_GW_GET,
+    S_GW_ENSURE,
+    S_EV_INSERT,
+    S_EV_PAYLOAD,
+    S_GW_SEQ,
+    S_NEXT_ROWS,
+    S_AL_GET,
+    S_AL_PUT,
+    S_DUP,
+    S_NEW_EPOCH,
+    S_ST_PUT,
+    S_ST_LOG,
+    S_GE_PUT,
+    S_LAST_SEQ,
+    S_GAPS,
+    S_FIRST_ABOVE,
+    S_REQ_ADD,
+    S_REQ_DONE,
+    S_REQ_SHORT,
+    S_REQ_SETTLED,
+    S_MISSING_IN,
+    S_LOST_PUT,
+    S_GAP_SINCE,
     S_COUNT
 };
 
@@ -188,8 +211,7 @@ int cdb_open(const char *path, bool readonly, struct cdb **out)
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(db->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL) != SQLITE_OK) {
             if (readonly && sqlite3_errcode(db->db) == SQLITE_ERROR) {
-                fprintf(stderr, PROG ": %s is not a lifeline-center database (no tables: serve makes them)\n",
-                        path);
+                fprintf(stderr, PROG ": %s is not a lifeline-center database (no tables: serve makes them)\n", path);
             } else {
                 fail(db, sql[i]);
             }
@@ -249,7 +271,8 @@ static int gw_get(struct cdb *db, const char *gw, long long now_ms, struct gw_ro
     g->contiguous = sqlite3_column_int64(s, 1);
     g->max_seq = sqlite3_column_int64(s, 2);
     g->last_seq = sqlite3_column_int64(s, 3);
-    snprintf(g->state, sizeof(g->state), "%s", sqlite3_column_text(s, 4) ? (const char *)sqlite3_column_text(s, 4) : "");
+    snprintf(g->state, sizeof(g->state), "%s",
+             sqlite3_column_text(s, 4) ? (const char *)sqlite3_column_text(s, 4) : "");
     g->boot = sqlite3_column_type(s, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 5);
     sqlite3_reset(s);
     return 0;
@@ -287,8 +310,7 @@ static int new_epoch(struct cdb *db, const char *gw, struct gw_row *g)
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     if (run(db, s) < 0)
         return -1;
-    fprintf(stderr, PROG ": serve: %s: its seq started again (a new gateway database): epoch %lld\n", gw,
-            g->epoch + 1);
+    fprintf(stderr, PROG ": serve: %s: its seq started again (a new gateway database): epoch %lld\n", gw, g->epoch + 1);
     g->epoch++;
     g->contiguous = g->max_seq = g->last_seq = 0;
     return 0;
@@ -359,8 +381,7 @@ static int ev_insert(struct cdb *db, const char *gw, long long epoch, const stru
 }
 
 /* The stored bytes of (gw, epoch, seq) equal payload? */
-static int same_payload(struct cdb *db, const char *gw, long long epoch, long long seq, const char *payload,
-                        size_t len)
+static int same_payload(struct cdb *db, const char *gw, long long epoch, long long seq, const char *payload, size_t len)
 {
     sqlite3_stmt *s = use(db, S_EV_PAYLOAD);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
@@ -447,8 +468,8 @@ int cdb_status(struct cdb *db, const char *gw, const struct gw_status *st, const
     return run(db, s);
 }
 
-int cdb_gateway_event(struct cdb *db, const char *gw, const char *type, long long ts, const char *payload,
-                      size_t len, long long now_ms)
+int cdb_gateway_event(struct cdb *db, const char *gw, const char *type, long long ts, const char *payload, size_t len,
+                      long long now_ms)
 {
     struct gw_row g;
     sqlite3_stmt *s;
@@ -484,8 +505,8 @@ int cdb_last_seq(struct cdb *db, const char *gw, long long last_seq, long long b
     return run(db, s);
 }
 
-int cdb_next_gap(struct cdb *db, long long now_ms, long long wait_ms, long long retry_ms, char *gw,
-                 long long *from, long long *to)
+int cdb_next_gap(struct cdb *db, long long now_ms, long long wait_ms, long long retry_ms, char *gw, long long *from,
+                 long long *to)
 {
     sqlite3_stmt *s = use(db, S_GAPS);
     long long epoch, want;
@@ -612,12 +633,13 @@ int cdb_online(struct cdb *db, char (**out)[GW_MAX], size_t *n)
 
     *out = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(db->db, "SELECT gateway FROM gateways WHERE state = 'online' OR state IS NULL", -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->db, "SELECT gateway FROM gateways WHERE state = 'online' OR state IS NULL", -1, &s,
+                           NULL) != SQLITE_OK)
         return fail(db, "online gateways");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
-            char (*g)[GW_MAX] = realloc(*out, cap * sizeof(**out));
+            char(*g)[GW_MAX] = realloc(*out, cap * sizeof(**out));
             if (!g)
                 break;
             *out = g;
@@ -690,8 +712,8 @@ int cdb_print_alarms(struct cdb *db, FILE *out, bool json, bool color, bool all,
     sqlite3_bind_int(s, 1, all);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         bool has_value = sqlite3_column_type(s, 6) != SQLITE_NULL, acked = sqlite3_column_int(s, 11);
-        long long raised = sqlite3_column_type(s, 9) == SQLITE_NULL ? sqlite3_column_int64(s, 10)
-                                                                     : sqlite3_column_int64(s, 9);
+        long long raised =
+            sqlite3_column_type(s, 9) == SQLITE_NULL ? sqlite3_column_int64(s, 10) : sqlite3_column_int64(s, 9);
         n++;
         if (json) {
             cJSON *o = cJSON_CreateObject();

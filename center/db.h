@@ -33,7 +33,12 @@ int cdb_begin(struct cdb *db);
 int cdb_commit(struct cdb *db);
 void cdb_rollback(struct cdb *db);
 
-enum ev_result { EV_ERROR = -1, EV_NEW, EV_DUP, EV_NEW_EPOCH };
+enum ev_result {
+    EV_ERROR = -1,
+    EV_NEW,
+    EV_DUP,
+    EV_NEW_EPOCH
+};
 
 /* An alarm event from gateway gw (site/id): stored unless it is a
  * duplicate (same seq, same bytes); a same seq with other bytes means the
@@ -52,8 +57,8 @@ struct gw_status {
 int cdb_status(struct cdb *db, const char *gw, const struct gw_status *s, const char *payload, size_t len,
                long long now_ms, bool *came_online);
 /* An `event` message (action, console, store_reset). */
-int cdb_gateway_event(struct cdb *db, const char *gw, const char *type, long long ts, const char *payload,
-                      size_t len, long long now_ms);
+int cdb_gateway_event(struct cdb *db, const char *gw, const char *type, long long ts, const char *payload, size_t len,
+                      long long now_ms);
 /* The gateway's last handed-out seq (cmd/status, whose status has boot;
  * -1 unknown). Only raises what is known: the answer may be older than
  * events that overtook it. An answer of another boot is ignored. */
@@ -64,8 +69,8 @@ int cdb_last_seq(struct cdb *db, const char *gw, long long last_seq, long long b
 /* A gap that wants a replay now: the first missing range of a gateway
  * whose gap is older than wait_ms, with no request in flight for it
  * (answered, or sent more than retry_ms ago). 1 found, 0 none, -1 error. */
-int cdb_next_gap(struct cdb *db, long long now_ms, long long wait_ms, long long retry_ms, char *gw,
-                 long long *from, long long *to);
+int cdb_next_gap(struct cdb *db, long long now_ms, long long wait_ms, long long retry_ms, char *gw, long long *from,
+                 long long *to);
 int cdb_request_add(struct cdb *db, const char *id, const char *gw, const char *kind, long long from, long long to,
                     long long now_ms);
 /* A reply to one of ours: 1 it was ours (and is now answered), 0 not ours. */

@@ -10,7 +10,7 @@
 #include "db.h"
 
 static const struct option query_longopts[] = {
-    {"db", required_argument, NULL, 'd'},   {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
+    {"db", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'}, {"all", no_argument, NULL, 'a'},
     {"no-color", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 };
 

@@ -72,18 +72,20 @@ static int sender_message(void *ctx, const char *topic, const char *payload, siz
 static void send_usage(FILE *f, bool ack)
 {
     if (ack)
-        fprintf(f, "usage: " PROG " ack [BROKER OPTIONS] [--by WHO] [--timeout S] [--topic-root ROOT] SITE/GATEWAY ALARM_ID\n"
+        fprintf(f, "usage: " PROG
+                   " ack [BROKER OPTIONS] [--by WHO] [--timeout S] [--topic-root ROOT] SITE/GATEWAY ALARM_ID\n"
                    "Acknowledge an alarm on its gateway (cmd/ack) and print the answer.\n");
     else
-        fprintf(f, "usage: " PROG " send [BROKER OPTIONS] [--timeout S] [--topic-root ROOT] SITE/GATEWAY COMMAND [JSON]\n"
-                   "Give a gateway a command (docs/mqtt.md: ack, get, set, maintenance, history, replay,\n"
-                   "reset, status, reboot) with JSON as its fields ({} when left out) and print the answer.\n");
-    fprintf(f, BROKER_OPTS_HELP
-               "  --timeout S        how long to wait for the answer (default 30)\n"
-               "  --topic-root ROOT  the gateways' root (default lifeline/v1)\n"
-               "%s"
-               "Exit status: 0 the gateway carried it out, 1 it refused (the answer says why),\n"
-               "3 no answer in time (a gateway offline does not keep commands).\n",
+        fprintf(f,
+                "usage: " PROG " send [BROKER OPTIONS] [--timeout S] [--topic-root ROOT] SITE/GATEWAY COMMAND [JSON]\n"
+                "Give a gateway a command (docs/mqtt.md: ack, get, set, maintenance, history, replay,\n"
+                "reset, status, reboot) with JSON as its fields ({} when left out) and print the answer.\n");
+    fprintf(f,
+            BROKER_OPTS_HELP "  --timeout S        how long to wait for the answer (default 30)\n"
+                             "  --topic-root ROOT  the gateways' root (default lifeline/v1)\n"
+                             "%s"
+                             "Exit status: 0 the gateway carried it out, 1 it refused (the answer says why),\n"
+                             "3 no answer in time (a gateway offline does not keep commands).\n",
             ack ? "  --by WHO           who acknowledges (sent as center:WHO)\n" : "");
 }
 
@@ -100,7 +102,8 @@ static const struct option send_longopts[] = {
 static bool name_ok(const char *n, size_t max)
 {
     size_t len = strlen(n);
-    return len > 0 && len <= max && strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == len;
+    return len > 0 && len <= max &&
+           strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == len;
 }
 
 static int run(int argc, char **argv, bool ack)
@@ -209,8 +212,13 @@ static int run(int argc, char **argv, bool ack)
     else
         snprintf(s.client_id, sizeof(s.client_id), "lifeline-center-%s-%ld", cmd, (long)getpid());
     s.topics[0] = s.reply_topic;
-    s.copts = (struct conn_opts){.broker = &s.broker, .client_id = s.client_id, .topics = s.topics, .ntopics = 1,
-                                 .on_message = sender_message, .on_connected = sender_connected, .ctx = &s};
+    s.copts = (struct conn_opts){.broker = &s.broker,
+                                 .client_id = s.client_id,
+                                 .topics = s.topics,
+                                 .ntopics = 1,
+                                 .on_message = sender_message,
+                                 .on_connected = sender_connected,
+                                 .ctx = &s};
     if (!s.payload || (sig_fd = signals_take()) < 0) {
         fprintf(stderr, PROG " %s: cannot start\n", cmd);
         free(s.payload);

@@ -43,7 +43,7 @@ struct serve {
     struct conn conn;
     const char *db_path;
     char store_dir[PATH_MAX]; /* paho's store of received messages not yet taken */
-    const char *root; /* topic root before site/gateway */
+    const char *root;         /* topic root before site/gateway */
     int root_levels;
     char client_id[128];
     char share[64];
@@ -221,7 +221,8 @@ static int on_reply(struct serve *s, const char *gw, const char *kind, const cha
     if (cdb_begin(s->db) < 0)
         return 0;
     r = cdb_request_done(s->db, id, ok, count, error, now);
-    if (r < 0 || (r > 0 && last_seq >= 0 && cdb_last_seq(s->db, gw, last_seq, boot, now) < 0) || cdb_commit(s->db) < 0) {
+    if (r < 0 || (r > 0 && last_seq >= 0 && cdb_last_seq(s->db, gw, last_seq, boot, now) < 0) ||
+        cdb_commit(s->db) < 0) {
         cdb_rollback(s->db);
         return 0;
     }
@@ -286,7 +287,7 @@ static void serve_tick(struct serve *s, long long *next_check)
     if (s->check_ms && monotonic_ms() >= *next_check) {
         *next_check = monotonic_ms() + s->check_ms;
         /* the same question a gateway's online status brings */
-        char (*gws)[GW_MAX] = NULL;
+        char(*gws)[GW_MAX] = NULL;
         size_t n = 0;
         pthread_mutex_lock(&s->mu);
         if (cdb_online(s->db, &gws, &n) == 0)
@@ -322,19 +323,19 @@ static int serve_wait(struct serve *s, int sig_fd)
 
 static void serve_usage(FILE *f)
 {
-    fprintf(f, "usage: " PROG " serve [BROKER OPTIONS] [--db FILE] [--client-id ID] [--share GROUP]\n"
-               "                            [--topic-root ROOT] [--gap-wait SECONDS] [--check-every SECONDS]\n"
-               "Store every alarm event, status and event of the gateways; fill gaps with cmd/replay.\n"
-               BROKER_OPTS_HELP
-               "  --db FILE          the center's database (default lifeline-center.db)\n"
-               "  --client-id ID     MQTT client id of the persistent session (default\n"
-               "                     lifeline-center-serve; one per instance)\n"
-               "  --share GROUP      a shared subscription ($share/GROUP/...): instances of the\n"
-               "                     group split the messages (give them one database)\n"
-               "  --topic-root ROOT  the gateways' root before site/gateway (default lifeline/v1)\n"
-               "  --gap-wait S       how long a gap in a gateway's seq may wait for events still\n"
-               "                     on their way before a replay is asked (default 5)\n"
-               "  --check-every S    ask each online gateway for its last seq this often (300; 0 never)\n");
+    fprintf(f,
+            "usage: " PROG " serve [BROKER OPTIONS] [--db FILE] [--client-id ID] [--share GROUP]\n"
+            "                            [--topic-root ROOT] [--gap-wait SECONDS] [--check-every SECONDS]\n"
+            "Store every alarm event, status and event of the gateways; fill gaps with cmd/replay.\n" BROKER_OPTS_HELP
+            "  --db FILE          the center's database (default lifeline-center.db)\n"
+            "  --client-id ID     MQTT client id of the persistent session (default\n"
+            "                     lifeline-center-serve; one per instance)\n"
+            "  --share GROUP      a shared subscription ($share/GROUP/...): instances of the\n"
+            "                     group split the messages (give them one database)\n"
+            "  --topic-root ROOT  the gateways' root before site/gateway (default lifeline/v1)\n"
+            "  --gap-wait S       how long a gap in a gateway's seq may wait for events still\n"
+            "                     on their way before a replay is asked (default 5)\n"
+            "  --check-every S    ask each online gateway for its last seq this often (300; 0 never)\n");
 }
 
 static int serve_bad(const char *what, const char *arg)
@@ -423,9 +424,9 @@ static int serve_options(struct serve *s, int argc, char **argv)
         s->root_levels += *p == '/';
     static const char *const kinds[4] = {"alarm", "status", "event", "reply/+"};
     for (int i = 0; i < 4; i++) {
-        int n = s->share[0] ? snprintf(s->topics[i], sizeof(s->topics[i]), "$share/%s/%s/+/+/%s", s->share, s->root,
-                                       kinds[i])
-                            : snprintf(s->topics[i], sizeof(s->topics[i]), "%s/+/+/%s", s->root, kinds[i]);
+        int n = s->share[0]
+                    ? snprintf(s->topics[i], sizeof(s->topics[i]), "$share/%s/%s/+/+/%s", s->share, s->root, kinds[i])
+                    : snprintf(s->topics[i], sizeof(s->topics[i]), "%s/+/+/%s", s->root, kinds[i]);
         if (n < 0 || (size_t)n >= sizeof(s->topics[i]))
             return serve_bad("bad --topic-root", s->root);
         s->topic_ptrs[i] = s->topics[i];
@@ -451,9 +452,14 @@ int cmd_serve(int argc, char **argv)
     if (cdb_open(s.db_path, false, &s.db) < 0)
         return 1;
     snprintf(s.store_dir, sizeof(s.store_dir), "%s.mqtt", s.db_path);
-    s.copts = (struct conn_opts){.broker = &s.broker, .client_id = s.client_id, .persistent = true,
-                                 .store_dir = s.store_dir, .topics = s.topic_ptrs, .ntopics = 4,
-                                 .on_message = serve_message, .ctx = &s};
+    s.copts = (struct conn_opts){.broker = &s.broker,
+                                 .client_id = s.client_id,
+                                 .persistent = true,
+                                 .store_dir = s.store_dir,
+                                 .topics = s.topic_ptrs,
+                                 .ntopics = 4,
+                                 .on_message = serve_message,
+                                 .ctx = &s};
     sig_fd = signals_take();
     if (sig_fd < 0) {
         fprintf(stderr, PROG ": serve: cannot set up signals: %s\n", strerror(-sig_fd));

@@ -37,13 +37,11 @@ static void watch_stop(struct watch *w, int status)
 {
     int keep_going = -1;
 
-    if (atomic_compare_exchange_strong(&w->status, &keep_going, status) &&
-        eventfd_signal(w->wake_fd) < 0)
+    if (atomic_compare_exchange_strong(&w->status, &keep_going, status) && eventfd_signal(w->wake_fd) < 0)
         fprintf(stderr, PROG ": watch: cannot wake main thread: %s\n", strerror(errno));
 }
 
-static void alarm_format(struct line *l, const struct alarm_ev *a, const char *origin,
-                         bool color)
+static void alarm_format(struct line *l, const struct alarm_ev *a, const char *origin, bool color)
 {
     size_t at;
 
@@ -75,8 +73,7 @@ static void alarm_format(struct line *l, const struct alarm_ev *a, const char *o
     line_add(l, "  seq %lld", a->seq);
 }
 
-static void status_format(struct line *l, const cJSON *o, const char *origin, bool color,
-                          struct line *prob)
+static void status_format(struct line *l, const cJSON *o, const char *origin, bool color, struct line *prob)
 {
     char state[24], version[32];
     long long ts = 0, boot = 0, sensors = 0;
@@ -105,8 +102,7 @@ static void status_format(struct line *l, const cJSON *o, const char *origin, bo
     if (has_boot)
         line_add(l, "%sboot %lld", l->len - open > 2 ? ", " : "", boot);
     if (has_sensors)
-        line_add(l, "%s%lld sensor%s", l->len - open > 2 ? ", " : "", sensors,
-                 sensors == 1 ? "" : "s");
+        line_add(l, "%s%lld sensor%s", l->len - open > 2 ? ", " : "", sensors, sensors == 1 ? "" : "s");
     line_add(l, ")");
 }
 
@@ -209,11 +205,9 @@ static void watch_timed_out(const struct watch *w)
     long n = atomic_load(&w->printed);
 
     if (w->count)
-        fprintf(stderr, PROG ": watch: timed out after %ld s with %ld of %ld alarm lines\n",
-                w->timeout, n, w->count);
+        fprintf(stderr, PROG ": watch: timed out after %ld s with %ld of %ld alarm lines\n", w->timeout, n, w->count);
     else
-        fprintf(stderr, PROG ": watch: timed out after %ld s with %ld alarm lines\n", w->timeout,
-                n);
+        fprintf(stderr, PROG ": watch: timed out after %ld s with %ld alarm lines\n", w->timeout, n);
 }
 
 /* Blocks until a signal, --count, --timeout or a fatal error; returns the exit status. */
@@ -223,8 +217,7 @@ static int watch_wait(struct watch *w, int sig_fd)
     struct signalfd_siginfo si;
 
     for (;;) {
-        struct pollfd p[2] = {{.fd = sig_fd, .events = POLLIN},
-                              {.fd = w->wake_fd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = sig_fd, .events = POLLIN}, {.fd = w->wake_fd, .events = POLLIN}};
         long long left = deadline - monotonic_ms();
         int n;
 
@@ -249,16 +242,15 @@ static int watch_wait(struct watch *w, int sig_fd)
 
 static void watch_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: " PROG " watch [BROKER OPTIONS] [--topic-root ROOT] [--client-id ID]\n"
-            "                            [--count N] [--timeout SECONDS] [--no-color]\n"
-            "Print one line per alarm event and gateway status change.\n" BROKER_OPTS_HELP
-            "  --topic-root ROOT  subscribe to ROOT/alarm and ROOT/status\n"
-            "                     (default lifeline/v1/+/+)\n"
-            "  --client-id ID     MQTT client id (default lifeline-center-watch-PID)\n"
-            "  --count N          exit 0 after N alarm lines\n"
-            "  --timeout SECONDS  exit 1 if that much time passes first\n"
-            "  --no-color         never colour the level (colour is used only on a terminal)\n");
+    fprintf(f, "usage: " PROG " watch [BROKER OPTIONS] [--topic-root ROOT] [--client-id ID]\n"
+               "                            [--count N] [--timeout SECONDS] [--no-color]\n"
+               "Print one line per alarm event and gateway status change.\n" BROKER_OPTS_HELP
+               "  --topic-root ROOT  subscribe to ROOT/alarm and ROOT/status\n"
+               "                     (default lifeline/v1/+/+)\n"
+               "  --client-id ID     MQTT client id (default lifeline-center-watch-PID)\n"
+               "  --count N          exit 0 after N alarm lines\n"
+               "  --timeout SECONDS  exit 1 if that much time passes first\n"
+               "  --no-color         never colour the level (colour is used only on a terminal)\n");
 }
 
 /* A topic root is a filter prefix: no '#', and '+' only as a whole level. */
@@ -312,8 +304,7 @@ static int watch_options(struct watch *w, int argc, char **argv)
         switch (ch) {
         case 'r':
             if (!topic_root_ok(optarg))
-                return watch_bad("bad --topic-root (a topic filter without '#' or trailing '/')",
-                                 optarg);
+                return watch_bad("bad --topic-root (a topic filter without '#' or trailing '/')", optarg);
             root = optarg;
             break;
         case 'i':
@@ -348,8 +339,7 @@ static int watch_options(struct watch *w, int argc, char **argv)
         return EXIT_USAGE;
     w->copts.broker = &w->broker;
     rc = id ? snprintf(w->client_id, sizeof w->client_id, "%s", id)
-            : snprintf(w->client_id, sizeof w->client_id, "lifeline-center-watch-%ld",
-                       (long)getpid());
+            : snprintf(w->client_id, sizeof w->client_id, "lifeline-center-watch-%ld", (long)getpid());
     if (rc < 0 || (size_t)rc >= sizeof w->client_id)
         return watch_bad("bad --client-id", id ? id : "");
     rc = snprintf(w->topic_alarm, sizeof w->topic_alarm, "%s/alarm", root);

@@ -18,10 +18,14 @@
 static const struct bus_ops *ops_for(enum bus_type t)
 {
     switch (t) {
-    case BUS_TCP: return &modbus_tcp_ops;
-    case BUS_RTU: return &modbus_rtu_ops;
-    case BUS_SIM: return &sim_ops;
-    default: return NULL;
+    case BUS_TCP:
+        return &modbus_tcp_ops;
+    case BUS_RTU:
+        return &modbus_rtu_ops;
+    case BUS_SIM:
+        return &sim_ops;
+    default:
+        return NULL;
     }
 }
 
@@ -138,8 +142,8 @@ static void emit_flush(struct bus *b, struct emit_batch *e)
 static void emit(struct bus *b, struct emit_batch *e, unsigned sensor, int64_t ts, double value, enum quality q,
                  int err)
 {
-    e->s[e->n++] = (struct sample){.kind = SAMPLE_VALUE, .sensor = sensor, .gen = b->gen, .ts_ms = ts,
-                                   .value = value, .quality = q, .err = err};
+    e->s[e->n++] = (struct sample){
+        .kind = SAMPLE_VALUE, .sensor = sensor, .gen = b->gen, .ts_ms = ts, .value = value, .quality = q, .err = err};
     if (e->n == EMIT_BATCH)
         emit_flush(b, e);
 }
@@ -173,9 +177,8 @@ static void slave_failed(struct bus *b, struct slave_state *sl, int err, int64_t
     unsigned fails = sl->fails;
     pthread_mutex_unlock(&b->stats_mu);
     if (first)
-        log_warn("bus '%s': unit %u not answering (%s) after %u failed polls, backing off up to %llds",
-                 b->p->name, sl->unit, sample_err_text(err), fails,
-                 (long long)(b->p->backoff_max_ms / 1000));
+        log_warn("bus '%s': unit %u not answering (%s) after %u failed polls, backing off up to %llds", b->p->name,
+                 sl->unit, sample_err_text(err), fails, (long long)(b->p->backoff_max_ms / 1000));
 }
 
 static void slave_ok(struct bus *b, struct slave_state *sl)
@@ -290,8 +293,8 @@ int bus_write(struct bus *b, const struct bus_write *w)
 
     if (!b->ops || (w->read ? !b->ops->read : !b->ops->write) || !b->started)
         return -ENOTSUP;
-    if ((!w->read && w->kind != REG_COIL && w->kind != REG_HOLDING) || w->count < 1 ||
-        w->count > BUS_WRITE_MAX || (unsigned)w->addr + w->count - 1 > 65535)
+    if ((!w->read && w->kind != REG_COIL && w->kind != REG_HOLDING) || w->count < 1 || w->count > BUS_WRITE_MAX ||
+        (unsigned)w->addr + w->count - 1 > 65535)
         return -EINVAL;
     pthread_mutex_lock(&b->write_mu);
     if (b->w_count == BUS_WRITE_QUEUE)
@@ -351,8 +354,7 @@ static void do_write(struct bus *b, const struct bus_write *w, uint16_t *regs)
 {
     struct plan_group g = {.unit = w->unit, .kind = w->kind, .addr = w->addr, .count = w->count};
     struct slave_state scratch = {.unit = w->unit};
-    struct sample done = {.kind = SAMPLE_WRITE_DONE, .bus = b->index, .gen = b->gen,
-                          .write_id = w->id};
+    struct sample done = {.kind = SAMPLE_WRITE_DONE, .bus = b->index, .gen = b->gen, .write_id = w->id};
     int64_t t0 = now_us();
     int r = b->ops->write(b, w);
 
@@ -370,8 +372,7 @@ static void do_write(struct bus *b, const struct bus_write *w, uint16_t *regs)
     done.err = r;
     if (r)
         log_warn("bus '%s': write to unit %u %s %u (%u values) failed: %s", b->p->name, w->unit,
-                 reg_kind_names[w->kind], w->addr, w->count,
-                 r == -EIO ? "read-back differs" : sample_err_text(r));
+                 reg_kind_names[w->kind], w->addr, w->count, r == -EIO ? "read-back differs" : sample_err_text(r));
     sampleq_push(b->q, &done);
 }
 
@@ -397,8 +398,8 @@ static bool ensure_open(struct bus *b, int64_t *retry_ms, bool *failing)
         return true;
     }
     if (!*failing)
-        log_warn("bus '%s': cannot open: %s, retrying with back-off up to %ds",
-                 b->p->name, sample_err_text(r), BUS_RETRY_MAX_MS / 1000);
+        log_warn("bus '%s': cannot open: %s, retrying with back-off up to %ds", b->p->name, sample_err_text(r),
+                 BUS_RETRY_MAX_MS / 1000);
     *failing = true;
     return false;
 }
@@ -425,8 +426,12 @@ static void *worker(void *arg)
             /* A write cannot wait for the line to come back: fail it now. */
             struct bus_write w;
             while (take_write(b, &w)) {
-                struct sample done = {.kind = SAMPLE_WRITE_DONE, .bus = b->index, .gen = b->gen,
-                                      .write_id = w.id, .ts_ms = loop_wallclock_ms(), .err = -ENOTCONN};
+                struct sample done = {.kind = SAMPLE_WRITE_DONE,
+                                      .bus = b->index,
+                                      .gen = b->gen,
+                                      .write_id = w.id,
+                                      .ts_ms = loop_wallclock_ms(),
+                                      .err = -ENOTCONN};
                 sampleq_push(b->q, &done);
             }
             if (wait_until(b, now + retry_ms) && atomic_load(&b->stop))
@@ -481,8 +486,7 @@ int bus_start(struct bus *b, const struct field *f, unsigned index, struct sampl
     if (!b->ops)
         return -ENOTSUP;
     b->t0_ms = loop_clock_ms();
-    r = plan_build(&b->plan, f, index, b->ops->read != NULL, b->p->max_gap,
-                        b->p->max_registers, b->t0_ms);
+    r = plan_build(&b->plan, f, index, b->ops->read != NULL, b->p->max_gap, b->p->max_registers, b->t0_ms);
     if (r < 0 || (b->plan.n_groups == 0 && !b->ops->read))
         return r; /* a sim bus without sensors needs no thread; a Modbus one serves the console */
     b->slaves = calloc(b->plan.n_slaves ? b->plan.n_slaves : 1, sizeof(*b->slaves));

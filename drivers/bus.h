@@ -30,10 +30,10 @@ struct bus;
  * (the console's diagnostics): any register kind, the values for
  * bus_diag_result. */
 struct bus_write {
-    uint64_t id;           /* the caller's; comes back in the SAMPLE_WRITE_DONE */
+    uint64_t id; /* the caller's; comes back in the SAMPLE_WRITE_DONE */
     uint8_t unit;
-    enum reg_kind kind;    /* REG_COIL or REG_HOLDING; for a read, any */
-    uint16_t addr, count;  /* 1..BUS_WRITE_MAX */
+    enum reg_kind kind;   /* REG_COIL or REG_HOLDING; for a read, any */
+    uint16_t addr, count; /* 1..BUS_WRITE_MAX */
     uint16_t values[BUS_WRITE_MAX];
     bool verify;
     bool read;
@@ -55,23 +55,30 @@ struct bus_ops {
 };
 
 /* Errors by kind, as the console and the status message show them. */
-enum bus_err { BERR_TIMEOUT, BERR_CRC, BERR_EXCEPTION, BERR_BAD_REPLY, BERR_CONNECTION, BERR_KINDS };
+enum bus_err {
+    BERR_TIMEOUT,
+    BERR_CRC,
+    BERR_EXCEPTION,
+    BERR_BAD_REPLY,
+    BERR_CONNECTION,
+    BERR_KINDS
+};
 #define BUS_LAT_BUCKETS 24 /* latency histogram: bucket i holds [2^i, 2^(i+1)) us */
 
 struct bus_counts {
     uint64_t requests, ok, errors[BERR_KINDS];
-    uint64_t exceptions[12];  /* by Modbus exception code 1..11 */
-    uint64_t skipped;         /* polls of a backed-off slave, answered comm_fault without a request */
+    uint64_t exceptions[12]; /* by Modbus exception code 1..11 */
+    uint64_t skipped;        /* polls of a backed-off slave, answered comm_fault without a request */
     uint64_t lat_n, lat_sum_us, lat_min_us, lat_max_us;
     uint32_t lat_hist[BUS_LAT_BUCKETS];
-    uint64_t busy_us;         /* time spent in requests */
+    uint64_t busy_us; /* time spent in requests */
 };
 
 struct slave_state {
     uint8_t unit;
-    unsigned fails;           /* consecutive */
-    int64_t backoff_ms;       /* 0: not backed off */
-    int64_t retry_at;         /* monotonic ms */
+    unsigned fails;     /* consecutive */
+    int64_t backoff_ms; /* 0: not backed off */
+    int64_t retry_at;   /* monotonic ms */
     int last_err;
     struct bus_counts counts;
 };
@@ -84,22 +91,22 @@ struct bus {
     struct slave_state *slaves; /* by plan slave index */
     struct sampleq *q;
     uint32_t gen;
-    void *priv;                 /* the driver's context */
+    void *priv; /* the driver's context */
     bool open, broken, warned;
-    int64_t t0_ms;              /* worker start, monotonic */
-    int64_t last_end_us;        /* end of the last transaction, for the frame gap */
+    int64_t t0_ms;       /* worker start, monotonic */
+    int64_t last_end_us; /* end of the last transaction, for the frame gap */
     int wake_fd;
     atomic_bool stop;
     pthread_t thread;
     bool started;
-    pthread_mutex_t write_mu;   /* guards the write queue and the diagnostic result */
+    pthread_mutex_t write_mu; /* guards the write queue and the diagnostic result */
     uint16_t diag_regs[BUS_WRITE_MAX];
     unsigned diag_count;
-    bool diag_last;             /* the last request was a diagnostic read: a poll goes next */
+    bool diag_last; /* the last request was a diagnostic read: a poll goes next */
     struct bus_write writes[BUS_WRITE_QUEUE];
     unsigned w_head, w_count;
-    unsigned index;             /* in f->buses */
-    pthread_mutex_t stats_mu;   /* guards counts and slaves[].counts */
+    unsigned index;           /* in f->buses */
+    pthread_mutex_t stats_mu; /* guards counts and slaves[].counts */
     struct bus_counts counts;
     uint64_t reconnects;
 };

@@ -9,8 +9,8 @@
 #include <string.h>
 
 const char *const reg_kind_names[] = {"holding", "input", "coil", "discrete", NULL};
-const char *const reg_type_names[] = {"int16", "uint16", "int32", "uint32", "float32",
-                                      "bool", "int64", "uint64", "float64", NULL};
+const char *const reg_type_names[] = {"int16", "uint16", "int32",  "uint32",  "float32",
+                                      "bool",  "int64",  "uint64", "float64", NULL};
 const char *const word_order_names[] = {"abcd", "cdab", "badc", "dcba", NULL};
 
 unsigned decode_width(enum reg_type type)
@@ -80,19 +80,27 @@ static double raw_value(const struct reg_format *f, const uint16_t *regs)
     if (f->has_bit)
         return (regs[0] >> f->bit) & 1;
     switch (f->type) {
-    case TYPE_INT16: return (int16_t)regs[0];
-    case TYPE_UINT16: return regs[0];
-    case TYPE_INT32: return (int32_t)(uint32_t)get_bits(regs, 2, f->order);
-    case TYPE_UINT32: return (double)get_bits(regs, 2, f->order);
-    case TYPE_FLOAT32: return round_f32(get_f32(regs, f->order));
-    case TYPE_INT64: return (double)(int64_t)get_bits(regs, 4, f->order);
-    case TYPE_UINT64: return (double)get_bits(regs, 4, f->order);
+    case TYPE_INT16:
+        return (int16_t)regs[0];
+    case TYPE_UINT16:
+        return regs[0];
+    case TYPE_INT32:
+        return (int32_t)(uint32_t)get_bits(regs, 2, f->order);
+    case TYPE_UINT32:
+        return (double)get_bits(regs, 2, f->order);
+    case TYPE_FLOAT32:
+        return round_f32(get_f32(regs, f->order));
+    case TYPE_INT64:
+        return (double)(int64_t)get_bits(regs, 4, f->order);
+    case TYPE_UINT64:
+        return (double)get_bits(regs, 4, f->order);
     case TYPE_FLOAT64:
         u = get_bits(regs, 4, f->order);
         memcpy(&d, &u, sizeof(d));
         return d;
     case TYPE_BOOL:
-    default: return regs[0] ? 1.0 : 0.0;
+    default:
+        return regs[0] ? 1.0 : 0.0;
     }
 }
 

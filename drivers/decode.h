@@ -8,25 +8,42 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum reg_kind { REG_HOLDING, REG_INPUT, REG_COIL, REG_DISCRETE };
-enum reg_type {
-    TYPE_INT16, TYPE_UINT16, TYPE_INT32, TYPE_UINT32, TYPE_FLOAT32, TYPE_BOOL,
-    TYPE_INT64, TYPE_UINT64, TYPE_FLOAT64,
+enum reg_kind {
+    REG_HOLDING,
+    REG_INPUT,
+    REG_COIL,
+    REG_DISCRETE
 };
-enum word_order { ORDER_ABCD, ORDER_CDAB, ORDER_BADC, ORDER_DCBA };
+enum reg_type {
+    TYPE_INT16,
+    TYPE_UINT16,
+    TYPE_INT32,
+    TYPE_UINT32,
+    TYPE_FLOAT32,
+    TYPE_BOOL,
+    TYPE_INT64,
+    TYPE_UINT64,
+    TYPE_FLOAT64,
+};
+enum word_order {
+    ORDER_ABCD,
+    ORDER_CDAB,
+    ORDER_BADC,
+    ORDER_DCBA
+};
 
 struct reg_format {
     enum reg_kind kind;
     uint16_t addr;
     enum reg_type type;
     enum word_order order;
-    bool has_bit;   /* the value is one bit of a 16-bit word ... */
-    int bit;        /* ... this one, 0..15 */
-    double scale;   /* engineering = raw * scale + offset ... */
+    bool has_bit; /* the value is one bit of a 16-bit word ... */
+    int bit;      /* ... this one, 0..15 */
+    double scale; /* engineering = raw * scale + offset ... */
     double offset;
-    bool map;       /* ... or, with map, the line through (raw_min, min) and (raw_max, max) */
+    bool map; /* ... or, with map, the line through (raw_min, min) and (raw_max, max) */
     double raw_min, raw_max, min, max;
-    bool valid;     /* engineering values outside [valid_min, valid_max] are out_of_range */
+    bool valid; /* engineering values outside [valid_min, valid_max] are out_of_range */
     double valid_min, valid_max;
 };
 

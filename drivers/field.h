@@ -12,18 +12,44 @@
 
 #include "decode.h"
 
-#define FIELD_NAME_MAX 48                  /* sensor, bus, line names */
+#define FIELD_NAME_MAX 48 /* sensor, bus, line names */
 #define FIELD_HOST_MAX 256
 #define FIELD_PATH_MAX 512
 #define FIELD_LINE_MAX (FIELD_NAME_MAX * 2) /* a GPIO line: a name, or CHIP:OFFSET */
 #define FIELD_BOARD_LINES 64
 
-enum bus_type { BUS_TCP, BUS_RTU, BUS_SIM, BUS_GPIO };
-enum rs485_mode { RS485_AUTO, RS485_ON, RS485_OFF };
-enum rts_mode { RTS_NONE, RTS_UP, RTS_DOWN };
-enum sim_wave { WAVE_CONST, WAVE_TRIANGLE, WAVE_SINE, WAVE_SQUARE, WAVE_RAMP };
-enum input_mode { INPUT_LEVEL, INPUT_COUNTER };
-enum rate_per { RATE_PER_S, RATE_PER_MIN, RATE_PER_H };
+enum bus_type {
+    BUS_TCP,
+    BUS_RTU,
+    BUS_SIM,
+    BUS_GPIO
+};
+enum rs485_mode {
+    RS485_AUTO,
+    RS485_ON,
+    RS485_OFF
+};
+enum rts_mode {
+    RTS_NONE,
+    RTS_UP,
+    RTS_DOWN
+};
+enum sim_wave {
+    WAVE_CONST,
+    WAVE_TRIANGLE,
+    WAVE_SINE,
+    WAVE_SQUARE,
+    WAVE_RAMP
+};
+enum input_mode {
+    INPUT_LEVEL,
+    INPUT_COUNTER
+};
+enum rate_per {
+    RATE_PER_S,
+    RATE_PER_MIN,
+    RATE_PER_H
+};
 
 /* One bus: its device and how to talk to it. */
 struct bus_params {
@@ -35,7 +61,7 @@ struct bus_params {
     /* rtu */
     char device[FIELD_PATH_MAX];
     int baud;
-    int parity;          /* 'N', 'E' or 'O' */
+    int parity; /* 'N', 'E' or 'O' */
     int data_bits;
     int stop_bits;
     enum rs485_mode rs485;
@@ -60,7 +86,7 @@ struct sim_params {
 
 /* A point: one sensor as a driver reads it. */
 struct point {
-    unsigned bus;        /* index of its bus */
+    unsigned bus; /* index of its bus */
     uint8_t unit_id;
     struct reg_format reg;
     int64_t poll_ms;
@@ -80,16 +106,16 @@ struct point {
 
 /* What gpio needs of an action's output. */
 struct action_output {
-    bool gpio;                   /* output = gpio:LINE (a line name, or CHIP:OFFSET) */
+    bool gpio; /* output = gpio:LINE (a line name, or CHIP:OFFSET) */
     char gpio_line[FIELD_LINE_MAX];
-    int restore;                 /* the safe state, also when the line is let go */
+    int restore; /* the safe state, also when the line is let go */
 };
 
 /* A GPIO line of the board file's [lines]: a logical name (DI1, RELAY2). */
 struct board_line {
     char name[FIELD_NAME_MAX];
-    char spec[FIELD_LINE_MAX];   /* a kernel line name, or CHIP:OFFSET */
-    int line;                    /* in the board file */
+    char spec[FIELD_LINE_MAX]; /* a kernel line name, or CHIP:OFFSET */
+    int line;                  /* in the board file */
 };
 
 /* What gpio needs of the board: its line names and status LEDs. */
@@ -103,16 +129,16 @@ struct board_gpio {
 /* The drivers' view of one config generation: pointers into the config,
  * which outlives it. */
 struct field {
-    const struct bus_params *const *buses;      /* by bus index */
+    const struct bus_params *const *buses; /* by bus index */
     unsigned n_buses;
-    const struct point *const *points;          /* by sensor index */
-    const char *const *point_names;             /* the sensors' names, for log lines */
+    const struct point *const *points; /* by sensor index */
+    const char *const *point_names;    /* the sensors' names, for log lines */
     unsigned n_points;
     const struct action_output *const *outputs; /* by action index */
     const char *const *output_names;            /* the actions' names */
     unsigned n_outputs;
     const struct board_gpio *board;
-    const char *board_path;                     /* the board file, for log lines; "" if none */
+    const char *board_path; /* the board file, for log lines; "" if none */
 };
 
 /* A GPIO line as a config names it: a name of the board's lines becomes

@@ -91,7 +91,7 @@ struct gpio_in {
     struct loop_fd fd;
     struct edge_filter ef;
     /* mode = counter */
-    uint64_t rises_sent;     /* the rises already reported */
+    uint64_t rises_sent; /* the rises already reported */
     struct pulse_rate rate;
 };
 
@@ -102,14 +102,14 @@ struct gpio_out {
 
 struct gpio {
     struct loop *loop;
-    struct gpio_out *out;  /* by action index; only gpio ones used */
+    struct gpio_out *out; /* by action index; only gpio ones used */
     const struct field *f;
     struct sampleq *q;
     uint32_t gen;
     struct gpio_in *in;
     unsigned n;
-    struct loop_timer settle;  /* the next debounce that falls due */
-    struct loop_timer reread;  /* every second: each input's level, each counter's rate */
+    struct loop_timer settle; /* the next debounce that falls due */
+    struct loop_timer reread; /* every second: each input's level, each counter's rate */
     struct gpiod_line *led[GPIO_LEDS];
     int led_value[GPIO_LEDS];
 };
@@ -131,8 +131,14 @@ static int64_t wall_ms(int64_t t_ns)
 
 static void emit(struct gpio *gp, const struct gpio_in *in, int64_t ts_ms, double value, int err, uint32_t pulses)
 {
-    struct sample s = {.kind = SAMPLE_VALUE, .sensor = in->sensor, .bus = in->c->bus, .gen = gp->gen,
-                       .ts_ms = ts_ms, .value = value, .quality = err ? Q_COMM_FAULT : Q_GOOD, .err = err,
+    struct sample s = {.kind = SAMPLE_VALUE,
+                       .sensor = in->sensor,
+                       .bus = in->c->bus,
+                       .gen = gp->gen,
+                       .ts_ms = ts_ms,
+                       .value = value,
+                       .quality = err ? Q_COMM_FAULT : Q_GOOD,
+                       .err = err,
                        .pulses = pulses};
     sampleq_push(gp->q, &s);
 }
@@ -245,8 +251,8 @@ static void counter_sample(struct gpio *gp, struct gpio_in *in, bool tick)
         pulse_rate_push(&in->rate, delta);
     else
         r.sum += delta; /* (a sample between ticks, at a stop: its pulses within the window) */
-    emit(gp, in, loop_wallclock_ms(), pulse_rate_value(tick ? &in->rate : &r, in->c->per_pulse,
-                                                       rate_per_s[in->c->rate_per]), 0, delta);
+    emit(gp, in, loop_wallclock_ms(),
+         pulse_rate_value(tick ? &in->rate : &r, in->c->per_pulse, rate_per_s[in->c->rate_per]), 0, delta);
 }
 
 static void on_reread(struct loop *l, struct loop_timer *t)
@@ -318,8 +324,8 @@ static struct gpiod_line *find_line(const char *spec, char *why, size_t len)
 
 /* Finds and requests a line, by a name of the board file or a kernel
  * line: 0, or -errno with why (naming the board file's entry). */
-static int request(const struct field *f, const char *name, bool input, int flags, int value,
-                   struct gpiod_line **out, char *why, size_t len)
+static int request(const struct field *f, const char *name, bool input, int flags, int value, struct gpiod_line **out,
+                   char *why, size_t len)
 {
     const struct board_line *from;
     const char *spec = field_gpio_line(f->board, name, &from);
@@ -379,8 +385,9 @@ static void open_input(struct gpio *gp, struct gpio_in *in)
     else
         emit(gp, in, loop_wallclock_ms(), v < 0 ? 0 : v, v < 0 ? v : 0, 0);
     log_info("gpio: sensor '%s' on line %s (%s %u), %s, debounce %lldms%s: %d", in->name, s->input,
-             gpiod_chip_name(gpiod_line_get_chip(in->line)), gpiod_line_offset(in->line), s->mode == INPUT_COUNTER ? "counter" : "level",
-             (long long)s->debounce_ms, s->active_low ? ", active low" : "", v);
+             gpiod_chip_name(gpiod_line_get_chip(in->line)), gpiod_line_offset(in->line),
+             s->mode == INPUT_COUNTER ? "counter" : "level", (long long)s->debounce_ms,
+             s->active_low ? ", active low" : "", v);
 }
 
 int gpio_open(struct gpio **out, struct loop *l, const struct field *f, struct sampleq *q, uint32_t gen)
@@ -432,8 +439,7 @@ int gpio_open(struct gpio **out, struct loop *l, const struct field *f, struct s
         if (gp->out[i].err < 0)
             log_err("gpio: action '%s': output %s: %s; its writes fail", f->output_names[i], a->gpio_line, why);
         else
-            log_info("gpio: action '%s' drives line %s, safe state %d", f->output_names[i], a->gpio_line,
-                     a->restore);
+            log_info("gpio: action '%s' drives line %s, safe state %d", f->output_names[i], a->gpio_line, a->restore);
     }
     /* the status LEDs, off until told */
     const char *const leds[GPIO_LEDS] = {f->board->led_run, f->board->led_alarm};

@@ -32,7 +32,11 @@ int gpio_out_set(struct gpio *g, unsigned action, int value);
 
 /* The board's status LEDs (f->board led_run, led_alarm), requested at open
  * (off) and let go at close (off). Returns 0, or -ENODEV (no such LED). */
-enum gpio_led { GPIO_LED_RUN, GPIO_LED_ALARM, GPIO_LEDS };
+enum gpio_led {
+    GPIO_LED_RUN,
+    GPIO_LED_ALARM,
+    GPIO_LEDS
+};
 int gpio_led_set(struct gpio *g, enum gpio_led led, int value);
 bool gpio_has_led(const struct gpio *g, enum gpio_led led);
 

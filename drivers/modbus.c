@@ -12,8 +12,7 @@
 static void set_timeouts(modbus_t *ctx, const struct bus_params *c)
 {
     modbus_set_response_timeout(ctx, (uint32_t)(c->timeout_ms / 1000), (uint32_t)(c->timeout_ms % 1000) * 1000);
-    modbus_set_byte_timeout(ctx, (uint32_t)(c->byte_timeout_ms / 1000),
-                            (uint32_t)(c->byte_timeout_ms % 1000) * 1000);
+    modbus_set_byte_timeout(ctx, (uint32_t)(c->byte_timeout_ms / 1000), (uint32_t)(c->byte_timeout_ms % 1000) * 1000);
 }
 
 static int connect_ctx(struct bus *b, modbus_t *ctx)
@@ -60,15 +59,15 @@ static int rtu_open(struct bus *b)
         }
         if (!b->warned)
             log_warn("bus '%s': %s has no kernel RS-485 mode (%s): assuming the adapter switches "
-                     "direction itself", c->name, c->device, strerror(errno));
+                     "direction itself",
+                     c->name, c->device, strerror(errno));
         b->warned = true;
     }
     /* After a timeout or a bad reply, libmodbus waits one more response
      * timeout and flushes: a reply that comes late on a shared line is
      * thrown away, never taken as the answer to the next request. */
     modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_LINK | MODBUS_ERROR_RECOVERY_PROTOCOL);
-    if (c->rts != RTS_NONE &&
-        modbus_rtu_set_rts(ctx, c->rts == RTS_UP ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) < 0)
+    if (c->rts != RTS_NONE && modbus_rtu_set_rts(ctx, c->rts == RTS_UP ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) < 0)
         log_warn("bus '%s': RTS direction control on %s: %s", c->name, c->device, strerror(errno));
     return 0;
 }
@@ -87,8 +86,7 @@ static void mb_close(struct bus *b)
 /* Errors after which the stream cannot be trusted: reconnect. */
 static bool connection_lost(int e)
 {
-    return e == ECONNRESET || e == EPIPE || e == EBADF || e == ENOTCONN || e == ECONNREFUSED ||
-           e == EIO;
+    return e == ECONNRESET || e == EPIPE || e == EBADF || e == ENOTCONN || e == ECONNREFUSED || e == EIO;
 }
 
 /* After a failed request, make sure nothing of it can answer the next one.
@@ -114,11 +112,22 @@ static int mb_read(struct bus *b, const struct plan_group *g, uint16_t *regs)
 
     modbus_set_slave(ctx, g->unit);
     switch (g->kind) {
-    case REG_HOLDING: r = modbus_read_registers(ctx, g->addr, g->count, regs); break;
-    case REG_INPUT: r = modbus_read_input_registers(ctx, g->addr, g->count, regs); break;
-    case REG_COIL: r = modbus_read_bits(ctx, g->addr, g->count, bits); break;
-    case REG_DISCRETE: r = modbus_read_input_bits(ctx, g->addr, g->count, bits); break;
-    default: r = -1; errno = EINVAL; break;
+    case REG_HOLDING:
+        r = modbus_read_registers(ctx, g->addr, g->count, regs);
+        break;
+    case REG_INPUT:
+        r = modbus_read_input_registers(ctx, g->addr, g->count, regs);
+        break;
+    case REG_COIL:
+        r = modbus_read_bits(ctx, g->addr, g->count, bits);
+        break;
+    case REG_DISCRETE:
+        r = modbus_read_input_bits(ctx, g->addr, g->count, bits);
+        break;
+    default:
+        r = -1;
+        errno = EINVAL;
+        break;
     }
     if (r < 0) {
         int e = errno;
@@ -141,8 +150,7 @@ static int mb_write(struct bus *b, const struct bus_write *w)
     if (w->kind == REG_COIL) {
         for (unsigned i = 0; i < w->count; i++)
             bits[i] = w->values[i] ? 1 : 0;
-        r = w->count == 1 ? modbus_write_bit(ctx, w->addr, bits[0])
-                          : modbus_write_bits(ctx, w->addr, w->count, bits);
+        r = w->count == 1 ? modbus_write_bit(ctx, w->addr, bits[0]) : modbus_write_bits(ctx, w->addr, w->count, bits);
     } else {
         r = w->count == 1 ? modbus_write_register(ctx, w->addr, w->values[0])
                           : modbus_write_registers(ctx, w->addr, w->count, w->values);

@@ -37,8 +37,8 @@ static unsigned slave_of(struct plan *p, uint8_t unit)
     return p->n_slaves++;
 }
 
-int plan_build(struct plan *p, const struct field *f, unsigned bus, bool coalesce,
-                    int max_gap, int max_regs, int64_t t0)
+int plan_build(struct plan *p, const struct field *f, unsigned bus, bool coalesce, int max_gap, int max_regs,
+               int64_t t0)
 {
     struct entry *e;
     unsigned n = 0;
@@ -61,8 +61,11 @@ int plan_build(struct plan *p, const struct field *f, unsigned bus, bool coalesc
         const struct point *s = f->points[i];
         if (s->bus != bus)
             continue;
-        e[k++] = (struct entry){.sensor = i, .unit = s->unit_id, .kind = s->reg.kind,
-                                .period = s->poll_ms, .addr = s->reg.addr,
+        e[k++] = (struct entry){.sensor = i,
+                                .unit = s->unit_id,
+                                .kind = s->reg.kind,
+                                .period = s->poll_ms,
+                                .addr = s->reg.addr,
                                 .end = s->reg.addr + decode_width(s->reg.type) - 1};
     }
     if (coalesce)
@@ -76,18 +79,21 @@ int plan_build(struct plan *p, const struct field *f, unsigned bus, bool coalesc
         unsigned end = g ? g->addr + g->count - 1u : 0;
         if (end < e[k].end)
             end = e[k].end;
-        bool joins = coalesce && g && g->unit == e[k].unit && g->kind == e[k].kind &&
-                     g->period_ms == e[k].period &&
-                     e[k].addr <= (unsigned)g->addr + g->count + (unsigned)max_gap &&
-                     end - g->addr + 1 <= limit;
+        bool joins = coalesce && g && g->unit == e[k].unit && g->kind == e[k].kind && g->period_ms == e[k].period &&
+                     e[k].addr <= (unsigned)g->addr + g->count + (unsigned)max_gap && end - g->addr + 1 <= limit;
         if (joins) {
             g->count = (uint16_t)(end - g->addr + 1);
             g->n++;
         } else {
             g = &p->groups[p->n_groups++];
-            *g = (struct plan_group){.unit = e[k].unit, .kind = e[k].kind, .addr = (uint16_t)e[k].addr,
+            *g = (struct plan_group){.unit = e[k].unit,
+                                     .kind = e[k].kind,
+                                     .addr = (uint16_t)e[k].addr,
                                      .count = (uint16_t)(e[k].end - e[k].addr + 1),
-                                     .period_ms = e[k].period, .next_due = t0, .first = k, .n = 1,
+                                     .period_ms = e[k].period,
+                                     .next_due = t0,
+                                     .first = k,
+                                     .n = 1,
                                      .slave = slave_of(p, e[k].unit)};
         }
         p->members[k] = e[k].sensor;

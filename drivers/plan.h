@@ -19,30 +19,30 @@
 struct plan_group {
     uint8_t unit;
     enum reg_kind kind;
-    uint16_t addr, count;  /* registers (or bits) read in one request */
+    uint16_t addr, count; /* registers (or bits) read in one request */
     int64_t period_ms;
-    int64_t next_due;      /* monotonic ms */
-    unsigned first, n;     /* its sensors: plan->members[first .. first + n) */
-    unsigned slave;        /* index of its unit among the bus's slaves */
+    int64_t next_due;  /* monotonic ms */
+    unsigned first, n; /* its sensors: plan->members[first .. first + n) */
+    unsigned slave;    /* index of its unit among the bus's slaves */
 };
 
 struct plan {
     struct plan_group *groups;
     unsigned n_groups;
-    unsigned *members;     /* point (sensor) indexes into field->points */
+    unsigned *members; /* point (sensor) indexes into field->points */
     unsigned n_members;
-    uint8_t *units;        /* the distinct unit ids, by slave index */
+    uint8_t *units; /* the distinct unit ids, by slave index */
     unsigned n_slaves;
     /* the groups as a binary min-heap by (next_due, index): the next one is
      * at the top, and moving one on costs log(groups), not a scan of all */
     unsigned *heap;
-    unsigned *pos;         /* each group's place in heap */
+    unsigned *pos; /* each group's place in heap */
 };
 
 /* Plans the points of f->buses[bus]. With coalesce false every point is a
  * group of its own (buses without registers). 0 or -ENOMEM. */
-int plan_build(struct plan *p, const struct field *f, unsigned bus, bool coalesce,
-                    int max_gap, int max_regs, int64_t t0);
+int plan_build(struct plan *p, const struct field *f, unsigned bus, bool coalesce, int max_gap, int max_regs,
+               int64_t t0);
 void plan_free(struct plan *p);
 
 /* The group due first (the lowest index among those due at once); the plan

@@ -23,8 +23,8 @@ struct sample {
     uint32_t sensor; /* index into the config's sensor array */
     uint32_t bus;    /* for SAMPLE_WRITE_DONE: index into the config's buses */
     uint64_t write_id;
-    uint32_t gen;    /* config generation the worker ran under */
-    int64_t ts_ms;   /* CLOCK_REALTIME, ms since the epoch */
+    uint32_t gen;  /* config generation the worker ran under */
+    int64_t ts_ms; /* CLOCK_REALTIME, ms since the epoch */
     double value;
     enum quality quality;
     int err;         /* comm_fault/out_of_range or a failed write: -errno or -libmodbus code */

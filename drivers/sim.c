@@ -24,12 +24,22 @@ static enum quality sim_value(struct bus *b, const struct point *s, double *valu
     double span = w->max - w->min, x;
 
     switch (w->wave) {
-    case WAVE_TRIANGLE: x = phase < 0.5 ? 2 * phase : 2 - 2 * phase; break;
-    case WAVE_SINE: x = 0.5 - 0.5 * cos(2 * M_PI * phase); break;
-    case WAVE_SQUARE: x = phase < 0.5 ? 0 : 1; break;
-    case WAVE_RAMP: x = phase; break;
+    case WAVE_TRIANGLE:
+        x = phase < 0.5 ? 2 * phase : 2 - 2 * phase;
+        break;
+    case WAVE_SINE:
+        x = 0.5 - 0.5 * cos(2 * M_PI * phase);
+        break;
+    case WAVE_SQUARE:
+        x = phase < 0.5 ? 0 : 1;
+        break;
+    case WAVE_RAMP:
+        x = phase;
+        break;
     case WAVE_CONST:
-    default: x = 0; break;
+    default:
+        x = 0;
+        break;
     }
     *value = w->min + span * x;
     return Q_GOOD;

@@ -11,14 +11,14 @@
 #define ACTION_ID_BASE (1ull << 63)
 
 struct action_rt {
-    bool active;      /* the condition holds (some sensor at or above the level) */
-    bool latched;     /* fired with latch = yes: stays until reset */
-    int64_t pulse_end;/* monotonic ms; 0: no pulse running */
-    int overridden;   /* the console's: -1 none, else the value it holds the output at */
-    int last_value;   /* the last value written, -1 before any */
-    int last_err;     /* its result: 0 ok, else the error */
-    bool done;        /* the last write has its result */
-    bool manual_pulse;/* pulse_end is the console's test pulse */
+    bool active;       /* the condition holds (some sensor at or above the level) */
+    bool latched;      /* fired with latch = yes: stays until reset */
+    int64_t pulse_end; /* monotonic ms; 0: no pulse running */
+    int overridden;    /* the console's: -1 none, else the value it holds the output at */
+    int last_value;    /* the last value written, -1 before any */
+    int last_err;      /* its result: 0 ok, else the error */
+    bool done;         /* the last write has its result */
+    bool manual_pulse; /* pulse_end is the console's test pulse */
 };
 
 struct actions {
@@ -53,10 +53,14 @@ static void write_out(struct actions *a, unsigned i, int value)
         return;
     }
     /* the id carries the action and the value, so each result knows both */
-    struct bus_write w = {.id = ACTION_ID_BASE | ((uint64_t)i << 40) | ((uint64_t)value << 16) |
-                                (a->next_id++ & 0xffffu),
-                          .unit = c->unit_id, .kind = c->kind, .addr = c->addr, .count = 1,
-                          .values = {(uint16_t)value}, .verify = true};
+    struct bus_write w = {.id =
+                              ACTION_ID_BASE | ((uint64_t)i << 40) | ((uint64_t)value << 16) | (a->next_id++ & 0xffffu),
+                          .unit = c->unit_id,
+                          .kind = c->kind,
+                          .addr = c->addr,
+                          .count = 1,
+                          .values = {(uint16_t)value},
+                          .verify = true};
     int r = bus_write(&a->buses[c->bus], &w);
 
     a->rt[i].last_value = value;
@@ -65,11 +69,11 @@ static void write_out(struct actions *a, unsigned i, int value)
     if (r < 0 && a->done)
         a->done(a->ctx, c, value, r);
     if (r < 0)
-        log_err("action '%s': cannot queue the write of %d to %s %u of unit %u on bus '%s': %s",
-                c->name, value, reg_kind_names[c->kind], c->addr, c->unit_id, c->bus_name, strerror(-r));
+        log_err("action '%s': cannot queue the write of %d to %s %u of unit %u on bus '%s': %s", c->name, value,
+                reg_kind_names[c->kind], c->addr, c->unit_id, c->bus_name, strerror(-r));
     else
-        log_info("action '%s': writing %d to %s %u of unit %u on bus '%s'", c->name, value,
-                 reg_kind_names[c->kind], c->addr, c->unit_id, c->bus_name);
+        log_info("action '%s': writing %d to %s %u of unit %u on bus '%s'", c->name, value, reg_kind_names[c->kind],
+                 c->addr, c->unit_id, c->bus_name);
 }
 
 static void arm_pulse_timer(struct actions *a)
@@ -92,8 +96,9 @@ static void on_pulse(struct loop *l, struct loop_timer *t)
             if (a->rt[i].manual_pulse) { /* the console's test: back to what the rules say */
                 a->rt[i].manual_pulse = false;
                 a->rt[i].overridden = -1;
-                write_out(a, i, a->rt[i].active || a->rt[i].latched ? a->cfg->actions[i].value
-                                                                    : a->cfg->actions[i].out.restore);
+                write_out(a, i,
+                          a->rt[i].active || a->rt[i].latched ? a->cfg->actions[i].value
+                                                              : a->cfg->actions[i].out.restore);
             } else if (a->rt[i].overridden < 0) {
                 write_out(a, i, a->cfg->actions[i].out.restore);
             }
@@ -116,8 +121,8 @@ void actions_update(struct actions *a)
             continue;
         rt->active = on;
         if (rt->overridden >= 0) {
-            log_info("action '%s': level %s %s; output held at %d by the console", c->name,
-                     level_name(c->level), on ? "reached" : "left", rt->overridden);
+            log_info("action '%s': level %s %s; output held at %d by the console", c->name, level_name(c->level),
+                     on ? "reached" : "left", rt->overridden);
             continue;
         }
         if (on) {
@@ -173,8 +178,8 @@ int actions_reset(struct actions *a, const char *name)
     return -ENOENT;
 }
 
-int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
-                 struct gpio *gpio, actions_level_fn level_of, actions_done_fn done, void *ctx)
+int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses, struct gpio *gpio,
+                 actions_level_fn level_of, actions_done_fn done, void *ctx)
 {
     struct actions *a = calloc(1, sizeof(*a));
 
@@ -241,8 +246,7 @@ int actions_override(struct actions *a, const char *name, int mode, const char *
     rt->overridden = mode ? c->value : c->out.restore;
     rt->pulse_end = 0;
     rt->manual_pulse = false;
-    log_info("action '%s': output held %s (%d) by %s until released", name, mode ? "on" : "off",
-             rt->overridden, who);
+    log_info("action '%s': output held %s (%d) by %s until released", name, mode ? "on" : "off", rt->overridden, who);
     write_out(a, (unsigned)i, rt->overridden);
     return 0;
 }
@@ -266,7 +270,11 @@ int actions_pulse(struct actions *a, const char *name, int64_t ms, const char *w
 void actions_info(const struct actions *a, unsigned i, struct action_info *out)
 {
     const struct action_rt *rt = &a->rt[i];
-    *out = (struct action_info){.active = rt->active, .latched = rt->latched, .pulsing = rt->pulse_end != 0,
-                                .overridden = rt->overridden, .value = rt->last_value, .err = rt->last_err,
+    *out = (struct action_info){.active = rt->active,
+                                .latched = rt->latched,
+                                .pulsing = rt->pulse_end != 0,
+                                .overridden = rt->overridden,
+                                .value = rt->last_value,
+                                .err = rt->last_err,
                                 .done = rt->done};
 }

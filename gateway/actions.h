@@ -22,8 +22,8 @@ typedef enum level (*actions_level_fn)(void *ctx, unsigned sensor);
 typedef void (*actions_done_fn)(void *ctx, const struct cfg_action *action, int value, int err);
 
 struct gpio;
-int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses,
-                 struct gpio *gpio, actions_level_fn level_of, actions_done_fn done, void *ctx);
+int actions_open(struct actions **out, struct loop *l, const struct config *cfg, struct bus *buses, struct gpio *gpio,
+                 actions_level_fn level_of, actions_done_fn done, void *ctx);
 /* Re-evaluates every action (after alarm events, and at start). */
 void actions_update(struct actions *a);
 /* A SAMPLE_WRITE_DONE: true when it was one of ours. */
@@ -44,9 +44,9 @@ int actions_override(struct actions *a, const char *name, int mode, const char *
 int actions_pulse(struct actions *a, const char *name, int64_t ms, const char *who);
 struct action_info {
     bool active, latched, pulsing;
-    int overridden;  /* -1, or the value the console holds it at */
-    int value;       /* last written, -1 before any */
-    int err;         /* its result (when done) */
+    int overridden; /* -1, or the value the console holds it at */
+    int value;      /* last written, -1 before any */
+    int err;        /* its result (when done) */
     bool done;
 };
 void actions_info(const struct actions *a, unsigned i, struct action_info *out);

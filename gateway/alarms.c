@@ -47,8 +47,8 @@ int core_alloc_shadow(struct gateway *g, unsigned n)
     return g->shadow && g->dirty ? 0 : -ENOMEM;
 }
 
-void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
-                        const struct rule_event *ev, const char *by)
+void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q, const struct rule_event *ev,
+                        const char *by)
 {
     const struct cfg_sensor *s = &g->cfg.sensors[idx];
     const struct rule_result *res = &ev->r;
@@ -79,12 +79,22 @@ void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum qua
     /* value: the reading; for a rate, the change over the window; for a
      * fault, the run of bad samples (no unit) */
     struct alarm_msg m = {
-        .seq = seq, .ts_ms = ts_ms, .alarm_id = *alarm_id, .sensor = s->name, .cls = s->cls,
-        .lifeline = lifeline_names[s->lifeline], .condition = cond, .event = event,
-        .level = level_name(res->level), .prev_level = level_name(res->prev_level),
-        .unit = ev->cond == COND_FAULT ? "" : s->unit, .quality = quality_name(q),
-        .value = ev->value, .has_value = true,
-        .threshold = res->threshold, .has_threshold = res->event != EV_ACKED && res->event != EV_REMINDER,
+        .seq = seq,
+        .ts_ms = ts_ms,
+        .alarm_id = *alarm_id,
+        .sensor = s->name,
+        .cls = s->cls,
+        .lifeline = lifeline_names[s->lifeline],
+        .condition = cond,
+        .event = event,
+        .level = level_name(res->level),
+        .prev_level = level_name(res->prev_level),
+        .unit = ev->cond == COND_FAULT ? "" : s->unit,
+        .quality = quality_name(q),
+        .value = ev->value,
+        .has_value = true,
+        .threshold = res->threshold,
+        .has_threshold = res->event != EV_ACKED && res->event != EV_REMINDER,
         .by = res->event == EV_ACKED ? by : NULL,
         .maintenance = g->rt[idx].maint_until != 0,
     };
@@ -96,9 +106,9 @@ void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum qua
     if (store_add_event(g->store, seq, *alarm_id, ts_ms, event, payload) < 0 ||
         store_outbox_add(g->store, PRIO_ALARM, seq, g->alarm_topic, payload, (size_t)len, 1) < 0)
         return;
-    log_info("alarm: sensor '%s' %s %s%s%s at %g %s (threshold %g, was %s), seq %lld", s->name, cond,
-             event, res->level == LEVEL_NONE ? "" : " ", res->level == LEVEL_NONE ? "" : level_name(res->level),
-             ev->value, m.unit, res->threshold, level_name(res->prev_level), (long long)seq);
+    log_info("alarm: sensor '%s' %s %s%s%s at %g %s (threshold %g, was %s), seq %lld", s->name, cond, event,
+             res->level == LEVEL_NONE ? "" : " ", res->level == LEVEL_NONE ? "" : level_name(res->level), ev->value,
+             m.unit, res->threshold, level_name(res->prev_level), (long long)seq);
     if (res->level == LEVEL_NONE)
         *alarm_id = 0;
 }
@@ -113,8 +123,8 @@ int core_ack(struct gateway *g, int64_t alarm_id, const char *by, unsigned *sens
             if (rt->acked[k])
                 return -EALREADY;
             enum level lv = rt->st.cond[k].level;
-            struct rule_event ev = {.cond = (enum condition)k, .value = rt->value,
-                                    .r = {.event = EV_ACKED, .level = lv, .prev_level = lv}};
+            struct rule_event ev = {
+                .cond = (enum condition)k, .value = rt->value, .r = {.event = EV_ACKED, .level = lv, .prev_level = lv}};
             core_remember(g, i, rt);
             core_emit_event_by(g, i, loop_wallclock_ms(), rt->quality, &ev, by);
             if (!rt->acked[k])
@@ -153,8 +163,8 @@ int core_maintenance(struct gateway *g, const char *sensor, const char *bus, int
     if (!n && (sensor || core_bus_index(g, bus) < 0))
         return -ENOENT;
     if (ms)
-        log_info("core: %s '%s': in maintenance for %llds by %s (%u sensor%s)", what, name,
-                 (long long)(ms / 1000), by, n, n == 1 ? "" : "s");
+        log_info("core: %s '%s': in maintenance for %llds by %s (%u sensor%s)", what, name, (long long)(ms / 1000), by,
+                 n, n == 1 ? "" : "s");
     else
         log_info("core: %s '%s': maintenance ended by %s (%u sensor%s)", what, name, by, n, n == 1 ? "" : "s");
     uplink_status_changed(g->uplink);
@@ -181,7 +191,8 @@ void core_remind(struct gateway *g, unsigned i)
         if (!rt->alarm_id[c] || rt->acked[c] || rt->maint_until || rt->st.cond[c].level != LEVEL_RED ||
             g->loop.now_ms - rt->told_ms[c] < g->cfg.sensors[i].remind_ms)
             continue;
-        struct rule_event ev = {.cond = (enum condition)c, .value = rt->value,
+        struct rule_event ev = {.cond = (enum condition)c,
+                                .value = rt->value,
                                 .r = {.event = EV_REMINDER, .level = LEVEL_RED, .prev_level = LEVEL_RED}};
         core_remember(g, i, rt);
         core_emit_event_by(g, i, loop_wallclock_ms(), rt->quality, &ev, NULL);
@@ -193,8 +204,12 @@ void core_sensor(const struct gateway *g, unsigned idx, struct core_sensor *out)
     const struct sensor_rt *rt = &g->rt[idx];
 
     *out = (struct core_sensor){
-        .read = rt->ts_ms != 0, .value = rt->value, .quality = rt->quality, .ts_ms = rt->ts_ms,
-        .maintenance = rt->maint_until != 0, .pulses = rt->pulses,
+        .read = rt->ts_ms != 0,
+        .value = rt->value,
+        .quality = rt->quality,
+        .ts_ms = rt->ts_ms,
+        .maintenance = rt->maint_until != 0,
+        .pulses = rt->pulses,
         .delay_running = rules_timer_running(&g->cfg.sensors[idx].rules, &rt->st),
     };
     if (rt->maint_until)

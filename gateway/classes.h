@@ -6,8 +6,15 @@
 #include "rules.h"
 
 enum lifeline {
-    LL_GAS, LL_HEATING, LL_WATER_SUPPLY, LL_DRAINAGE,
-    LL_TELECOM, LL_POWER, LL_BRIDGE, LL_ELEVATOR, LL_COUNT
+    LL_GAS,
+    LL_HEATING,
+    LL_WATER_SUPPLY,
+    LL_DRAINAGE,
+    LL_TELECOM,
+    LL_POWER,
+    LL_BRIDGE,
+    LL_ELEVATOR,
+    LL_COUNT
 };
 
 /* NULL-terminated, by enum */

@@ -77,8 +77,7 @@ static const char *cmd_ack(struct gateway *g, const struct cmd *c, cJSON *out, c
 /* maintenance: {"id":"m1","sensor":"gas-01","duration":3600} (or "bus":
  * a whole bus; duration 0 ends it). Its alarms are still recorded and sent,
  * flagged "maintenance"; they start no action and are not reminded. */
-static const char *cmd_maintenance(struct gateway *g, const struct cmd *c, cJSON *out, char *err,
-                                   size_t errlen)
+static const char *cmd_maintenance(struct gateway *g, const struct cmd *c, cJSON *out, char *err, size_t errlen)
 {
     char by[80];
 
@@ -88,8 +87,8 @@ static const char *cmd_maintenance(struct gateway *g, const struct cmd *c, cJSON
     if (!c->has_duration)
         return "\"duration\" is missing";
     snprintf(by, sizeof(by), "center%s%s", c->by[0] ? ":" : "", c->by);
-    if (core_maintenance(g, c->sensor[0] ? c->sensor : NULL, c->bus[0] ? c->bus : NULL, c->duration_s * 1000,
-                         by) <= 0) {
+    if (core_maintenance(g, c->sensor[0] ? c->sensor : NULL, c->bus[0] ? c->bus : NULL, c->duration_s * 1000, by) <=
+        0) {
         snprintf(err, errlen, "no %s '%s'", c->sensor[0] ? "sensor" : "bus with sensors",
                  c->sensor[0] ? c->sensor : c->bus);
         return err;
@@ -264,8 +263,7 @@ static const char *cmd_replay(struct gateway *g, const struct cmd *c, cJSON *out
     int n = core_replay(g, c->from, c->to);
     if (n < 0)
         return "the alarm events could not be read";
-    log_info("core: replay of seq %lld..%lld asked by the center: %d events", (long long)c->from,
-             (long long)c->to, n);
+    log_info("core: replay of seq %lld..%lld asked by the center: %d events", (long long)c->from, (long long)c->to, n);
     oom = false;
     add(out, "count", cJSON_CreateNumber(n));
     struct core_status st;
@@ -319,9 +317,9 @@ void commands_on_message(void *ctx, const char *name, const char *payload, size_
         const char *name;
         const char *(*fn)(struct gateway *, const struct cmd *, cJSON *, char *, size_t);
     } cmds[] = {
-        {"ack", cmd_ack},         {"get", cmd_get},         {"set", cmd_set},
-        {"maintenance", cmd_maintenance}, {"history", cmd_history}, {"replay", cmd_replay},
-        {"reset", cmd_reset},     {"status", cmd_status},   {"reboot", cmd_reboot},
+        {"ack", cmd_ack},         {"get", cmd_get},       {"set", cmd_set},     {"maintenance", cmd_maintenance},
+        {"history", cmd_history}, {"replay", cmd_replay}, {"reset", cmd_reset}, {"status", cmd_status},
+        {"reboot", cmd_reboot},
     };
     struct gateway *g = ctx;
     struct cmd *c = calloc(1, sizeof(*c));

@@ -15,13 +15,13 @@
  * of a sensor. Its bus, registers and class are the technician's, on site,
  * in the file. */
 static const char *const settable[] = {
-    "blue", "yellow", "orange", "red", "hysteresis", "on_delay", "off_delay", "on_count", "off_count",
-    "poll", "remind", "rate", "rate_window", "rate_hysteresis", "fault_after", "stale_after",
-    "telemetry", "deadband", NULL,
+    "blue",        "yellow",      "orange",    "red",      "hysteresis", "on_delay",    "off_delay",
+    "on_count",    "off_count",   "poll",      "remind",   "rate",       "rate_window", "rate_hysteresis",
+    "fault_after", "stale_after", "telemetry", "deadband", NULL,
 };
 
-static const char *const lnames[LEVEL_COUNT] = {[LEVEL_BLUE] = "blue", [LEVEL_YELLOW] = "yellow",
-                                                [LEVEL_ORANGE] = "orange", [LEVEL_RED] = "red"};
+static const char *const lnames[LEVEL_COUNT] = {
+    [LEVEL_BLUE] = "blue", [LEVEL_YELLOW] = "yellow", [LEVEL_ORANGE] = "orange", [LEVEL_RED] = "red"};
 
 const char *const *core_settable_keys(void)
 {
@@ -57,8 +57,7 @@ static const char *strip_place(const char *msg)
 
 /* The section that holds a sensor's own keys: [sensor NAME], or for a
  * device's channel [device DEV] with keys CHANNEL.KEY. */
-static int sensor_section(const char *text, const char *name, char *section, size_t len, char *prefix,
-                          size_t plen)
+static int sensor_section(const char *text, const char *name, char *section, size_t len, char *prefix, size_t plen)
 {
     snprintf(section, len, "sensor %s", name);
     prefix[0] = '\0';
@@ -130,8 +129,7 @@ static int edit_sensor(struct gateway *g, char **text, const struct sensor_edit 
 }
 
 /* Checks text as the config and puts it in place; the reload follows. */
-static int install(struct gateway *g, const char *text, const char *who, const char *what, char *err,
-                   size_t errlen)
+static int install(struct gateway *g, const char *text, const char *who, const char *what, char *err, size_t errlen)
 {
     char cand[CFG_PATH_MAX + 8], why[CFG_ERR_MAX];
     struct config check;
@@ -171,9 +169,11 @@ int core_config_change(struct gateway *g, const struct sensor_edit *e, unsigned 
     }
     for (unsigned k = 0; k < n; k++) {
         if (!core_settable(e[k].key)) {
-            snprintf(err, errlen, "'%s' cannot be changed here (these can: blue, yellow, orange, red, "
+            snprintf(err, errlen,
+                     "'%s' cannot be changed here (these can: blue, yellow, orange, red, "
                      "hysteresis, on_delay, off_delay, on_count, off_count, poll, remind, rate, rate_window, "
-                     "rate_hysteresis, fault_after, stale_after, telemetry, deadband)", e[k].key);
+                     "rate_hysteresis, fault_after, stale_after, telemetry, deadband)",
+                     e[k].key);
             return -1;
         }
     }

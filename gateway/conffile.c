@@ -126,8 +126,8 @@ int conffile_has_key(const char *text, const char *section, const char *key)
     return 0;
 }
 
-int conffile_edit(const char *text, const char *section, const struct conf_edit *e, unsigned n,
-                  char **out, char *err, size_t errlen)
+int conffile_edit(const char *text, const char *section, const struct conf_edit *e, unsigned n, char **out, char *err,
+                  size_t errlen)
 {
     struct strbuf o = {0};
     bool in = false, found = false, skipping = false;
@@ -275,8 +275,7 @@ static mode_t mode_of(const char *path)
     return stat(path, &sb) == 0 ? sb.st_mode & 07777 : 0640;
 }
 
-int conffile_write_candidate(const char *path, const char *text, char *cand, size_t candlen, char *err,
-                             size_t errlen)
+int conffile_write_candidate(const char *path, const char *text, char *cand, size_t candlen, char *err, size_t errlen)
 {
     if (snprintf(cand, candlen, "%s.new", path) >= (int)candlen) {
         snprintf(err, errlen, "%s: path too long", path);

@@ -18,8 +18,8 @@ struct conf_edit {
  * its continuation lines), a new one is added after the section's last key.
  * *out is malloc'd. Returns 0, or -1 with why in err (no such section, a
  * value that cannot be written on one line). */
-int conffile_edit(const char *text, const char *section, const struct conf_edit *e, unsigned n,
-                  char **out, char *err, size_t errlen);
+int conffile_edit(const char *text, const char *section, const struct conf_edit *e, unsigned n, char **out, char *err,
+                  size_t errlen);
 /* Whether [SECTION] is in text. */
 int conffile_has_section(const char *text, const char *section);
 /* Whether [SECTION] of text has KEY (a line of its own, not a continuation). */
@@ -28,8 +28,7 @@ int conffile_has_key(const char *text, const char *section, const char *key);
 int conffile_read(const char *path, char **text, char *err, size_t errlen);
 /* Writes text to PATH.new (fsync'd) and puts its name in cand, for
  * validating it as a config before conffile_commit. */
-int conffile_write_candidate(const char *path, const char *text, char *cand, size_t candlen, char *err,
-                             size_t errlen);
+int conffile_write_candidate(const char *path, const char *text, char *cand, size_t candlen, char *err, size_t errlen);
 /* Puts PATH.new in place of PATH atomically: the current file is kept as
  * PATH.prev, PATH.new is renamed over PATH and the directory fsync'd. A
  * power cut at any point leaves the old or the new file at PATH. */

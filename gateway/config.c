@@ -34,8 +34,8 @@ void cfg_at(struct build *b, const char *file, int line, const char *key)
 
 /* Applies one pair to obj through the table; need_flag restricts the keys
  * allowed (in a profile channel, in a device section). */
-int cfg_apply(struct build *b, const struct key *keys, const struct pair *p, const char *key,
-              const char *file, void *obj, unsigned need_flag, struct origin *o)
+int cfg_apply(struct build *b, const struct key *keys, const struct pair *p, const char *key, const char *file,
+              void *obj, unsigned need_flag, struct origin *o)
 {
     int i = cfg_key_index(keys, key);
 
@@ -53,8 +53,8 @@ int cfg_apply(struct build *b, const struct key *keys, const struct pair *p, con
     return keys[i].parse(&b->err, &keys[i], obj, p->value);
 }
 
-int cfg_apply_all(struct build *b, const struct sect *sc, const char *file, void *obj,
-                  unsigned need_flag, struct origin *o)
+int cfg_apply_all(struct build *b, const struct sect *sc, const char *file, void *obj, unsigned need_flag,
+                  struct origin *o)
 {
     const struct key *keys = cfg_keys(sc->kind);
 
@@ -73,8 +73,8 @@ static int build_all(struct build *b)
     for (int pass = 0; pass < 2; pass++) {
         for (unsigned i = 0; i < b->site.n_sects; i++) {
             const struct sect *sc = &b->site.sects[i];
-            bool first = sc->kind == SECT_GATEWAY || sc->kind == SECT_MQTT ||
-                         sc->kind == SECT_STORE || sc->kind == SECT_BUS || sc->kind == SECT_CONSOLE;
+            bool first = sc->kind == SECT_GATEWAY || sc->kind == SECT_MQTT || sc->kind == SECT_STORE ||
+                         sc->kind == SECT_BUS || sc->kind == SECT_CONSOLE;
             if (first != (pass == 0))
                 continue;
             int ok = 1;
@@ -95,11 +95,20 @@ static int build_all(struct build *b)
                 snprintf(b->label, sizeof(b->label), "[console]");
                 ok = cfg_apply_all(b, sc, file, &c->console, 0, NULL);
                 break;
-            case SECT_BUS: ok = cfg_build_bus(b, sc); break;
-            case SECT_SENSOR: ok = cfg_build_sensor(b, sc); break;
-            case SECT_ACTION: ok = cfg_build_action(b, sc); break;
-            case SECT_DEVICE: ok = cfg_build_device(b, sc); break;
-            default: break;
+            case SECT_BUS:
+                ok = cfg_build_bus(b, sc);
+                break;
+            case SECT_SENSOR:
+                ok = cfg_build_sensor(b, sc);
+                break;
+            case SECT_ACTION:
+                ok = cfg_build_action(b, sc);
+                break;
+            case SECT_DEVICE:
+                ok = cfg_build_device(b, sc);
+                break;
+            default:
+                break;
             }
             if (!ok)
                 return 0;

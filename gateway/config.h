@@ -40,25 +40,31 @@ struct cfg_mqtt {
     int64_t reconnect_min_ms;
     int64_t reconnect_max_ms;
     int max_inflight;
-    enum mqtt_protocol { MQTT_311, MQTT_5 } protocol;
-    char username[128];          /* empty: none */
-    char password[128];          /* never logged */
+    enum mqtt_protocol {
+        MQTT_311,
+        MQTT_5
+    } protocol;
+    char username[128]; /* empty: none */
+    char password[128]; /* never logged */
     /* TLS when tls_ca is set: a CA file or a directory of hashed CA files */
     char tls_ca[CFG_PATH_MAX];
     bool tls_ca_is_dir;
     char tls_cert[CFG_PATH_MAX]; /* client certificate and key (mutual TLS), both or none */
     char tls_key[CFG_PATH_MAX];
-    enum tls_min { TLS_MIN_12, TLS_MIN_13 } tls_min;
-    int telemetry_qos;           /* 0 or 1 */
-    int telemetry_batch;         /* readings per telemetry message, at most */
-    int64_t telemetry_delay_ms;  /* a reading waits at most this long for others to join its message */
+    enum tls_min {
+        TLS_MIN_12,
+        TLS_MIN_13
+    } tls_min;
+    int telemetry_qos;          /* 0 or 1 */
+    int telemetry_batch;        /* readings per telemetry message, at most */
+    int64_t telemetry_delay_ms; /* a reading waits at most this long for others to join its message */
 };
 
 struct cfg_store {
     char path[CFG_PATH_MAX];
-    int64_t retention_ms;  /* readings older than this are deleted */
-    int64_t max_bytes;     /* readings are deleted, oldest first, to keep the database under this */
-    int64_t cache_bytes;   /* SQLite's page cache */
+    int64_t retention_ms; /* readings older than this are deleted */
+    int64_t max_bytes;    /* readings are deleted, oldest first, to keep the database under this */
+    int64_t cache_bytes;  /* SQLite's page cache */
     /* outbox bounds: past outbox_max messages or outbox_max_bytes, the
      * oldest telemetry goes first, then status and replies; alarm events go
      * only past alarm_max of them, oldest first */
@@ -68,10 +74,10 @@ struct cfg_store {
 };
 
 struct cfg_console {
-    char socket[CFG_PATH_MAX];   /* the control socket of lifelinectl */
-    char group[CFG_NAME_MAX];    /* its group (mode 0660); empty: the daemon's */
-    char pin[160];               /* crypt(3) hash of the PIN for `enable`; empty: none set */
-    int64_t idle_ms;             /* a privileged session drops back after this long idle */
+    char socket[CFG_PATH_MAX]; /* the control socket of lifelinectl */
+    char group[CFG_NAME_MAX];  /* its group (mode 0660); empty: the daemon's */
+    char pin[160];             /* crypt(3) hash of the PIN for `enable`; empty: none set */
+    int64_t idle_ms;           /* a privileged session drops back after this long idle */
 };
 
 /* A bus: what its driver reads (p, drivers/field.h), and where it is written. */
@@ -90,7 +96,7 @@ struct cfg_sensor {
      * across restarts) */
     struct point io;
     char unit[CFG_UNIT_MAX];
-    struct sensor_rules rules;     /* built by the checks from the keys below */
+    struct sensor_rules rules; /* built by the checks from the keys below */
     /* rate of change: an alarm at rate_level when the value changes by rate
      * (rising) or -rate (falling) within rate_window */
     double rate;
@@ -98,19 +104,19 @@ struct cfg_sensor {
     int rate_falling;
     enum level rate_level;
     double rate_hysteresis;
-    int64_t remind_ms;             /* an unacknowledged red alarm is told again this often */
+    int64_t remind_ms; /* an unacknowledged red alarm is told again this often */
     /* telemetry: a reading is sent when telemetry_ms has passed since the
      * last one sent (0: every sample; -1: never), or at once when it moved
      * by more than deadband (< 0: no deadband) or its quality changed */
     int64_t telemetry_ms;
     double deadband;
-    int telemetry_stats;           /* send min/max/avg/n of the samples since the last */
+    int telemetry_stats; /* send min/max/avg/n of the samples since the last */
     /* fault: fault_after bad samples in a row, or none for stale_after */
     int fault_after;
     enum level fault_level;
     int64_t stale_ms;
     /* limits and hysteresis given in percent, resolved by the checks */
-    double design;                 /* the sensor's design value, for N% limits */
+    double design; /* the sensor's design value, for N% limits */
     bool limit_pct[LEVEL_COUNT];
     bool hyst_pct;
     int line;
@@ -123,18 +129,18 @@ struct cfg_sensor {
  * (unless latched: then only a reset restores it). */
 struct cfg_action {
     char name[CFG_NAME_MAX];
-    char sensor_list[256];       /* as written; resolved into sensors[] */
+    char sensor_list[256]; /* as written; resolved into sensors[] */
     unsigned sensors[CFG_ACTION_SENSORS];
     unsigned n_sensors;
     enum level level;
     char bus_name[CFG_NAME_MAX];
     unsigned bus;
     uint8_t unit_id;
-    enum reg_kind kind;          /* REG_COIL or REG_HOLDING */
+    enum reg_kind kind; /* REG_COIL or REG_HOLDING */
     uint16_t addr;
     int value;
-    struct action_output out;    /* out.restore; out.gpio: output = gpio:LINE instead */
-    int64_t pulse_ms;            /* > 0: write value, then restore after this long */
+    struct action_output out; /* out.restore; out.gpio: output = gpio:LINE instead */
+    int64_t pulse_ms;         /* > 0: write value, then restore after this long */
     int latch;
     int line;
 };
@@ -148,25 +154,25 @@ struct cfg_action {
 struct cfg_board_port {
     char name[CFG_NAME_MAX];
     char device[CFG_PATH_MAX];
-    enum rs485_mode rs485;       /* the bus's default for its rs485 and rts keys */
+    enum rs485_mode rs485; /* the bus's default for its rs485 and rts keys */
     enum rts_mode rts;
-    int line;                    /* in the board file */
+    int line; /* in the board file */
 };
 
 struct cfg_board {
-    char path[CFG_PATH_MAX];     /* empty: no board file */
+    char path[CFG_PATH_MAX]; /* empty: no board file */
     char name[CFG_NAME_MAX];
     char watchdog[CFG_PATH_MAX]; /* a watchdog device the core loop feeds; empty: none */
     int64_t watchdog_timeout_ms;
-    char console[CFG_NAME_MAX];  /* the console UART (ttyAMA0): for the image's getty */
-    struct board_gpio gpio;      /* [lines], and the status LEDs led_run, led_alarm */
+    char console[CFG_NAME_MAX]; /* the console UART (ttyAMA0): for the image's getty */
+    struct board_gpio gpio;     /* [lines], and the status LEDs led_run, led_alarm */
     struct cfg_board_port ports[CFG_BOARD_PORTS];
     unsigned n_ports;
 };
 
 struct config {
     char path[CFG_PATH_MAX];
-    char hash[17];                 /* of the config file's bytes (FNV-1a 64, hex): which config runs */
+    char hash[17]; /* of the config file's bytes (FNV-1a 64, hex): which config runs */
     struct cfg_gateway gateway;
     struct cfg_mqtt mqtt;
     struct cfg_store store;
@@ -193,6 +199,5 @@ void config_field_free(struct field *f);
 
 /* "500ms", "2s", "5m", "1h", "30d", or a bare number of seconds. */
 int config_parse_duration(const char *s, int64_t *ms);
-
 
 #endif

@@ -35,15 +35,13 @@ static int board_port(struct build *b, struct cfg_bus *bus, const struct sect *s
     if (!bd->path[0])
         return cfg_fail(&b->err, "'%s' is not a path (/dev/...), and there is no board file to name a port",
                         bus->p.device);
-    return cfg_fail(&b->err, "no [port %s] in the board file %s (a path starts with /dev/)", bus->p.device,
-                    bd->path);
+    return cfg_fail(&b->err, "no [port %s] in the board file %s (a path starts with /dev/)", bus->p.device, bd->path);
 }
 
 static int check_bus(struct build *b, struct cfg_bus *bus, const struct sect *sc)
 {
     const char *file = b->site.path;
-    static const char *const rtu_only[] = {"device", "baud", "parity", "data_bits", "stop_bits",
-                                           "rs485", "rts", NULL};
+    static const char *const rtu_only[] = {"device", "baud", "parity", "data_bits", "stop_bits", "rs485", "rts", NULL};
     static const char *const tcp_only[] = {"host", "port", NULL};
 
     snprintf(b->label, sizeof(b->label), "[bus %s]", bus->p.name);
@@ -106,8 +104,7 @@ static int build_rate_and_fault(struct build *b, struct cfg_sensor *s, const str
     r->fault.has[s->fault_level] = true;
     rules_prepare(&r->fault, false);
     /* silent for three polls (and at least 5 s): the bus itself is stuck */
-    r->stale_ms = o->line[K_STALE_AFTER] ? s->stale_ms
-                                          : (3 * s->io.poll_ms > 5000 ? 3 * s->io.poll_ms : 5000);
+    r->stale_ms = o->line[K_STALE_AFTER] ? s->stale_ms : (3 * s->io.poll_ms > 5000 ? 3 * s->io.poll_ms : 5000);
     return 1;
 }
 
@@ -154,7 +151,8 @@ static int check_sensor(struct build *b, unsigned idx)
         if (!o->line[K_REGISTER])
             return AT(K_REGISTER), cfg_fail(&b->err, "missing (required on a Modbus bus)");
         if (bus->p.type == BUS_RTU && (s->io.unit_id < 1 || s->io.unit_id > 247))
-            return AT(K_UNIT_ID), cfg_fail(&b->err, "%u is not a slave address on an RTU line (1 to 247)", s->io.unit_id);
+            return AT(K_UNIT_ID),
+                   cfg_fail(&b->err, "%u is not a slave address on an RTU line (1 to 247)", s->io.unit_id);
     }
     bool bits = r->kind == REG_COIL || r->kind == REG_DISCRETE;
     if (!o->line[K_TYPE] && bits)
@@ -163,23 +161,29 @@ static int check_sensor(struct build *b, unsigned idx)
         return AT(K_TYPE), cfg_fail(&b->err, "a %s register holds one bit: type must be bool", reg_kind_names[r->kind]);
     unsigned width = decode_width(r->type);
     if (o->line[K_ORDER] && width < 2)
-        return AT(K_ORDER), cfg_fail(&b->err, "word order applies to 32- and 64-bit types, not %s", reg_type_names[r->type]);
+        return AT(K_ORDER),
+               cfg_fail(&b->err, "word order applies to 32- and 64-bit types, not %s", reg_type_names[r->type]);
     r->has_bit = o->line[K_BIT] != 0;
     if (r->has_bit && r->type != TYPE_INT16 && r->type != TYPE_UINT16)
         return AT(K_BIT), cfg_fail(&b->err, "a bit is taken from a 16-bit word: type must be int16 or uint16");
     if ((unsigned)r->addr + width - 1 > 65535)
-        return AT(K_REGISTER), cfg_fail(&b->err, "a %s at %u runs past the last address 65535", reg_type_names[r->type], r->addr);
+        return AT(K_REGISTER),
+               cfg_fail(&b->err, "a %s at %u runs past the last address 65535", reg_type_names[r->type], r->addr);
     if (r->scale == 0)
         return AT(K_SCALE), cfg_fail(&b->err, "must not be 0");
     int nmap = !!o->line[K_RAW_MIN] + !!o->line[K_RAW_MAX] + !!o->line[K_MIN] + !!o->line[K_MAX];
     r->map = nmap > 0;
     if (nmap && nmap < 4)
-        return AT(o->line[K_RAW_MIN] ? K_RAW_MIN : o->line[K_RAW_MAX] ? K_RAW_MAX : o->line[K_MIN] ? K_MIN : K_MAX),
+        return AT(o->line[K_RAW_MIN]   ? K_RAW_MIN
+                  : o->line[K_RAW_MAX] ? K_RAW_MAX
+                  : o->line[K_MIN]     ? K_MIN
+                                       : K_MAX),
                cfg_fail(&b->err, "a linear mapping needs raw_min, raw_max, min and max together");
     if (r->map && r->raw_min == r->raw_max)
         return AT(K_RAW_MAX), cfg_fail(&b->err, "must differ from raw_min");
     if (r->map && (o->line[K_SCALE] || o->line[K_OFFSET]))
-        return AT(o->line[K_SCALE] ? K_SCALE : K_OFFSET), cfg_fail(&b->err, "use either scale/offset or raw_min/raw_max/min/max");
+        return AT(o->line[K_SCALE] ? K_SCALE : K_OFFSET),
+               cfg_fail(&b->err, "use either scale/offset or raw_min/raw_max/min/max");
     r->valid = o->line[K_VALID_MIN] || o->line[K_VALID_MAX];
     if (r->valid) {
         if (!o->line[K_VALID_MIN])
@@ -205,9 +209,10 @@ static int check_sensor(struct build *b, unsigned idx)
             continue;
         if (!o->line[K_DESIGN]) {
             cfg_at(b, o->sect_file, o->sect_line, "design");
-            return cfg_fail(&b->err, "missing: the %s limit is %g%% of the sensor's design value "
-                            "(from %s:%d)", level_names[l], s->rules.level.limit[l], o->file[key_of[l]],
-                            o->line[key_of[l]]);
+            return cfg_fail(&b->err,
+                            "missing: the %s limit is %g%% of the sensor's design value "
+                            "(from %s:%d)",
+                            level_names[l], s->rules.level.limit[l], o->file[key_of[l]], o->line[key_of[l]]);
         }
         s->rules.level.limit[l] = s->rules.level.limit[l] * s->design / 100.0;
         s->limit_pct[l] = false;
@@ -216,11 +221,11 @@ static int check_sensor(struct build *b, unsigned idx)
     if (!build_rate_and_fault(b, s, o))
         return 0;
     if (rules_check_order(&s->rules.level, &lo, &hi) < 0) {
-        return AT(key_of[hi]),
-               cfg_fail(&b->err, "%g must be %s %s (%g) for a %s sensor: limits run blue, yellow, "
-                        "orange, red in the alarm direction", s->rules.level.limit[hi],
-                        s->rules.level.dir == DIR_HIGH ? "above" : "below", level_names[lo], s->rules.level.limit[lo],
-                        direction_names[s->rules.level.dir]);
+        return AT(key_of[hi]), cfg_fail(&b->err,
+                                        "%g must be %s %s (%g) for a %s sensor: limits run blue, yellow, "
+                                        "orange, red in the alarm direction",
+                                        s->rules.level.limit[hi], s->rules.level.dir == DIR_HIGH ? "above" : "below",
+                                        level_names[lo], s->rules.level.limit[lo], direction_names[s->rules.level.dir]);
     }
 #undef AT
     return 1;
@@ -335,4 +340,3 @@ int cfg_check_all(struct build *b)
             return 0;
     return 1;
 }
-

@@ -30,10 +30,16 @@ int config_field_build(struct field *f, const struct config *cfg)
         outputs[i] = &cfg->actions[i].out;
         output_names[i] = cfg->actions[i].name;
     }
-    *f = (struct field){.buses = buses, .n_buses = cfg->n_buses, .points = points,
-                        .point_names = point_names, .n_points = cfg->n_sensors, .outputs = outputs,
-                        .output_names = output_names, .n_outputs = cfg->n_actions,
-                        .board = &cfg->board.gpio, .board_path = cfg->board.path};
+    *f = (struct field){.buses = buses,
+                        .n_buses = cfg->n_buses,
+                        .points = points,
+                        .point_names = point_names,
+                        .n_points = cfg->n_sensors,
+                        .outputs = outputs,
+                        .output_names = output_names,
+                        .n_outputs = cfg->n_actions,
+                        .board = &cfg->board.gpio,
+                        .board_path = cfg->board.path};
     return 0;
 }
 

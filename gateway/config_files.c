@@ -133,8 +133,7 @@ int cfg_load_board(struct build *b)
                 return cfg_fail(&b->err, "more than %d ports", CFG_BOARD_PORTS);
             for (unsigned k = 0; k < bd->n_ports; k++)
                 if (strcmp(bd->ports[k].name, sc->name) == 0)
-                    return cfg_fail(&b->err, "port '%s' given twice (first at line %d)", sc->name,
-                                    bd->ports[k].line);
+                    return cfg_fail(&b->err, "port '%s' given twice (first at line %d)", sc->name, bd->ports[k].line);
             struct cfg_board_port *pt = &bd->ports[bd->n_ports];
             *pt = (struct cfg_board_port){.line = sc->line};
             snprintf(pt->name, sizeof(pt->name), "%s", sc->name);

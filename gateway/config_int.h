@@ -30,7 +30,12 @@ struct sect {
 struct src {
     char path[CFG_PATH_MAX];
     char name[CFG_NAME_MAX]; /* profile name */
-    enum src_kind { SRC_SITE, SRC_PROFILE, SRC_CLASSES, SRC_BOARD } kind;
+    enum src_kind {
+        SRC_SITE,
+        SRC_PROFILE,
+        SRC_CLASSES,
+        SRC_BOARD
+    } kind;
     const char *text; /* read from memory instead of path (the built-in classes) */
     struct sect *sects;
     unsigned n_sects;
@@ -38,7 +43,7 @@ struct src {
     FILE *fp;
     int line;
     bool at_line_start, skip;
-    uint64_t hash; /* FNV-1a 64 of the bytes read */
+    uint64_t hash;                 /* FNV-1a 64 of the bytes read */
     char label[CFG_NAME_MAX + 16]; /* of the current section */
     struct cfg_err *err;
 };

@@ -30,8 +30,7 @@ int cfg_fail(struct cfg_err *e, const char *fmt, ...)
         snprintf(where, sizeof(where), "%s:%d", e->file, e->line);
     else
         snprintf(where, sizeof(where), "%s", e->file);
-    snprintf(e->buf, e->len, "%s: %s%s%s%s%s", where, l, *l ? " " : "", e->key ? e->key : "",
-             e->key ? ": " : "", what);
+    snprintf(e->buf, e->len, "%s: %s%s%s%s%s", where, l, *l ? " " : "", e->key ? e->key : "", e->key ? ": " : "", what);
     return 0;
 }
 
@@ -63,8 +62,10 @@ static int p_ipaddr(struct cfg_err *e, const struct key *k, void *obj, const cha
     unsigned char buf[sizeof(struct in6_addr)];
 
     if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
-        return cfg_fail(e, "'%s' is not a numeric IPv4 or IPv6 address (host names are not "
-                           "resolved, so a lookup can never stall the gateway)", v);
+        return cfg_fail(e,
+                        "'%s' is not a numeric IPv4 or IPv6 address (host names are not "
+                        "resolved, so a lookup can never stall the gateway)",
+                        v);
     return p_str(e, k, obj, v);
 }
 
@@ -141,7 +142,10 @@ static int p_u8(struct cfg_err *e, const struct key *k, void *obj, const char *v
 
 int config_parse_duration(const char *s, int64_t *ms)
 {
-    static const struct { const char *suffix; double mult; } units[] = {
+    static const struct {
+        const char *suffix;
+        double mult;
+    } units[] = {
         {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1000},
     };
     char *end;
@@ -271,8 +275,10 @@ static int p_baud(struct cfg_err *e, const struct key *k, void *obj, const char 
             return 1;
         }
     }
-    return cfg_fail(e, "%s is not a supported rate (1200, 2400, 4800, 9600, 19200, 38400, "
-                       "57600, 115200)", v);
+    return cfg_fail(e,
+                    "%s is not a supported rate (1200, 2400, 4800, 9600, 19200, 38400, "
+                    "57600, 115200)",
+                    v);
 }
 
 /* A number, or with a trailing % a percentage (of the design value for a
@@ -397,11 +403,14 @@ static int p_taken(struct cfg_err *e, const struct key *k, void *obj, const char
 #define C KF_CHANNEL
 #define D KF_DEVICE
 #define K KF_CLASS
-#define END {NULL, NULL, 0, NULL, 0, 0, 0}
+#define END                                                                                                            \
+    {                                                                                                                  \
+        NULL, NULL, 0, NULL, 0, 0, 0                                                                                   \
+    }
 
 static const char *const log_names[] = {"stderr", "syslog", NULL};
-static const char *const log_level_names[] = {"emerg", "alert", "crit", "error", "warning",
-                                              "notice", "info", "debug", NULL};
+static const char *const log_level_names[] = {"emerg",  "alert", "crit",  "error", "warning",
+                                              "notice", "info",  "debug", NULL};
 static const char *const bus_type_names[] = {"tcp", "rtu", "sim", "gpio", NULL};
 static const char *const rs485_names[] = {"auto", "on", "off", NULL};
 static const char *const rts_names[] = {"none", "up", "down", NULL};
@@ -600,20 +609,31 @@ static const struct key no_keys[] = {END};
 const struct key *cfg_keys(enum sect_kind kind)
 {
     switch (kind) {
-    case SECT_GATEWAY: return gateway_keys;
-    case SECT_MQTT: return mqtt_keys;
-    case SECT_STORE: return store_keys;
-    case SECT_BUS: return bus_keys;
+    case SECT_GATEWAY:
+        return gateway_keys;
+    case SECT_MQTT:
+        return mqtt_keys;
+    case SECT_STORE:
+        return store_keys;
+    case SECT_BUS:
+        return bus_keys;
     case SECT_SENSOR:
     case SECT_DEVICE:
     case SECT_CHANNEL:
-    case SECT_CLASS: return sensor_keys;
-    case SECT_PROFILE: return profile_keys;
-    case SECT_ACTION: return action_keys;
-    case SECT_CONSOLE: return console_keys;
-    case SECT_BOARD: return board_keys;
-    case SECT_PORT: return port_keys;
-    default: return no_keys;
+    case SECT_CLASS:
+        return sensor_keys;
+    case SECT_PROFILE:
+        return profile_keys;
+    case SECT_ACTION:
+        return action_keys;
+    case SECT_CONSOLE:
+        return console_keys;
+    case SECT_BOARD:
+        return board_keys;
+    case SECT_PORT:
+        return port_keys;
+    default:
+        return no_keys;
     }
 }
 

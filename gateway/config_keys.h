@@ -8,8 +8,21 @@
 #include <stddef.h>
 
 enum sect_kind {
-    SECT_NONE, SECT_GATEWAY, SECT_MQTT, SECT_STORE, SECT_BUS, SECT_SENSOR, SECT_DEVICE,
-    SECT_PROFILE, SECT_CHANNEL, SECT_CLASS, SECT_ACTION, SECT_CONSOLE, SECT_BOARD, SECT_LINES, SECT_PORT,
+    SECT_NONE,
+    SECT_GATEWAY,
+    SECT_MQTT,
+    SECT_STORE,
+    SECT_BUS,
+    SECT_SENSOR,
+    SECT_DEVICE,
+    SECT_PROFILE,
+    SECT_CHANNEL,
+    SECT_CLASS,
+    SECT_ACTION,
+    SECT_CONSOLE,
+    SECT_BOARD,
+    SECT_LINES,
+    SECT_PORT,
 };
 
 /* Where the value being applied came from, for the one error we report. */
@@ -18,9 +31,9 @@ struct cfg_err {
     size_t len;
     bool failed;
     const char *file;
-    int line;           /* 0: the whole file */
-    const char *label;  /* "[sensor gas-01]", or "" */
-    const char *key;    /* or NULL */
+    int line;          /* 0: the whole file */
+    const char *label; /* "[sensor gas-01]", or "" */
+    const char *key;   /* or NULL */
 };
 
 /* Records the first error only (later ones are often its consequences) as
@@ -39,20 +52,68 @@ struct key {
     const char *name;
     key_fn parse;
     size_t off;
-    const void *arg;  /* names table, or NULL */
-    double min, max;  /* bounds of numbers and durations (ms); size of strings */
+    const void *arg; /* names table, or NULL */
+    double min, max; /* bounds of numbers and durations (ms); size of strings */
     unsigned flags;
 };
 
 /* Sensor keys the builder handles itself or checks across keys. */
 enum {
-    K_CLASS, K_LIFELINE, K_BUS, K_UNIT_ID, K_REGISTER, K_TYPE, K_ORDER, K_BIT, K_SCALE, K_OFFSET,
-    K_RAW_MIN, K_RAW_MAX, K_MIN, K_MAX, K_VALID_MIN, K_VALID_MAX, K_UNIT, K_POLL, K_DIRECTION,
-    K_RED, K_ORANGE, K_YELLOW, K_BLUE, K_HYSTERESIS, K_ON_DELAY, K_OFF_DELAY, K_SIM, K_SIM_MIN,
-    K_SIM_MAX, K_SIM_PERIOD, K_PROFILE, K_CHANNEL, K_DESIGN, K_ON_COUNT, K_OFF_COUNT,
-    K_RATE, K_RATE_WINDOW, K_RATE_DIRECTION, K_RATE_LEVEL, K_RATE_HYSTERESIS, K_FAULT_AFTER,
-    K_FAULT_LEVEL, K_STALE_AFTER, K_REMIND, K_TELEMETRY, K_DEADBAND, K_TELEMETRY_STATS, K_INPUT, K_DEBOUNCE, K_ACTIVE_LOW,
-    K_MODE, K_PER_PULSE, K_RATE_PER, K_COUNT_WINDOW, K_SENSOR_KEYS
+    K_CLASS,
+    K_LIFELINE,
+    K_BUS,
+    K_UNIT_ID,
+    K_REGISTER,
+    K_TYPE,
+    K_ORDER,
+    K_BIT,
+    K_SCALE,
+    K_OFFSET,
+    K_RAW_MIN,
+    K_RAW_MAX,
+    K_MIN,
+    K_MAX,
+    K_VALID_MIN,
+    K_VALID_MAX,
+    K_UNIT,
+    K_POLL,
+    K_DIRECTION,
+    K_RED,
+    K_ORANGE,
+    K_YELLOW,
+    K_BLUE,
+    K_HYSTERESIS,
+    K_ON_DELAY,
+    K_OFF_DELAY,
+    K_SIM,
+    K_SIM_MIN,
+    K_SIM_MAX,
+    K_SIM_PERIOD,
+    K_PROFILE,
+    K_CHANNEL,
+    K_DESIGN,
+    K_ON_COUNT,
+    K_OFF_COUNT,
+    K_RATE,
+    K_RATE_WINDOW,
+    K_RATE_DIRECTION,
+    K_RATE_LEVEL,
+    K_RATE_HYSTERESIS,
+    K_FAULT_AFTER,
+    K_FAULT_LEVEL,
+    K_STALE_AFTER,
+    K_REMIND,
+    K_TELEMETRY,
+    K_DEADBAND,
+    K_TELEMETRY_STATS,
+    K_INPUT,
+    K_DEBOUNCE,
+    K_ACTIVE_LOW,
+    K_MODE,
+    K_PER_PULSE,
+    K_RATE_PER,
+    K_COUNT_WINDOW,
+    K_SENSOR_KEYS
 };
 
 const struct key *cfg_keys(enum sect_kind kind);

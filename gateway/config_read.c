@@ -51,8 +51,8 @@ void cfg_src_free(struct src *s)
 }
 
 /* An error while reading; with key, it belongs to the current section. */
-__attribute__((format(printf, 4, 5)))
-static int src_fail(struct src *s, int line, const char *key, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int src_fail(struct src *s, int line, const char *key, const char *fmt,
+                                                          ...)
 {
     char what[400];
     va_list ap;
@@ -71,14 +71,19 @@ static int src_fail(struct src *s, int line, const char *key, const char *fmt, .
 
 static void section_begin(struct src *s, const char *text)
 {
-    static const struct { const char *word; enum sect_kind kind; bool named; enum src_kind src; } kinds[] = {
-        {"gateway", SECT_GATEWAY, false, SRC_SITE}, {"mqtt", SECT_MQTT, false, SRC_SITE},
-        {"store", SECT_STORE, false, SRC_SITE},     {"bus", SECT_BUS, true, SRC_SITE},
-        {"sensor", SECT_SENSOR, true, SRC_SITE},    {"device", SECT_DEVICE, true, SRC_SITE},
+    static const struct {
+        const char *word;
+        enum sect_kind kind;
+        bool named;
+        enum src_kind src;
+    } kinds[] = {
+        {"gateway", SECT_GATEWAY, false, SRC_SITE},    {"mqtt", SECT_MQTT, false, SRC_SITE},
+        {"store", SECT_STORE, false, SRC_SITE},        {"bus", SECT_BUS, true, SRC_SITE},
+        {"sensor", SECT_SENSOR, true, SRC_SITE},       {"device", SECT_DEVICE, true, SRC_SITE},
         {"profile", SECT_PROFILE, false, SRC_PROFILE}, {"channel", SECT_CHANNEL, true, SRC_PROFILE},
-        {"class", SECT_CLASS, true, SRC_CLASSES},   {"action", SECT_ACTION, true, SRC_SITE},
-        {"console", SECT_CONSOLE, false, SRC_SITE}, {"board", SECT_BOARD, false, SRC_BOARD},
-        {"lines", SECT_LINES, false, SRC_BOARD},    {"port", SECT_PORT, true, SRC_BOARD},
+        {"class", SECT_CLASS, true, SRC_CLASSES},      {"action", SECT_ACTION, true, SRC_SITE},
+        {"console", SECT_CONSOLE, false, SRC_SITE},    {"board", SECT_BOARD, false, SRC_BOARD},
+        {"lines", SECT_LINES, false, SRC_BOARD},       {"port", SECT_PORT, true, SRC_BOARD},
     };
     static const char *const expected[] = {
         [SRC_SITE] = "gateway, mqtt, store, console, bus NAME, sensor NAME, device NAME, action NAME",
@@ -106,8 +111,10 @@ static void section_begin(struct src *s, const char *text)
         return;
     }
     if (kinds[i].named && (!cfg_is_ident(name) || strlen(name) >= CFG_NAME_MAX)) {
-        src_fail(s, s->line, NULL, "[%s]: the name must be 1 to 47 letters, digits, '-', '_' or "
-                                "'.'", text);
+        src_fail(s, s->line, NULL,
+                 "[%s]: the name must be 1 to 47 letters, digits, '-', '_' or "
+                 "'.'",
+                 text);
         return;
     }
     for (unsigned j = 0; j < s->n_sects; j++) {
@@ -182,8 +189,10 @@ static int handler(void *user, const char *section, const char *name, const char
     sc = &s->sects[s->n_sects - 1];
     for (unsigned i = 0; i < sc->n_pairs; i++) {
         if (strcmp(sc->pairs[i].key, name) == 0) {
-            return src_fail(s, s->line, name, "given twice (first at line %d; an indented line "
-                            "continues the previous value)", sc->pairs[i].line);
+            return src_fail(s, s->line, name,
+                            "given twice (first at line %d; an indented line "
+                            "continues the previous value)",
+                            sc->pairs[i].line);
         }
     }
     if (cfg_grow((void **)&sc->pairs, sc->n_pairs, sizeof(*sc->pairs)) < 0)

@@ -18,8 +18,7 @@ static void sensor_defaults(struct cfg_sensor *s)
 {
     memset(s, 0, sizeof(*s));
     s->io.unit_id = 1;
-    s->io.reg = (struct reg_format){.kind = REG_HOLDING, .type = TYPE_UINT16, .order = ORDER_ABCD,
-                                 .scale = 1.0};
+    s->io.reg = (struct reg_format){.kind = REG_HOLDING, .type = TYPE_UINT16, .order = ORDER_ABCD, .scale = 1.0};
     s->io.poll_ms = 1000;
     s->io.sim = (struct sim_params){.wave = WAVE_CONST, .period_ms = 60000};
     s->rate_window_ms = 60000;
@@ -59,8 +58,8 @@ static struct cfg_sensor *new_sensor(struct build *b, const char *name, const ch
     for (unsigned i = 0; i < c->n_sensors; i++) {
         if (strcmp(c->sensors[i].name, name) == 0) {
             cfg_at(b, file, line, NULL);
-            cfg_fail(&b->err, "duplicate sensor '%s' (first at %s:%d)", name,
-                     b->orig[i].sect_file, b->orig[i].sect_line);
+            cfg_fail(&b->err, "duplicate sensor '%s' (first at %s:%d)", name, b->orig[i].sect_file,
+                     b->orig[i].sect_line);
             return NULL;
         }
     }
@@ -80,7 +79,6 @@ static struct cfg_sensor *new_sensor(struct build *b, const char *name, const ch
     c->n_sensors++;
     return s;
 }
-
 
 static bool is_limit(const char *key)
 {
@@ -106,8 +104,7 @@ static void limits_from_layer(struct cfg_sensor *s, const struct sect *sc, const
 
 /* Applies the class a sensor names (its own class key wins over the
  * profile channel's) as the lowest layer. */
-static int apply_class(struct build *b, struct cfg_sensor *s, struct origin *o,
-                       const struct pair *cp, const char *file)
+static int apply_class(struct build *b, struct cfg_sensor *s, struct origin *o, const struct pair *cp, const char *file)
 {
     const char *label = b->label;
     char saved[sizeof(b->label)];
@@ -178,8 +175,7 @@ static struct src *profile(struct build *b, const struct pair *p, const char *fi
     return s;
 }
 
-static const struct sect *channel_of(struct build *b, const struct src *prof, const struct sect *sc,
-                                     const char *file)
+static const struct sect *channel_of(struct build *b, const struct src *prof, const struct sect *sc, const char *file)
 {
     const struct pair *cp = cfg_find_pair(sc, "channel");
     const struct sect *found = NULL;
@@ -206,8 +202,8 @@ static const struct sect *channel_of(struct build *b, const struct src *prof, co
     return found;
 }
 
-static int apply_channel(struct build *b, const struct src *prof, const struct sect *ch,
-                         struct cfg_sensor *s, struct origin *o)
+static int apply_channel(struct build *b, const struct src *prof, const struct sect *ch, struct cfg_sensor *s,
+                         struct origin *o)
 {
     snprintf(b->label, sizeof(b->label), "[channel %s]", ch->name);
     limits_from_layer(s, ch, NULL);
@@ -283,8 +279,7 @@ int cfg_build_device(struct build *b, const struct sect *sc)
         snprintf(name, sizeof(name), "%s.%s", sc->name, ch->name);
         if (strlen(name) >= CFG_NAME_MAX) {
             cfg_at(b, file, sc->line, NULL);
-            return cfg_fail(&b->err, "sensor name '%s' is too long (at most %d characters)", name,
-                            CFG_NAME_MAX - 1);
+            return cfg_fail(&b->err, "sensor name '%s' is too long (at most %d characters)", name, CFG_NAME_MAX - 1);
         }
         struct cfg_sensor *s = new_sensor(b, name, file, sc->line);
         if (!s)
@@ -293,8 +288,7 @@ int cfg_build_device(struct build *b, const struct sect *sc)
         char cls_key[CFG_NAME_MAX + 8];
         snprintf(cls_key, sizeof(cls_key), "%s.class", ch->name);
         const struct pair *own = cfg_find_pair(sc, cls_key), *chc = cfg_find_pair(ch, "class");
-        if (!apply_class(b, s, o, own ? own : chc, own ? file : prof->path) ||
-            !apply_channel(b, prof, ch, s, o))
+        if (!apply_class(b, s, o, own ? own : chc, own ? file : prof->path) || !apply_channel(b, prof, ch, s, o))
             return 0;
         snprintf(b->label, sizeof(b->label), "[device %s]", sc->name);
         limits_from_layer(s, sc, ch->name);

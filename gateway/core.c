@@ -48,8 +48,8 @@ int core_bus_index(const struct gateway *g, const char *name)
     return -1;
 }
 
-int core_history(struct gateway *g, unsigned sensor, int64_t from_ms, int64_t to_ms, int limit,
-                 store_reading_fn fn, void *ctx)
+int core_history(struct gateway *g, unsigned sensor, int64_t from_ms, int64_t to_ms, int limit, store_reading_fn fn,
+                 void *ctx)
 {
     if (sensor >= g->cfg.n_sensors)
         return -ENOENT;
@@ -75,9 +75,12 @@ int core_replay(struct gateway *g, int64_t from_seq, int64_t to_seq)
 void core_status(struct gateway *g, struct core_status *out)
 {
     *out = (struct core_status){
-        .uptime_s = core_uptime_ms(g) / 1000, .boot = store_boot_count(g->store),
-        .active_alarms = core_active_alarms(g), .last_seq = store_last_seq(g->store),
-        .store_bytes = store_used_bytes(g->store), .uplink_up = g->uplink != NULL,
+        .uptime_s = core_uptime_ms(g) / 1000,
+        .boot = store_boot_count(g->store),
+        .active_alarms = core_active_alarms(g),
+        .last_seq = store_last_seq(g->store),
+        .store_bytes = store_used_bytes(g->store),
+        .uplink_up = g->uplink != NULL,
         .uplink = {.state = "restarting"},
     };
     store_outbox_stats(g->store, &out->outbox);

@@ -45,18 +45,18 @@ struct core_alarm {
 
 /* A sensor's state as a person or the center sees it. */
 struct core_sensor {
-    bool read;                 /* a sample has come since the start */
+    bool read; /* a sample has come since the start */
     double value;
     enum quality quality;
-    int64_t ts_ms;             /* the last sample's, wall clock */
-    enum level level;          /* the most severe of its active alarms */
-    bool unacked;              /* one of them is not acknowledged */
+    int64_t ts_ms;                        /* the last sample's, wall clock */
+    enum level level;                     /* the most severe of its active alarms */
+    bool unacked;                         /* one of them is not acknowledged */
     struct core_alarm alarms[COND_COUNT]; /* its active alarms */
     unsigned n_alarms;
     bool maintenance;
-    int64_t maint_left_ms;     /* in maintenance: how long still */
-    uint64_t pulses;           /* a counter's total pulses */
-    bool delay_running;        /* a level change waits for its delay */
+    int64_t maint_left_ms; /* in maintenance: how long still */
+    uint64_t pulses;       /* a counter's total pulses */
+    bool delay_running;    /* a level change waits for its delay */
 };
 
 /* The state of sensor idx (< core_config(g)->n_sensors). */
@@ -77,8 +77,8 @@ int core_maintenance(struct gateway *g, const char *sensor, const char *bus, int
 
 /* ---- history, through the store ---- */
 
-int core_history(struct gateway *g, unsigned sensor, int64_t from_ms, int64_t to_ms, int limit,
-                 store_reading_fn fn, void *ctx);
+int core_history(struct gateway *g, unsigned sensor, int64_t from_ms, int64_t to_ms, int limit, store_reading_fn fn,
+                 void *ctx);
 int core_alarm_history(struct gateway *g, int limit, store_alarm_hist_fn fn, void *ctx);
 /* Queues the stored alarm events from_seq..to_seq again, as they were
  * (cmd/replay): how many, or a negative error. */
@@ -93,7 +93,7 @@ struct core_status {
     int64_t last_seq;
     int64_t store_bytes;
     struct outbox_stats outbox;
-    bool uplink_up;            /* false while the uplink is being restarted */
+    bool uplink_up; /* false while the uplink is being restarted */
     struct uplink_info uplink;
     struct health_mem mem;
 };

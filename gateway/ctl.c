@@ -29,14 +29,14 @@ struct client {
     struct loop_fd fd;
     struct ctl *ctl;
     struct client *next;
-    char in[IN_CAP];    /* what came and is not handled yet: lines wait while a command does */
+    char in[IN_CAP]; /* what came and is not handled yet: lines wait while a command does */
     size_t in_len;
-    bool too_long;      /* discarding the rest of an overlong line */
-    struct ctl_op op;   /* a command waiting for its bus request */
+    bool too_long;    /* discarding the rest of an overlong line */
+    struct ctl_op op; /* a command waiting for its bus request */
     bool waiting;
     char *out;
     size_t out_len, out_off, out_cap;
-    bool closing;       /* close once the output is sent */
+    bool closing; /* close once the output is sent */
     struct ctl_session s;
 };
 

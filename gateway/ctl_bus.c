@@ -46,11 +46,10 @@ static void bus_line(struct ctl_req *r, unsigned b, const struct bus_counts *tp,
         return;
     }
     ctl_printf(r, "%-12s %-4s %10llu %10llu %8llu %6llu %6llu %6llu %6llu %6llu %7.1f %7.1f %5.1f%%\n", bc->p.name,
-               types[bc->p.type], (unsigned long long)t.requests, (unsigned long long)t.ok,
-               (unsigned long long)errors, (unsigned long long)t.errors[BERR_TIMEOUT],
-               (unsigned long long)t.errors[BERR_CRC], (unsigned long long)t.errors[BERR_EXCEPTION],
-               (unsigned long long)t.errors[BERR_BAD_REPLY], (unsigned long long)t.errors[BERR_CONNECTION], avg,
-               p99, util);
+               types[bc->p.type], (unsigned long long)t.requests, (unsigned long long)t.ok, (unsigned long long)errors,
+               (unsigned long long)t.errors[BERR_TIMEOUT], (unsigned long long)t.errors[BERR_CRC],
+               (unsigned long long)t.errors[BERR_EXCEPTION], (unsigned long long)t.errors[BERR_BAD_REPLY],
+               (unsigned long long)t.errors[BERR_CONNECTION], avg, p99, util);
 }
 
 static void bus_header(struct ctl_req *r)
@@ -107,8 +106,8 @@ const char *ctl_show_bus(struct ctl_req *r, int argi)
             ctl_jadd(r, e, "ok", cJSON_CreateNumber((double)sl[k].counts.ok));
             ctl_jadd(r, e, "errors", cJSON_CreateNumber((double)errors));
             ctl_jadd(r, e, "backoff_ms", cJSON_CreateNumber((double)sl[k].backoff_ms));
-            ctl_jadd(r, e, "last_error", sl[k].last_err ? cJSON_CreateString(sample_err_text(sl[k].last_err))
-                                                     : cJSON_CreateNull());
+            ctl_jadd(r, e, "last_error",
+                     sl[k].last_err ? cJSON_CreateString(sample_err_text(sl[k].last_err)) : cJSON_CreateNull());
         } else {
             char bo[24];
             if (sl[k].backoff_ms)
@@ -164,8 +163,8 @@ static const char *modbus_target(struct ctl_req *r, int argi, struct ctl_op *op,
     *op = (struct ctl_op){.bus = (unsigned)b, .argc = r->argc - argi};
     for (int i = 0; i < op->argc && i < CTL_MAX_ARGS; i++)
         snprintf(op->args[i], sizeof(op->args[i]), "%s", r->argv[argi + i]);
-    *w = (struct bus_write){.unit = (uint8_t)unit, .kind = (enum reg_kind)kind, .addr = (uint16_t)addr,
-                            .count = 1, .read = true};
+    *w = (struct bus_write){
+        .unit = (uint8_t)unit, .kind = (enum reg_kind)kind, .addr = (uint16_t)addr, .count = 1, .read = true};
     return NULL;
 }
 
@@ -187,8 +186,8 @@ static const char *send_request(struct ctl_req *r, struct ctl_op *op, struct bus
  * which order gives the value on the device's display. */
 static void decodings(struct ctl_req *r, const uint16_t *regs, unsigned n, int only_type, int only_order)
 {
-    static const enum reg_type types[] = {TYPE_FLOAT32, TYPE_INT32, TYPE_UINT32, TYPE_INT16, TYPE_UINT16,
-                                          TYPE_FLOAT64, TYPE_INT64, TYPE_UINT64};
+    static const enum reg_type types[] = {TYPE_FLOAT32, TYPE_INT32,   TYPE_UINT32, TYPE_INT16,
+                                          TYPE_UINT16,  TYPE_FLOAT64, TYPE_INT64,  TYPE_UINT64};
     cJSON *dec = r->json ? ctl_jadd(r, r->j, "decoded", cJSON_CreateObject()) : NULL;
 
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
@@ -270,7 +269,8 @@ const char *ctl_modbus_read(struct ctl_req *r, int argi)
         return "TYPE: int16, uint16, int32, uint32, float32, int64, uint64 or float64";
     if (r->argc > argi + 6 && lookup_name(word_order_names, r->argv[argi + 6]) < 0)
         return "ORDER: abcd, cdab, badc or dcba";
-    if (r->argc > argi + 5 && (long long)decode_width((enum reg_type)lookup_name(reg_type_names, r->argv[argi + 5])) > count)
+    if (r->argc > argi + 5 &&
+        (long long)decode_width((enum reg_type)lookup_name(reg_type_names, r->argv[argi + 5])) > count)
         count = decode_width((enum reg_type)lookup_name(reg_type_names, r->argv[argi + 5]));
     w.count = (uint16_t)count;
     r->op->finish = read_done;
@@ -296,7 +296,8 @@ static const char *scan_step(struct ctl_req *r, struct ctl_op *op, int err)
     if (err == -ECANCELED)
         return "the buses were restarted (a config reload): scan stopped";
     enum bus_err k = err ? bus_classify(err) : BERR_KINDS;
-    bool gateway_says_no = err && k == BERR_EXCEPTION && (err == -(MODBUS_ENOBASE + 10) || err == -(MODBUS_ENOBASE + 11));
+    bool gateway_says_no =
+        err && k == BERR_EXCEPTION && (err == -(MODBUS_ENOBASE + 10) || err == -(MODBUS_ENOBASE + 11));
     if (!err || (k == BERR_EXCEPTION && !gateway_says_no))
         n = snprintf(line, sizeof(line), "unit %-3d answers%s%s\n", op->next, err ? " (" : "",
                      err ? sample_err_text(err) : "");

@@ -44,8 +44,7 @@ const char *ctl_ack(struct ctl_req *r, int argi)
     if (rc < 0)
         return "the acknowledgement could not be stored";
     if (!r->json)
-        ctl_printf(r, "alarm %lld (%s %s) acknowledged\n", id, core_config(r->g)->sensors[sensor].name,
-                   level_name(lv));
+        ctl_printf(r, "alarm %lld (%s %s) acknowledged\n", id, core_config(r->g)->sensors[sensor].name, level_name(lv));
     return NULL;
 }
 
@@ -66,8 +65,9 @@ const char *ctl_maintenance(struct ctl_req *r, int argi)
     if (n < 0)
         return ctl_no_such(r, bus ? "bus" : "sensor", name, bus ? "show buses" : "show sensors");
     if (!r->json)
-        ctl_printf(r, ms ? "%s %s in maintenance for %s (%d sensor%s): its alarms start no action\n"
-                         : "%s %s out of maintenance%.0s (%d sensor%s)\n",
+        ctl_printf(r,
+                   ms ? "%s %s in maintenance for %s (%d sensor%s): its alarms start no action\n"
+                      : "%s %s out of maintenance%.0s (%d sensor%s)\n",
                    bus ? "bus" : "sensor", name, ms ? dur : "", n, n == 1 ? "" : "s");
     return NULL;
 }

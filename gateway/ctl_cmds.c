@@ -12,8 +12,8 @@
 #include "payload.h"
 
 struct ctl_cmd {
-    const char *words;   /* "show sensors" */
-    const char *args;    /* "NAME", for help */
+    const char *words; /* "show sensors" */
+    const char *args;  /* "NAME", for help */
     const char *help;
     const char *(*fn)(struct ctl_req *r, int argi);
     int min_args, max_args; /* after the words */
@@ -67,10 +67,12 @@ static const char *do_help(struct ctl_req *r, int argi);
 static const struct ctl_cmd cmds[] = {
     {"show status", "", "uptime, uplink, outbox, drops, store, clock", ctl_show_status, 0, 0, false},
     {"show sensors", "", "every sensor: value, quality, level (! unacknowledged), age", ctl_show_sensors, 0, 0, false},
-    {"show sensor", "NAME", "one sensor: where it is read, its limits, state and last samples", ctl_show_sensor, 1, 1, false},
+    {"show sensor", "NAME", "one sensor: where it is read, its limits, state and last samples", ctl_show_sensor, 1, 1,
+     false},
     {"show alarms history", "[N]", "the last N alarms (50), active or not", ctl_show_alarms_history, 0, 1, false},
     {"show alarms", "", "the active alarms", ctl_show_alarms, 0, 0, false},
-    {"show buses", "", "field bus statistics: requests, errors by kind, latency, busy time", ctl_show_buses, 0, 0, false},
+    {"show buses", "", "field bus statistics: requests, errors by kind, latency, busy time", ctl_show_buses, 0, 0,
+     false},
     {"show bus", "NAME", "one bus, and each of its slaves", ctl_show_bus, 1, 1, false},
     {"show outputs", "", "the actions' outputs: mode, last value, state", ctl_show_outputs, 0, 0, false},
     {"show config", "", "the running config file (secrets masked)", ctl_show_config, 0, 0, false},
@@ -83,14 +85,16 @@ static const struct ctl_cmd cmds[] = {
     {"modbus write", "BUS UNIT coil|holding ADDR VALUE", "write and read back", ctl_modbus_write, 5, 5, true},
     {"gpio get", "NAME", "the level of a gpio input (sensor) or output (action)", ctl_gpio_get, 1, 1, false},
     {"gpio set", "OUTPUT 0|1", "hold a GPIO output (until set output OUTPUT auto)", ctl_gpio_set, 2, 2, true},
-    {"gpio pulse", "OUTPUT DURATION", "an output on for a while (a siren test), then automatic", ctl_gpio_pulse, 2, 2, true},
+    {"gpio pulse", "OUTPUT DURATION", "an output on for a while (a siren test), then automatic", ctl_gpio_pulse, 2, 2,
+     true},
     {"mqtt status", "", "the uplink to the monitoring center", ctl_mqtt_status, 0, 0, false},
     {"mqtt reconnect", "", "drop the connection and connect again now", ctl_mqtt_reconnect, 0, 0, true},
     {"enable", "[PIN]", "enter privileged mode (lifelinectl asks for the PIN)", ctl_enable_cmd, 0, 1, false},
     {"disable", "", "leave privileged mode", ctl_disable, 0, 0, false},
     {"ack", "ALARM", "acknowledge an alarm", ctl_ack, 1, 1, true},
-    {"maintenance", "SENSOR|bus NAME DURATION|off", "alarms recorded but start no action, for a time (a sensor, or every sensor of a bus)",
-     ctl_maintenance, 2, 3, true},
+    {"maintenance", "SENSOR|bus NAME DURATION|off",
+     "alarms recorded but start no action, for a time (a sensor, or every sensor of a bus)", ctl_maintenance, 2, 3,
+     true},
     {"reset", "OUTPUT", "release a latched output", ctl_reset, 1, 1, true},
     {"set output", "NAME on|off|auto", "hold an output on or off (a test), or give it back to the rules",
      ctl_set_output, 2, 2, true},
@@ -130,8 +134,8 @@ static const char *do_help(struct ctl_req *r, int argi)
     bool any = false;
 
     for (size_t i = 0; i < N_CMDS; i++) {
-        if (argi < r->argc && !(match(r, argi, cmds[i].words) || strncmp(cmds[i].words, r->argv[argi],
-                                                                          strlen(r->argv[argi])) == 0))
+        if (argi < r->argc &&
+            !(match(r, argi, cmds[i].words) || strncmp(cmds[i].words, r->argv[argi], strlen(r->argv[argi])) == 0))
             continue;
         any = true;
         if (r->json) {
@@ -189,8 +193,8 @@ const char *ctl_dispatch(struct ctl_req *r)
     }
     int args = r->argc - best_n;
     if (args < best->min_args || args > best->max_args) {
-        snprintf(r->err, sizeof(r->err), "usage: %s%s%s (help %s)", best->words, best->args[0] ? " " : "",
-                 best->args, best->words);
+        snprintf(r->err, sizeof(r->err), "usage: %s%s%s (help %s)", best->words, best->args[0] ? " " : "", best->args,
+                 best->words);
         return r->err;
     }
     if (best->privileged && !r->s->privileged)

@@ -50,7 +50,8 @@ const char *ctl_config_diff(struct ctl_req *r, int argi)
             cJSON *e = ctl_jadd(r, list, NULL, cJSON_CreateObject());
             ctl_jadd(r, e, "sensor", cJSON_CreateString(s->pending[k].sensor));
             ctl_jadd(r, e, "key", cJSON_CreateString(s->pending[k].key));
-            ctl_jadd(r, e, "value", s->pending[k].remove ? cJSON_CreateNull() : cJSON_CreateString(s->pending[k].value));
+            ctl_jadd(r, e, "value",
+                     s->pending[k].remove ? cJSON_CreateNull() : cJSON_CreateString(s->pending[k].value));
         } else {
             ctl_printf(r, "[sensor %s] %s = %s\n", s->pending[k].sensor, s->pending[k].key,
                        s->pending[k].remove ? "(the class's or profile's)" : s->pending[k].value);
@@ -123,4 +124,3 @@ const char *ctl_passwd(struct ctl_req *r, int argi)
         ctl_printf(r, "console PIN set ([console] pin in %s)\n", core_config(r->g)->path);
     return NULL;
 }
-

@@ -26,11 +26,11 @@ struct ctl_session {
     pid_t pid;
     char user[33];
     bool privileged;
-    int64_t active_ms;                /* monotonic: the last command */
+    int64_t active_ms; /* monotonic: the last command */
     struct ctl_pending {
         char sensor[64], key[32], value[160];
         bool remove;
-    } pending[CONFCHANGE_MAX];        /* set sensor ... waiting for config commit */
+    } pending[CONFCHANGE_MAX]; /* set sensor ... waiting for config commit */
     unsigned n_pending;
 };
 
@@ -39,7 +39,7 @@ struct ctl_session {
 #define CTL_PENDING ((const char *)1) /* a command's "answer comes later" */
 struct ctl_req;
 struct ctl_op {
-    uint64_t id;           /* of the bus request waited for; 0: none */
+    uint64_t id; /* of the bus request waited for; 0: none */
     unsigned bus;
     bool json;
     int argc;
@@ -47,10 +47,10 @@ struct ctl_op {
     /* called with the result: NULL (answer), an error, or CTL_PENDING (the
      * next request was sent) */
     const char *(*finish)(struct ctl_req *r, struct ctl_op *op, int err);
-    int next, last;        /* scan: the next unit to try, the last */
-    struct strbuf acc;     /* text gathered over several requests */
+    int next, last;    /* scan: the next unit to try, the last */
+    struct strbuf acc; /* text gathered over several requests */
     unsigned found;
-    uint8_t units[256];    /* scan: the unit ids that answered */
+    uint8_t units[256]; /* scan: the unit ids that answered */
 };
 
 struct cJSON;
@@ -61,10 +61,10 @@ struct ctl_req {
     int argc;
     char *argv[CTL_MAX_ARGS];
     bool json;
-    struct cJSON *j;       /* --json: the answer's object, filled by the command */
-    struct strbuf out;     /* text: the answer's body */
-    bool oom;              /* a JSON part could not be made */
-    struct ctl_op *op;     /* the session's: a command that waits for the bus fills it */
+    struct cJSON *j;   /* --json: the answer's object, filled by the command */
+    struct strbuf out; /* text: the answer's body */
+    bool oom;          /* a JSON part could not be made */
+    struct ctl_op *op; /* the session's: a command that waits for the bus fills it */
     char err[CFG_ERR_MAX + 64];
 };
 

@@ -62,14 +62,14 @@ const char *ctl_show_status(struct ctl_req *r, int argi)
     bool up = strcmp(ui->state, "connected") == 0;
     ctl_printf(r, "uplink       %s to %s:%u%s%s\n", ui->state, cfg->mqtt.host, cfg->mqtt.port,
                ui->last_error[0] && !up ? ", last error: " : "", up ? "" : ui->last_error);
-    ctl_printf(r, "outbox       %lld waiting (%lld alarm, %lld status, %lld telemetry); dropped %lld alarm, "
-               "%lld status, %lld telemetry\n", (long long)depth, (long long)ob->rows[PRIO_ALARM],
-               (long long)ob->rows[PRIO_STATUS], (long long)ob->rows[PRIO_TELEMETRY],
-               (long long)ob->dropped[PRIO_ALARM], (long long)ob->dropped[PRIO_STATUS],
-               (long long)ob->dropped[PRIO_TELEMETRY]);
+    ctl_printf(r,
+               "outbox       %lld waiting (%lld alarm, %lld status, %lld telemetry); dropped %lld alarm, "
+               "%lld status, %lld telemetry\n",
+               (long long)depth, (long long)ob->rows[PRIO_ALARM], (long long)ob->rows[PRIO_STATUS],
+               (long long)ob->rows[PRIO_TELEMETRY], (long long)ob->dropped[PRIO_ALARM],
+               (long long)ob->dropped[PRIO_STATUS], (long long)ob->dropped[PRIO_TELEMETRY]);
     ctl_printf(r, "store        %s, %.1f MB in use (max_size %.0f MB), last seq %lld\n", cfg->store.path,
-               (double)st.store_bytes / 1048576.0, (double)cfg->store.max_bytes / 1048576.0,
-               (long long)st.last_seq);
+               (double)st.store_bytes / 1048576.0, (double)cfg->store.max_bytes / 1048576.0, (long long)st.last_seq);
     ctl_printf(r, "time         %s\n", sync);
     ctl_printf(r, "memory       lifelined %lld kB (peak %lld kB); the system %lld of %lld MB available\n",
                st.mem.rss_kb, st.mem.peak_kb, st.mem.available_kb / 1024, st.mem.total_kb / 1024);
@@ -83,8 +83,8 @@ const char *ctl_show_sensors(struct ctl_req *r, int argi)
 
     (void)argi;
     if (!r->json)
-        ctl_printf(r, "%-20s %-16s %12s %-7s %-12s %-8s %s\n", "SENSOR", "CLASS", "VALUE", "UNIT", "QUALITY",
-                   "LEVEL", "AGE");
+        ctl_printf(r, "%-20s %-16s %12s %-7s %-12s %-8s %s\n", "SENSOR", "CLASS", "VALUE", "UNIT", "QUALITY", "LEVEL",
+                   "AGE");
     for (unsigned i = 0; i < cfg->n_sensors; i++) {
         const struct cfg_sensor *s = &cfg->sensors[i];
         struct core_sensor st;
@@ -180,8 +180,8 @@ static void sensor_source(struct ctl_req *r, const struct config *cfg, const str
         ctl_printf(r, "source       bus %s (simulated), every %lldms\n", s->bus_name, (long long)s->io.poll_ms);
     else if (type == BUS_GPIO && s->io.mode == INPUT_COUNTER)
         ctl_printf(r, "source       bus %s, input %s%s, counter: %g a pulse, rate per %s over %llds, debounce %lldms\n",
-                   s->bus_name, s->io.input, s->io.active_low ? " (active low)" : "", s->io.per_pulse, per[s->io.rate_per],
-                   (long long)(s->io.count_window_ms / 1000), (long long)s->io.debounce_ms);
+                   s->bus_name, s->io.input, s->io.active_low ? " (active low)" : "", s->io.per_pulse,
+                   per[s->io.rate_per], (long long)(s->io.count_window_ms / 1000), (long long)s->io.debounce_ms);
     else if (type == BUS_GPIO)
         ctl_printf(r, "source       bus %s, input %s%s, debounce %lldms\n", s->bus_name, s->io.input,
                    s->io.active_low ? " (active low)" : "", (long long)s->io.debounce_ms);
@@ -346,7 +346,8 @@ const char *ctl_show_outputs(struct ctl_req *r, int argi)
             ctl_jadd(r, e, "value", ctl_jnum(in.value >= 0, in.value));
             ctl_jadd(r, e, "active", cJSON_CreateBool(in.active));
             ctl_jadd(r, e, "latched", cJSON_CreateBool(in.latched));
-            ctl_jadd(r, e, "error", in.done && in.err ? cJSON_CreateString(sample_err_text(in.err)) : cJSON_CreateNull());
+            ctl_jadd(r, e, "error",
+                     in.done && in.err ? cJSON_CreateString(sample_err_text(in.err)) : cJSON_CreateNull());
             continue;
         }
         if (in.value >= 0)

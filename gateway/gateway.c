@@ -58,9 +58,8 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     rt = &g->rt[smp->sensor];
     if (smp->quality != rt->quality && (rt->ts_ms || smp->quality != Q_GOOD))
         log_info("core: sensor '%s': quality %s -> %s%s%s%s", g->cfg.sensors[smp->sensor].name,
-                 quality_name(rt->quality), quality_name(smp->quality),
-                 smp->quality == Q_GOOD ? "" : " (", smp->quality == Q_GOOD ? "" : sample_err_text(smp->err),
-                 smp->quality == Q_GOOD ? "" : ")");
+                 quality_name(rt->quality), quality_name(smp->quality), smp->quality == Q_GOOD ? "" : " (",
+                 smp->quality == Q_GOOD ? "" : sample_err_text(smp->err), smp->quality == Q_GOOD ? "" : ")");
     struct sensor_rt before = *rt;
     rt->value = smp->value;
     rt->quality = smp->quality;
@@ -73,8 +72,8 @@ static void handle_sample(struct gateway *g, const struct sample *smp)
     }
     telemetry_sample(g->telemetry, smp->sensor, smp->ts_ms, smp->value, smp->quality,
                      c->io.mode == INPUT_COUNTER ? (double)rt->pulses * c->io.per_pulse : NAN, g->loop.now_ms);
-    unsigned n = rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality,
-                              g->loop.now_ms, ev);
+    unsigned n =
+        rules_sample(&g->cfg.sensors[smp->sensor].rules, &rt->st, smp->value, smp->quality, g->loop.now_ms, ev);
     if (n)
         core_remember(g, smp->sensor, &before);
     for (unsigned i = 0; i < n; i++)
@@ -304,12 +303,11 @@ static int start(struct gateway *g)
     if ((r = ctl_open(&g->ctl, g)) < 0)
         log_err("console: no control socket (%s): lifelinectl cannot reach this daemon", strerror(-r));
     loop_set_before_sleep(&g->loop, before_sleep, g);
-    log_info("core: lifelined %s started: gateway %s/%s, %u buses, %u sensors, boot %u",
-             LIFELINE_VERSION, g->cfg.gateway.site, g->cfg.gateway.id, g->cfg.n_buses,
-             g->cfg.n_sensors, store_boot_count(g->store));
+    log_info("core: lifelined %s started: gateway %s/%s, %u buses, %u sensors, boot %u", LIFELINE_VERSION,
+             g->cfg.gateway.site, g->cfg.gateway.id, g->cfg.n_buses, g->cfg.n_sensors, store_boot_count(g->store));
     char status[160];
-    snprintf(status, sizeof(status), "gateway %.40s/%.40s, %u sensors, boot %u", g->cfg.gateway.site,
-             g->cfg.gateway.id, g->cfg.n_sensors, store_boot_count(g->store));
+    snprintf(status, sizeof(status), "gateway %.40s/%.40s, %u sensors, boot %u", g->cfg.gateway.site, g->cfg.gateway.id,
+             g->cfg.n_sensors, store_boot_count(g->store));
     health_ready(g->health, status);
     return 0;
 }

@@ -33,7 +33,7 @@ struct sensor_rt {
     double value;
     enum quality quality;
     int64_t ts_ms;
-    uint64_t pulses;              /* a GPIO counter's total, kept in the store */
+    uint64_t pulses; /* a GPIO counter's total, kept in the store */
 };
 
 struct gateway {
@@ -46,22 +46,22 @@ struct gateway {
     struct loop_fd q_fd;
     struct loop_fd sig_fd;
     struct loop_timer tick;
-    struct loop_timer tm_timer;  /* the telemetry batch's delay */
+    struct loop_timer tm_timer; /* the telemetry batch's delay */
     bool tm_armed;
     struct bus *buses;
-    struct field field;     /* the drivers' view of cfg, for this generation's buses and gpio */
+    struct field field; /* the drivers' view of cfg, for this generation's buses and gpio */
     struct actions *actions;
     struct telemetry *telemetry;
     struct ctl *ctl;
-    struct gpio *gpio;      /* the inputs of gpio buses, read by this loop */
-    struct health *health;  /* status LEDs and the watchdog */
+    struct gpio *gpio;     /* the inputs of gpio buses, read by this loop */
+    struct health *health; /* status LEDs and the watchdog */
     struct sensor_rt *rt;
     char alarm_topic[256];
-    char reply_topic[256];  /* lifeline/v1/{site}/{id}/reply/ */
+    char reply_topic[256]; /* lifeline/v1/{site}/{id}/reply/ */
     char telemetry_topic[256];
     uint64_t dropped_seen;
-    bool actions_due;       /* alarm levels changed: evaluate the actions after the batch */
-    bool trimming;          /* the readings are over their bounds */
+    bool actions_due; /* alarm levels changed: evaluate the actions after the batch */
+    bool trimming;    /* the readings are over their bounds */
     /* The sensors whose alarm state changed in the open transaction, with
      * their state before it: a transaction that fails to commit takes its
      * events with it, and the state goes back so they are made again. */
@@ -72,8 +72,8 @@ struct gateway {
     /* cmd/reboot: stop after the reply had time to leave, then exec again */
     struct loop_timer reboot_timer;
     bool reboot;
-    bool reload_due;        /* cmd/set changed the file: reload before sleeping */
-    int64_t started_ms;     /* monotonic */
+    bool reload_due;    /* cmd/set changed the file: reload before sleeping */
+    int64_t started_ms; /* monotonic */
 };
 
 /* ---- alarms.c ---- */
@@ -82,8 +82,8 @@ struct gateway {
 void core_remember(struct gateway *g, unsigned idx, const struct sensor_rt *before);
 /* One alarm transition: alarms row, event row and outbox row, in the tick's
  * transaction; by: who acknowledged (acked events), else NULL. */
-void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q,
-                        const struct rule_event *ev, const char *by);
+void core_emit_event_by(struct gateway *g, unsigned idx, int64_t ts_ms, enum quality q, const struct rule_event *ev,
+                        const char *by);
 /* Commits the tick (or, with force, whatever is open); a failed commit
  * puts the sensors' alarm state back. */
 void core_commit(struct gateway *g, bool force);

@@ -48,10 +48,14 @@ enum led_pattern led_alarm_pattern(unsigned active, unsigned unacked)
 int led_level(enum led_pattern p, int64_t now_ms)
 {
     switch (p) {
-    case LED_ON: return 1;
-    case LED_SLOW: return (now_ms / 500) % 2 == 0;
-    case LED_FAST: return (now_ms / 125) % 2 == 0;
-    default: return 0;
+    case LED_ON:
+        return 1;
+    case LED_SLOW:
+        return (now_ms / 500) % 2 == 0;
+    case LED_FAST:
+        return (now_ms / 125) % 2 == 0;
+    default:
+        return 0;
     }
 }
 

@@ -24,7 +24,12 @@
 #include "gpio.h"
 #include "loop.h"
 
-enum led_pattern { LED_OFF, LED_ON, LED_SLOW, LED_FAST };
+enum led_pattern {
+    LED_OFF,
+    LED_ON,
+    LED_SLOW,
+    LED_FAST
+};
 enum led_pattern led_run_pattern(bool online);
 enum led_pattern led_alarm_pattern(unsigned active, unsigned unacked);
 /* The LED's level at monotonic now_ms: slow is 500 ms on, 500 off; fast 125/125. */

@@ -262,10 +262,9 @@ static void candidates(const char *before)
         {"config", "diff commit discard rollback"},
     };
     static const char *const names[][2] = {
-        {"show sensor", "sensors"}, {"set sensor", "sensors"}, {"maintenance", "sensors"},
-        {"show bus", "buses"},      {"set output", "outputs"}, {"reset", "outputs"},
-        {"ack", "alarms"},          {"modbus read", "buses"},  {"modbus scan", "buses"},
-        {"modbus write", "buses"},  {"gpio get", "sensors"},   {"gpio set", "outputs"},
+        {"show sensor", "sensors"}, {"set sensor", "sensors"}, {"maintenance", "sensors"}, {"show bus", "buses"},
+        {"set output", "outputs"},  {"reset", "outputs"},      {"ack", "alarms"},          {"modbus read", "buses"},
+        {"modbus scan", "buses"},   {"modbus write", "buses"}, {"gpio get", "sensors"},    {"gpio set", "outputs"},
         {"gpio pulse", "outputs"},
     };
     char words[256];
@@ -388,29 +387,41 @@ static int interactive(void)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: lifelinectl [-s SOCKET] [--json] [COMMAND...]\n"
-               "  without a command on a terminal: interactive (help lists the commands)\n"
-               "  with a command: runs it and exits (0 ok, 1 refused, 2 no daemon)\n"
-               "  with stdin not a terminal: one command per line, in one session\n"
-               "  -s, --socket PATH  the control socket (default %s, or $LIFELINE_CTL)\n"
-               "  -j, --json         answers as JSON\n", DEFAULT_SOCKET);
+    fprintf(f,
+            "usage: lifelinectl [-s SOCKET] [--json] [COMMAND...]\n"
+            "  without a command on a terminal: interactive (help lists the commands)\n"
+            "  with a command: runs it and exits (0 ok, 1 refused, 2 no daemon)\n"
+            "  with stdin not a terminal: one command per line, in one session\n"
+            "  -s, --socket PATH  the control socket (default %s, or $LIFELINE_CTL)\n"
+            "  -j, --json         answers as JSON\n",
+            DEFAULT_SOCKET);
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"socket", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *path = getenv("LIFELINE_CTL") ? getenv("LIFELINE_CTL") : DEFAULT_SOCKET;
     int c;
 
     while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
         switch (c) {
-        case 's': path = optarg; break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 's':
+            path = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (connect_daemon(path) < 0)

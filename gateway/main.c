@@ -26,9 +26,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
-        {"syslog", no_argument, NULL, 'd'},       {"verbose", no_argument, NULL, 'v'},
-        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"syslog", no_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *path = NULL;
@@ -39,13 +42,27 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "c:dvVh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case 'k': check = true; break;
-        case 'd': to_syslog = true; break;
-        case 'v': verbose = true; break;
-        case 'V': printf("lifelined %s\n", LIFELINE_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return EX_USAGE_STATUS;
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check = true;
+            break;
+        case 'd':
+            to_syslog = true;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'V':
+            printf("lifelined %s\n", LIFELINE_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return EX_USAGE_STATUS;
         }
     }
     if (!path || optind != argc) {
@@ -58,8 +75,8 @@ int main(int argc, char **argv)
         return EX_CONFIG_STATUS;
     }
     if (check) {
-        printf("%s: ok (gateway %s/%s, %u buses, %u sensors)\n", path, cfg.gateway.site,
-               cfg.gateway.id, cfg.n_buses, cfg.n_sensors);
+        printf("%s: ok (gateway %s/%s, %u buses, %u sensors)\n", path, cfg.gateway.site, cfg.gateway.id, cfg.n_buses,
+               cfg.n_sensors);
         config_free(&cfg);
         return 0;
     }

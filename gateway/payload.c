@@ -154,8 +154,8 @@ int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned
     return print(o, buf, len);
 }
 
-int payload_action(int64_t ts_ms, const char *action, const char *output, int value, const char *error,
-                   char *buf, size_t len)
+int payload_action(int64_t ts_ms, const char *action, const char *output, int value, const char *error, char *buf,
+                   size_t len)
 {
     cJSON *o = cJSON_CreateObject();
 
@@ -238,7 +238,11 @@ static bool whole(const cJSON *f, double min, double max)
 /* from, to, limit: whole numbers (ms since the epoch, or seq) */
 static int parse_ranges(const cJSON *o, struct cmd *c, char *err, size_t errlen)
 {
-    static const struct { const char *key; size_t val, has; double max; } nums[] = {
+    static const struct {
+        const char *key;
+        size_t val, has;
+        double max;
+    } nums[] = {
         {"from", offsetof(struct cmd, from), offsetof(struct cmd, has_from), 9007199254740991.0},
         {"to", offsetof(struct cmd, to), offsetof(struct cmd, has_to), 9007199254740991.0},
         {"limit", offsetof(struct cmd, limit), offsetof(struct cmd, has_limit), 1000},
@@ -269,7 +273,8 @@ static int parse_sensors(const cJSON *o, struct cmd *c, char *err, size_t errlen
         snprintf(err, errlen, "\"sensors\" must be an array of at most %d names", CMD_MAX_SENSORS);
         return -1;
     }
-    cJSON_ArrayForEach(e, f) {
+    cJSON_ArrayForEach(e, f)
+    {
         if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) >= sizeof(c->sensors[0])) {
             snprintf(err, errlen, "\"sensors\" must hold names of 1 to %zu characters", sizeof(c->sensors[0]) - 1);
             return -1;
@@ -302,7 +307,8 @@ static int parse_set(const cJSON *o, struct cmd *c, char *err, size_t errlen)
         snprintf(err, errlen, "\"set\" must be an object of 1 to %d keys", CMD_MAX_SET);
         return -1;
     }
-    cJSON_ArrayForEach(e, f) {
+    cJSON_ArrayForEach(e, f)
+    {
         struct cmd_set *k = &c->set[c->n_set];
         if (strlen(e->string) >= sizeof(k->key)) {
             snprintf(err, errlen, "\"set\": key too long");
@@ -322,8 +328,10 @@ static int parse_set(const cJSON *o, struct cmd *c, char *err, size_t errlen)
         } else if (cJSON_IsString(e) && e->valuestring[0] && strlen(e->valuestring) < sizeof(k->value)) {
             snprintf(k->value, sizeof(k->value), "%s", e->valuestring);
         } else {
-            snprintf(err, errlen, "\"set\": \"%.31s\" must be a number, a string of 1 to %zu characters, "
-                     "or null", e->string, sizeof(k->value) - 1);
+            snprintf(err, errlen,
+                     "\"set\": \"%.31s\" must be a number, a string of 1 to %zu characters, "
+                     "or null",
+                     e->string, sizeof(k->value) - 1);
             return -1;
         }
         c->n_set++;
@@ -368,8 +376,12 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
         c->alarm_id = (int64_t)f->valuedouble;
         c->has_alarm_id = true;
     }
-    static const struct { const char *key; size_t off; } names[] = {
-        {"sensor", offsetof(struct cmd, sensor)}, {"bus", offsetof(struct cmd, bus)},
+    static const struct {
+        const char *key;
+        size_t off;
+    } names[] = {
+        {"sensor", offsetof(struct cmd, sensor)},
+        {"bus", offsetof(struct cmd, bus)},
         {"action", offsetof(struct cmd, action)},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -377,8 +389,7 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
         if (!f)
             continue;
         if (!cJSON_IsString(f) || !f->valuestring[0] || strlen(f->valuestring) >= sizeof(c->sensor)) {
-            snprintf(err, errlen, "\"%s\" must be a name of 1 to %zu characters", names[i].key,
-                     sizeof(c->sensor) - 1);
+            snprintf(err, errlen, "\"%s\" must be a name of 1 to %zu characters", names[i].key, sizeof(c->sensor) - 1);
             goto out;
         }
         snprintf((char *)c + names[i].off, sizeof(c->sensor), "%s", f->valuestring);
@@ -393,8 +404,7 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
         c->duration_s = (int64_t)f->valuedouble;
         c->has_duration = true;
     }
-    if (parse_ranges(o, c, err, errlen) < 0 || parse_sensors(o, c, err, errlen) < 0 ||
-        parse_set(o, c, err, errlen) < 0)
+    if (parse_ranges(o, c, err, errlen) < 0 || parse_sensors(o, c, err, errlen) < 0 || parse_set(o, c, err, errlen) < 0)
         goto out;
     f = cJSON_GetObjectItemCaseSensitive(o, "by");
     if (f) {

@@ -12,7 +12,7 @@ struct alarm_msg {
     const char *sensor, *cls, *lifeline, *condition, *event, *level, *prev_level, *unit, *quality;
     double value, threshold;
     bool has_value, has_threshold;
-    const char *by; /* acked events: who acknowledged, else NULL (left out) */
+    const char *by;   /* acked events: who acknowledged, else NULL (left out) */
     bool maintenance; /* the sensor is in maintenance (added only when true) */
 };
 
@@ -23,27 +23,27 @@ struct alarm_msg {
 struct cmd_set {
     char key[32];
     char value[160];
-    bool remove;       /* null: back to the class/profile default */
+    bool remove; /* null: back to the class/profile default */
 };
 
 /* A command from the center, as far as this version reads them. */
 struct cmd {
-    char id[64];       /* echoed in the reply; empty when missing */
+    char id[64]; /* echoed in the reply; empty when missing */
     bool has_id;
-    int64_t alarm_id;  /* ack */
+    int64_t alarm_id; /* ack */
     bool has_alarm_id;
-    char by[64];       /* ack: who acknowledges (operator, desk) */
-    char sensor[64];   /* maintenance: a sensor ... */
-    char bus[64];      /* ... or a bus */
-    char action[64];   /* reset: a latched action */
-    int64_t duration_s;/* maintenance: how long; 0 ends it */
+    char by[64];        /* ack: who acknowledges (operator, desk) */
+    char sensor[64];    /* maintenance: a sensor ... */
+    char bus[64];       /* ... or a bus */
+    char action[64];    /* reset: a latched action */
+    int64_t duration_s; /* maintenance: how long; 0 ends it */
     bool has_duration;
     char sensors[CMD_MAX_SENSORS][64]; /* get: which; all when has_sensors is false */
     unsigned n_sensors;
     bool has_sensors;
-    int64_t from, to;  /* history: ms since the epoch, [from, to); replay: seq, [from, to] */
+    int64_t from, to; /* history: ms since the epoch, [from, to); replay: seq, [from, to] */
     bool has_from, has_to;
-    int64_t limit;     /* history: readings per page */
+    int64_t limit; /* history: readings per page */
     bool has_limit;
     struct cmd_set set[CMD_MAX_SET];
     unsigned n_set;
@@ -58,9 +58,9 @@ struct status_msg {
     uint32_t boot;
     unsigned sensors;
     int64_t ts_ms;
-    const char *config;    /* the config file's hash */
-    int64_t outbox;        /* messages waiting to be sent */
-    int64_t dropped[3];    /* dropped from the outbox: alarm, status, telemetry */
+    const char *config;             /* the config file's hash */
+    int64_t outbox;                 /* messages waiting to be sent */
+    int64_t dropped[3];             /* dropped from the outbox: alarm, status, telemetry */
     const char *const *maintenance; /* sensors in maintenance */
     unsigned n_maintenance;
 };
@@ -70,11 +70,11 @@ struct telemetry_reading {
     const char *sensor, *lifeline, *unit, *quality;
     int64_t ts_ms;
     double value;
-    bool has_value;  /* false: null (no good reading) */
-    bool has_stats;  /* min/max/avg/n of the good samples since the last one sent */
+    bool has_value; /* false: null (no good reading) */
+    bool has_stats; /* min/max/avg/n of the good samples since the last one sent */
     double min, max, avg;
     unsigned n;
-    bool has_total;  /* a GPIO counter: its total (pulses x per_pulse) */
+    bool has_total; /* a GPIO counter: its total (pulses x per_pulse) */
     double total;
 };
 
@@ -83,8 +83,8 @@ int payload_alarm(const struct alarm_msg *m, char *buf, size_t len);
 int payload_status(const struct status_msg *m, char *buf, size_t len);
 /* An action's execution: {"type":"action","ts":...,"action":"fan","output":"modbus:...",
  * "value":1,"ok":true} (with "error" when not ok). */
-int payload_action(int64_t ts_ms, const char *action, const char *output, int value, const char *error,
-                   char *buf, size_t len);
+int payload_action(int64_t ts_ms, const char *action, const char *output, int value, const char *error, char *buf,
+                   size_t len);
 /* {"type":"store_reset","ts":...,"moved_to":"..."}: the database was corrupt. */
 int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t len);
 /* {"type":"console","ts":...,"by":"console:tech","command":"maintenance gas-01 30m","ok":true}:

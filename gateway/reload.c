@@ -95,8 +95,10 @@ int core_open_telemetry(struct gateway *g)
 
 int core_open_uplink(struct gateway *g)
 {
-    struct uplink_identity id = {.boot = store_boot_count(g->store), .sensors = g->cfg.n_sensors,
-                                 .maintenance = core_maintenance_list, .ctx = g};
+    struct uplink_identity id = {.boot = store_boot_count(g->store),
+                                 .sensors = g->cfg.n_sensors,
+                                 .maintenance = core_maintenance_list,
+                                 .ctx = g};
 
     if (uplink_topic(&g->cfg, "alarm", g->alarm_topic, sizeof(g->alarm_topic)) < 0 ||
         uplink_topic(&g->cfg, "reply/", g->reply_topic, sizeof(g->reply_topic)) < 0)
@@ -124,7 +126,10 @@ static void action_done(void *ctx, const struct cfg_action *a, int value, int er
         snprintf(output, sizeof(output), "modbus:%s:%u:%s:%u", a->bus_name, a->unit_id,
                  a->kind == REG_COIL ? "coil" : "holding", a->addr);
     len = payload_action(loop_wallclock_ms(), a->name, output, value,
-                         err ? (err == -EIO ? "read-back differs" : a->out.gpio ? strerror(-err) : sample_err_text(err)) : NULL,
+                         err ? (err == -EIO   ? "read-back differs"
+                                : a->out.gpio ? strerror(-err)
+                                              : sample_err_text(err))
+                             : NULL,
                          payload, sizeof(payload));
     if (len > 0)
         core_send(g, "event", payload, (size_t)len);
@@ -151,11 +156,12 @@ static void close_removed(struct gateway *g, const struct config *next)
             if (!g->rt[i].alarm_id[c])
                 continue;
             core_remember(g, i, &g->rt[i]);
-            struct rule_event ev = {.cond = (enum condition)c, .value = g->rt[i].value,
-                                    .r = {.event = EV_CLEARED, .level = LEVEL_NONE,
-                                          .prev_level = g->rt[i].st.cond[c].level}};
-            log_info("config: sensor '%s' removed: its %s alarm is cleared",
-                     g->cfg.sensors[i].name, condition_name((enum condition)c));
+            struct rule_event ev = {
+                .cond = (enum condition)c,
+                .value = g->rt[i].value,
+                .r = {.event = EV_CLEARED, .level = LEVEL_NONE, .prev_level = g->rt[i].st.cond[c].level}};
+            log_info("config: sensor '%s' removed: its %s alarm is cleared", g->cfg.sensors[i].name,
+                     condition_name((enum condition)c));
             core_emit_event_by(g, i, loop_wallclock_ms(), g->rt[i].quality, &ev, NULL);
         }
     }
@@ -193,8 +199,7 @@ void core_reload(struct gateway *g)
     if (strcmp(next.store.path, g->cfg.store.path) != 0)
         log_warn("config: [store] path change takes effect at the next restart");
     snprintf(next.store.path, sizeof(next.store.path), "%s", g->cfg.store.path);
-    store_outbox_limits(g->store, next.store.outbox_max, next.store.outbox_max_bytes,
-                        next.store.outbox_alarm_max);
+    store_outbox_limits(g->store, next.store.outbox_max, next.store.outbox_max_bytes, next.store.outbox_alarm_max);
     store_cache(g->store, next.store.cache_bytes);
     if (stop_old(g, &next) < 0) {
         config_free(&next);
@@ -213,8 +218,7 @@ void core_reload(struct gateway *g)
     log_open(next.gateway.log, next.gateway.log_level);
     bool relink = strcmp(next.gateway.id, g->cfg.gateway.id) != 0 ||
                   strcmp(next.gateway.site, g->cfg.gateway.site) != 0 ||
-                  memcmp(&next.mqtt, &g->cfg.mqtt, sizeof(next.mqtt)) != 0 ||
-                  next.n_sensors != g->cfg.n_sensors;
+                  memcmp(&next.mqtt, &g->cfg.mqtt, sizeof(next.mqtt)) != 0 || next.n_sensors != g->cfg.n_sensors;
     if (relink) {
         /* no waiting for the PUBACK here: the loop must keep going */
         uplink_shutdown(g->uplink, 0);

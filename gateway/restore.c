@@ -89,8 +89,8 @@ static void restore_alarm(void *ctx, const struct alarm_row *row)
         g->rt[i].acked[c] = row->acked;
         g->rt[i].told_ms[c] = g->loop.now_ms;
         g->rt[i].st.cond[c].level = row->level; /* (its timers, if saved, are restored) */
-        log_info("core: sensor '%s': %s alarm %lld continues at %s", row->sensor, row->condition,
-                 (long long)row->id, level_name(row->level));
+        log_info("core: sensor '%s': %s alarm %lld continues at %s", row->sensor, row->condition, (long long)row->id,
+                 level_name(row->level));
     }
 }
 

@@ -12,8 +12,7 @@ const char *level_name(enum level l)
 
 const char *alarm_event_name(enum alarm_event e)
 {
-    static const char *const n[] = {"none", "raised", "escalated", "deescalated", "cleared", "acked",
-                                    "reminder"};
+    static const char *const n[] = {"none", "raised", "escalated", "deescalated", "cleared", "acked", "reminder"};
     return (unsigned)e <= EV_REMINDER ? n[e] : "?";
 }
 
@@ -54,8 +53,8 @@ static bool held(int64_t since, int n, int64_t now, int64_t delay, int count)
     return since >= 0 && now - since >= delay && n >= count;
 }
 
-bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
-                enum quality q, int64_t now_ms, struct rule_result *res)
+bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value, enum quality q, int64_t now_ms,
+                struct rule_result *res)
 {
     enum level next = st->level;
 
@@ -70,8 +69,7 @@ bool rules_eval(const struct rule_cfg *cfg, struct rule_state *st, double value,
         bool enter = cfg->dir == DIR_HIGH ? value >= lim : value <= lim;
         /* strictly past the band: with no hysteresis, a value resting on the
          * limit (a status bit at 1 with red = 1) stays in its level */
-        bool leave = cfg->dir == DIR_HIGH ? value < lim - cfg->band[l]
-                                          : value > lim + cfg->band[l];
+        bool leave = cfg->dir == DIR_HIGH ? value < lim - cfg->band[l] : value > lim + cfg->band[l];
         track(&st->enter_since[l], &st->enter_n[l], enter, now_ms);
         track(&st->leave_since[l], &st->leave_n[l], leave, now_ms);
     }
@@ -120,8 +118,7 @@ int rules_check_order(const struct rule_cfg *cfg, enum level *bad_a, enum level 
         if (!cfg->has[l])
             continue;
         if (prev != LEVEL_NONE) {
-            bool ok = cfg->dir == DIR_HIGH ? cfg->limit[l] > cfg->limit[prev]
-                                           : cfg->limit[l] < cfg->limit[prev];
+            bool ok = cfg->dir == DIR_HIGH ? cfg->limit[l] > cfg->limit[prev] : cfg->limit[l] < cfg->limit[prev];
             if (!ok) {
                 *bad_a = (enum level)prev;
                 *bad_b = (enum level)l;
@@ -182,8 +179,8 @@ double rules_rate_delta(const struct sensor_rules *s, const struct sensor_state 
     return st->rate_v[newest] - st->rate_v[oldest];
 }
 
-static unsigned run(const struct rule_cfg *cfg, struct rule_state *rs, enum condition c, double v,
-                    enum quality q, int64_t now, struct rule_event *out)
+static unsigned run(const struct rule_cfg *cfg, struct rule_state *rs, enum condition c, double v, enum quality q,
+                    int64_t now, struct rule_event *out)
 {
     if (!rules_eval(cfg, rs, v, q, now, &out->r))
         return 0;
@@ -192,8 +189,8 @@ static unsigned run(const struct rule_cfg *cfg, struct rule_state *rs, enum cond
     return 1;
 }
 
-unsigned rules_sample(const struct sensor_rules *s, struct sensor_state *st, double value,
-                      enum quality q, int64_t now_ms, struct rule_event out[COND_COUNT])
+unsigned rules_sample(const struct sensor_rules *s, struct sensor_state *st, double value, enum quality q,
+                      int64_t now_ms, struct rule_event out[COND_COUNT])
 {
     unsigned n = 0;
 
@@ -209,8 +206,7 @@ unsigned rules_sample(const struct sensor_rules *s, struct sensor_state *st, dou
     return n;
 }
 
-unsigned rules_stale(const struct sensor_rules *s, struct sensor_state *st, int64_t now_ms,
-                     struct rule_event *out)
+unsigned rules_stale(const struct sensor_rules *s, struct sensor_state *st, int64_t now_ms, struct rule_event *out)
 {
     if (s->stale_ms <= 0 || now_ms - st->last_sample_ms < s->stale_ms)
         return 0;
@@ -232,8 +228,8 @@ static bool waiting(const struct rule_cfg *cfg, const struct rule_state *st)
 
 bool rules_timer_running(const struct sensor_rules *s, const struct sensor_state *st)
 {
-    return waiting(&s->level, &st->cond[COND_THRESHOLD]) ||
-           (s->has_rate && waiting(&s->rate, &st->cond[COND_RATE])) || waiting(&s->fault, &st->cond[COND_FAULT]);
+    return waiting(&s->level, &st->cond[COND_THRESHOLD]) || (s->has_rate && waiting(&s->rate, &st->cond[COND_RATE])) ||
+           waiting(&s->fault, &st->cond[COND_FAULT]);
 }
 
 static void shift(int64_t *t, int64_t by)

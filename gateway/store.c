@@ -23,9 +23,10 @@ static const struct store_sql core_sql[] = {
     {S_ROLLBACK, "ROLLBACK"},
     {S_META_GET, "SELECT value FROM meta WHERE key = ?1"},
     {S_META_SET, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
-                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
-    {S_PAGES, "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
-               "(SELECT page_size FROM pragma_page_size())"},
+                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value"},
+    {S_PAGES,
+     "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
+     "(SELECT page_size FROM pragma_page_size())"},
     {S_COUNT, NULL},
 };
 
@@ -109,9 +110,9 @@ int store_flush(struct store *st, int64_t now_ms, int64_t interval_ms)
         return 0;
     if (st->failed)
         goto fail;
-    if (st->counters_dirty && (db_meta_set(st, "next_seq", st->next_seq) < 0 ||
-                               db_meta_set(st, "next_alarm_id", st->next_alarm_id) < 0 ||
-                               db_outbox_save_dropped(st) < 0))
+    if (st->counters_dirty &&
+        (db_meta_set(st, "next_seq", st->next_seq) < 0 || db_meta_set(st, "next_alarm_id", st->next_alarm_id) < 0 ||
+         db_outbox_save_dropped(st) < 0))
         goto fail;
     if (db_run(st, S_COMMIT) < 0)
         goto fail;
@@ -183,8 +184,8 @@ static int init_alarm_ids(struct store *st)
 }
 
 /* Each file's statements, all prepared at open and kept until close. */
-static const struct store_sql *const statements[] = {core_sql, db_readings_sql, db_alarms_sql,
-                                                     db_outbox_sql, db_state_sql};
+static const struct store_sql *const statements[] = {core_sql, db_readings_sql, db_alarms_sql, db_outbox_sql,
+                                                     db_state_sql};
 
 static int prepare_all(struct store *st)
 {
@@ -194,8 +195,7 @@ static int prepare_all(struct store *st)
                 log_err("store: statement %d is listed twice", (int)q->id);
                 return -EIO;
             }
-            if (sqlite3_prepare_v3(st->db, q->text, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[q->id], NULL) !=
-                SQLITE_OK)
+            if (sqlite3_prepare_v3(st->db, q->text, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[q->id], NULL) != SQLITE_OK)
                 return db_error(st, q->text);
         }
     }
@@ -233,23 +233,27 @@ static int open_checked(struct store *st, const char *path)
      * what it holds, so a power cut cannot take back an event the center saw.
      * The page cache is [store] cache (store_cache): readings and their
      * time index append, so a second's commit touches a few pages. */
-    int rc = sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                  " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-1024;",
+    int rc = sqlite3_exec(st->db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                          " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-1024;",
                           NULL, NULL, &msg);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(st->db, "PRAGMA integrity_check(1)", check_cb, &bad, &msg);
     if (rc != SQLITE_OK || bad) {
         int ext = sqlite3_extended_errcode(st->db);
         log_err("store: '%s' fails its integrity check: %s", path,
-                msg ? msg : bad ? "integrity_check not ok" : sqlite3_errmsg(st->db));
+                msg   ? msg
+                : bad ? "integrity_check not ok"
+                      : sqlite3_errmsg(st->db));
         sqlite3_free(msg);
         return bad || (ext & 0xff) == SQLITE_CORRUPT || (ext & 0xff) == SQLITE_NOTADB ? -EBADMSG : -EIO;
     }
-    if (db_schema_create(st) < 0 || prepare_all(st) < 0 ||
-        db_meta_get(st, "next_seq", &st->next_seq) < 0 || db_meta_get(st, "boot_count", &boots) < 0 ||
-        init_alarm_ids(st) < 0 || db_outbox_load(st) < 0)
+    if (db_schema_create(st) < 0 || prepare_all(st) < 0 || db_meta_get(st, "next_seq", &st->next_seq) < 0 ||
+        db_meta_get(st, "boot_count", &boots) < 0 || init_alarm_ids(st) < 0 || db_outbox_load(st) < 0)
         return ((sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_CORRUPT ||
-                (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_NOTADB) ? -EBADMSG : -EIO;
+                (sqlite3_extended_errcode(st->db) & 0xff) == SQLITE_NOTADB)
+                   ? -EBADMSG
+                   : -EIO;
     st->boot_count = (uint32_t)boots + 1;
     return db_meta_set(st, "boot_count", st->boot_count);
 }

@@ -53,8 +53,8 @@ int store_add_reading(struct store *st, int64_t sensor_id, int64_t ts_ms, double
 /* Readings of a sensor with from_ms <= ts < to_ms, oldest first, at most
  * limit: fn for each (has false: no value, a bad reading). Returns how many. */
 typedef void (*store_reading_fn)(void *ctx, int64_t ts_ms, double value, bool has, enum quality q);
-int store_history(struct store *st, int64_t sensor_id, int64_t from_ms, int64_t to_ms, int limit,
-                  store_reading_fn fn, void *ctx);
+int store_history(struct store *st, int64_t sensor_id, int64_t from_ms, int64_t to_ms, int limit, store_reading_fn fn,
+                  void *ctx);
 /* Deletes at most batch readings: older than retention, then the oldest
  * while the database holds more than max_bytes. Returns how many, or < 0. */
 int store_trim(struct store *st, int64_t now_wall_ms, int64_t retention_ms, int64_t max_bytes, int batch);
@@ -69,14 +69,14 @@ struct alarm_row {
     bool acked;
 };
 
-int store_alarm_open(struct store *st, const char *sensor, const char *condition, enum level level,
-                     int64_t ts_ms, int64_t *alarm_id);
-int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, const char *state,
-                       int64_t ts_ms, bool active);
+int store_alarm_open(struct store *st, const char *sensor, const char *condition, enum level level, int64_t ts_ms,
+                     int64_t *alarm_id);
+int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, const char *state, int64_t ts_ms,
+                       bool active);
 /* Acknowledges an active, not yet acknowledged alarm: 0, or -ENOENT. */
 int store_alarm_ack(struct store *st, int64_t alarm_id, const char *by, int64_t ts_ms);
-int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms,
-                    const char *event, const char *payload);
+int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms, const char *event,
+                    const char *payload);
 /* Active alarms, for continuing them after a restart. */
 typedef void (*store_alarm_fn)(void *ctx, const struct alarm_row *row);
 int store_active_alarms(struct store *st, store_alarm_fn fn, void *ctx);
@@ -89,7 +89,7 @@ int store_events(struct store *st, int64_t from_seq, int64_t to_seq, store_event
 struct alarm_hist {
     int64_t id;
     char sensor[64], condition[16], state[16], acked_by[80];
-    enum level level;          /* the last level (for a cleared one: none) */
+    enum level level;                                    /* the last level (for a cleared one: none) */
     int64_t raised_ms, updated_ms, cleared_ms, acked_ms; /* wall clock; 0: not */
     bool active;
 };
@@ -98,7 +98,12 @@ int store_recent_alarms(struct store *st, int limit, store_alarm_hist_fn fn, voi
 
 /* --- the outbox (store_outbox.c) --------------------------------------- */
 
-enum outbox_prio { PRIO_ALARM = 0, PRIO_STATUS = 1, PRIO_TELEMETRY = 2, PRIO_COUNT };
+enum outbox_prio {
+    PRIO_ALARM = 0,
+    PRIO_STATUS = 1,
+    PRIO_TELEMETRY = 2,
+    PRIO_COUNT
+};
 
 /* What the outbox holds, per priority, and what was dropped from it to keep
  * within its bounds (since the database was made). */
@@ -125,8 +130,8 @@ struct outbox_msg {
 void store_outbox_limits(struct store *st, int64_t max_rows, int64_t max_bytes, int64_t alarm_max);
 /* Adds a message (a telemetry one commits with the readings, the others
  * make the transaction urgent) and applies the bounds. */
-int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic,
-                     const char *payload, size_t len, int qos);
+int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic, const char *payload,
+                     size_t len, int qos);
 void store_outbox_stats(const struct store *st, struct outbox_stats *out);
 /* Calls fn for up to limit committed messages in send order (priority, then
  * age); fn returns false to stop early. */

@@ -12,25 +12,25 @@
 
 const struct store_sql db_alarms_sql[] = {
     {S_ALARM_ADD, "INSERT INTO alarms(id, sensor, condition, level, state, raised_ts, updated_ts, active) "
-                   "VALUES(?5, ?1, ?2, ?3, 'raised', ?4, ?4, 1)"},
+                  "VALUES(?5, ?1, ?2, ?3, 'raised', ?4, ?4, 1)"},
     /* an escalated alarm needs a new acknowledgement */
     {S_ALARM_UPDATE, "UPDATE alarms SET level = ?2, state = ?3, updated_ts = ?4, active = ?5, "
-                      "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END, "
-                      "acked_by = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_by END, "
-                      "acked_ts = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_ts END "
-                      "WHERE id = ?1 AND active = 1"},
+                     "cleared_ts = CASE WHEN ?5 THEN NULL ELSE ?4 END, "
+                     "acked_by = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_by END, "
+                     "acked_ts = CASE WHEN ?3 = 'escalated' THEN NULL ELSE acked_ts END "
+                     "WHERE id = ?1 AND active = 1"},
     {S_ALARM_ACK, "UPDATE alarms SET state = 'acked', acked_by = ?2, acked_ts = ?3, updated_ts = ?3 "
-                   "WHERE id = ?1 AND active = 1 AND acked_by IS NULL"},
+                  "WHERE id = ?1 AND active = 1 AND acked_by IS NULL"},
     {S_ALARM_ACTIVE, "SELECT id, sensor, level, condition, acked_by FROM alarms WHERE active = 1 ORDER BY id"},
     {S_ALARMS_RECENT, "SELECT id, sensor, condition, level, state, raised_ts, updated_ts, cleared_ts, acked_by, "
-                       "acked_ts, active FROM alarms ORDER BY id DESC LIMIT ?1"},
+                      "acked_ts, active FROM alarms ORDER BY id DESC LIMIT ?1"},
     {S_EVENT_ADD, "INSERT INTO alarm_events(seq, alarm_id, ts, event, payload) VALUES(?1, ?2, ?3, ?4, ?5)"},
     {S_EVENTS, "SELECT seq, payload FROM alarm_events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq"},
     {S_COUNT, NULL},
 };
 
-int store_alarm_open(struct store *st, const char *sensor, const char *condition, enum level level,
-                     int64_t ts_ms, int64_t *alarm_id)
+int store_alarm_open(struct store *st, const char *sensor, const char *condition, enum level level, int64_t ts_ms,
+                     int64_t *alarm_id)
 {
     sqlite3_stmt *s = st->stmt[S_ALARM_ADD];
 
@@ -48,8 +48,8 @@ int store_alarm_open(struct store *st, const char *sensor, const char *condition
     return 0;
 }
 
-int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, const char *state,
-                       int64_t ts_ms, bool active)
+int store_alarm_update(struct store *st, int64_t alarm_id, enum level level, const char *state, int64_t ts_ms,
+                       bool active)
 {
     sqlite3_stmt *s = st->stmt[S_ALARM_UPDATE];
 
@@ -132,8 +132,8 @@ int store_recent_alarms(struct store *st, int limit, store_alarm_hist_fn fn, voi
     return rc == SQLITE_DONE ? n : db_error(st, "read recent alarms");
 }
 
-int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms,
-                    const char *event, const char *payload)
+int store_add_event(struct store *st, int64_t seq, int64_t alarm_id, int64_t ts_ms, const char *event,
+                    const char *payload)
 {
     sqlite3_stmt *s = st->stmt[S_EVENT_ADD];
 

@@ -16,15 +16,42 @@
 /* Every prepared statement, by the file that uses it. */
 enum stmt_id {
     /* store.c */
-    S_BEGIN, S_COMMIT, S_ROLLBACK, S_META_GET, S_META_SET, S_PAGES,
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_META_GET,
+    S_META_SET,
+    S_PAGES,
     /* store_readings.c */
-    S_SENSOR_GET, S_SENSOR_ADD, S_READING_ADD, S_OLDEST_TS, S_TRIM_AGE, S_TRIM_OLDEST, S_HISTORY,
+    S_SENSOR_GET,
+    S_SENSOR_ADD,
+    S_READING_ADD,
+    S_OLDEST_TS,
+    S_TRIM_AGE,
+    S_TRIM_OLDEST,
+    S_HISTORY,
     /* store_alarms.c */
-    S_ALARM_ADD, S_ALARM_UPDATE, S_ALARM_ACK, S_ALARM_ACTIVE, S_ALARMS_RECENT, S_EVENT_ADD, S_EVENTS,
+    S_ALARM_ADD,
+    S_ALARM_UPDATE,
+    S_ALARM_ACK,
+    S_ALARM_ACTIVE,
+    S_ALARMS_RECENT,
+    S_EVENT_ADD,
+    S_EVENTS,
     /* store_outbox.c */
-    S_OUTBOX_ADD, S_OUTBOX_NEXT, S_OUTBOX_DEL, S_OUTBOX_EVICT, S_OUTBOX_SIZES,
+    S_OUTBOX_ADD,
+    S_OUTBOX_NEXT,
+    S_OUTBOX_DEL,
+    S_OUTBOX_EVICT,
+    S_OUTBOX_SIZES,
     /* store_state.c */
-    S_TIMER_PUT, S_TIMER_DEL, S_TIMER_ALL, S_MAINT_PUT, S_MAINT_DEL, S_MAINT_ALL, S_COUNTER_PUT,
+    S_TIMER_PUT,
+    S_TIMER_DEL,
+    S_TIMER_ALL,
+    S_MAINT_PUT,
+    S_MAINT_DEL,
+    S_MAINT_ALL,
+    S_COUNTER_PUT,
     S_COUNTER_ALL,
     S_COUNT
 };
@@ -39,8 +66,8 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[S_COUNT];
     bool in_txn, urgent;
-    bool failed;             /* a statement of the open transaction failed: it must not commit */
-    bool failing;            /* commits fail (a full disk): log the first and the recovery only */
+    bool failed;  /* a statement of the open transaction failed: it must not commit */
+    bool failing; /* commits fail (a full disk): log the first and the recovery only */
     int64_t txn_since_ms;
     /* counters handed out in memory and persisted with the transaction, so
      * a rolled-back transaction gives its numbers back, never to be reused

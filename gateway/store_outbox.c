@@ -15,7 +15,7 @@ const struct store_sql db_outbox_sql[] = {
     {S_OUTBOX_NEXT, "SELECT id, seq, topic, payload, qos, prio FROM outbox ORDER BY prio, id LIMIT ?1"},
     {S_OUTBOX_DEL, "DELETE FROM outbox WHERE id = ?1 RETURNING prio, length(payload)"},
     {S_OUTBOX_EVICT, "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE prio = ?1 ORDER BY id LIMIT ?2) "
-                      "RETURNING length(payload)"},
+                     "RETURNING length(payload)"},
     {S_OUTBOX_SIZES, "SELECT prio, count(*), coalesce(sum(length(payload)), 0) FROM outbox GROUP BY prio"},
     {S_COUNT, NULL},
 };
@@ -113,14 +113,17 @@ static int outbox_bound(struct store *st)
     for (int p = 0; p < PRIO_COUNT; p++)
         if (st->ob.dropped[p] != before[p] && (before[p] == 0 || st->ob.dropped[p] / 1000 != before[p] / 1000))
             log_warn("store: outbox full: %lld %s messages dropped so far (outbox_max %lld, "
-                     "outbox_max_bytes %lld, outbox_alarm_max %lld)", (long long)st->ob.dropped[p],
-                     p == PRIO_ALARM ? "ALARM" : p == PRIO_STATUS ? "status/reply/event" : "telemetry",
+                     "outbox_max_bytes %lld, outbox_alarm_max %lld)",
+                     (long long)st->ob.dropped[p],
+                     p == PRIO_ALARM    ? "ALARM"
+                     : p == PRIO_STATUS ? "status/reply/event"
+                                        : "telemetry",
                      (long long)st->ob_max, (long long)st->ob_max_bytes, (long long)st->ob_alarm_max);
     return 0;
 }
 
-int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic,
-                     const char *payload, size_t len, int qos)
+int store_outbox_add(struct store *st, enum outbox_prio prio, int64_t seq, const char *topic, const char *payload,
+                     size_t len, int qos)
 {
     sqlite3_stmt *s = st->stmt[S_OUTBOX_ADD];
 

@@ -18,7 +18,7 @@ const struct store_sql db_readings_sql[] = {
     {S_TRIM_OLDEST, "DELETE FROM readings WHERE id IN (SELECT id FROM readings ORDER BY id LIMIT ?1)"},
     {S_OLDEST_TS, "SELECT ts FROM readings ORDER BY id LIMIT 1"},
     {S_HISTORY, "SELECT ts, value, quality FROM readings WHERE sensor = ?1 AND ts >= ?2 AND ts < ?3 "
-                 "ORDER BY ts, id LIMIT ?4"},
+                "ORDER BY ts, id LIMIT ?4"},
     {S_COUNT, NULL},
 };
 
@@ -58,8 +58,8 @@ int store_add_reading(struct store *st, int64_t sensor_id, int64_t ts_ms, double
     return db_run(st, S_READING_ADD);
 }
 
-int store_history(struct store *st, int64_t sensor_id, int64_t from_ms, int64_t to_ms, int limit,
-                  store_reading_fn fn, void *ctx)
+int store_history(struct store *st, int64_t sensor_id, int64_t from_ms, int64_t to_ms, int limit, store_reading_fn fn,
+                  void *ctx)
 {
     sqlite3_stmt *s = st->stmt[S_HISTORY];
     int rc, n = 0;

@@ -28,9 +28,8 @@ static const char schema_v1[] =
     "INSERT INTO meta VALUES('next_seq', 1), ('boot_count', 0);";
 
 /* Version 2: acknowledgements. */
-static const char schema_v2[] =
-    "ALTER TABLE alarms ADD COLUMN acked_by TEXT;"
-    "ALTER TABLE alarms ADD COLUMN acked_ts INTEGER;";
+static const char schema_v2[] = "ALTER TABLE alarms ADD COLUMN acked_by TEXT;"
+                                "ALTER TABLE alarms ADD COLUMN acked_ts INTEGER;";
 
 /* Version 3: readings indexed by time only. An index on (sensor, ts) has
  * its insertion points spread over one leaf page per sensor, so every
@@ -69,8 +68,7 @@ int db_schema_create(struct store *st)
     if (sqlite3_exec(st->db, "PRAGMA user_version", version_cb, &version, &msg) != SQLITE_OK)
         goto fail;
     if (version > STORE_SCHEMA_VERSION) {
-        log_err("store: database schema %ld is newer than this gateway's %d", version,
-                STORE_SCHEMA_VERSION);
+        log_err("store: database schema %ld is newer than this gateway's %d", version, STORE_SCHEMA_VERSION);
         return -EPROTO;
     }
     /* forward, one version per transaction */

@@ -9,22 +9,21 @@
 
 const struct store_sql db_state_sql[] = {
     {S_TIMER_PUT, "INSERT INTO timers(sensor, saved_ms, state) VALUES(?1, ?2, ?3) "
-                   "ON CONFLICT(sensor) DO UPDATE SET saved_ms = excluded.saved_ms, state = excluded.state"},
+                  "ON CONFLICT(sensor) DO UPDATE SET saved_ms = excluded.saved_ms, state = excluded.state"},
     {S_TIMER_DEL, "DELETE FROM timers WHERE sensor = ?1"},
     {S_TIMER_ALL, "SELECT sensor, saved_ms, state FROM timers"},
     {S_MAINT_PUT, "INSERT INTO maintenance(sensor, until_ms) VALUES(?1, ?2) "
-                   "ON CONFLICT(sensor) DO UPDATE SET until_ms = excluded.until_ms"},
+                  "ON CONFLICT(sensor) DO UPDATE SET until_ms = excluded.until_ms"},
     {S_MAINT_DEL, "DELETE FROM maintenance WHERE sensor = ?1"},
     {S_MAINT_ALL, "SELECT sensor, until_ms FROM maintenance"},
     {S_COUNTER_PUT, "INSERT INTO counters(sensor, pulses) VALUES(?1, ?2) "
-                     "ON CONFLICT(sensor) DO UPDATE SET pulses = excluded.pulses"},
+                    "ON CONFLICT(sensor) DO UPDATE SET pulses = excluded.pulses"},
     {S_COUNTER_ALL, "SELECT sensor, pulses FROM counters"},
     {S_COUNT, NULL},
 };
 
 /* Upserts or deletes a (sensor, number, blob) row of timers or maintenance. */
-static int keyed_put(struct store *st, enum stmt_id id, const char *sensor, int64_t num, const void *blob,
-                     size_t len)
+static int keyed_put(struct store *st, enum stmt_id id, const char *sensor, int64_t num, const void *blob, size_t len)
 {
     sqlite3_stmt *s = st->stmt[id];
 
@@ -61,8 +60,8 @@ int store_timers(struct store *st, store_timer_fn fn, void *ctx)
 }
 
 /* The (sensor, number) rows of maintenance or counters, each to fn. */
-static int each_sensor_number(struct store *st, enum stmt_id id, void (*fn)(void *, const char *, int64_t),
-                              void *ctx, const char *what)
+static int each_sensor_number(struct store *st, enum stmt_id id, void (*fn)(void *, const char *, int64_t), void *ctx,
+                              const char *what)
 {
     sqlite3_stmt *s = st->stmt[id];
     int rc;

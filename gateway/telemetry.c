@@ -10,7 +10,7 @@
 #define READING_JSON_MAX 352 /* one reading with stats and a total, names at their longest */
 
 struct tm_sensor {
-    int64_t sent_ms;      /* monotonic, when the last reading went; -1: never */
+    int64_t sent_ms; /* monotonic, when the last reading went; -1: never */
     double sent_value;
     enum quality sent_quality;
     double min, max, sum; /* good samples since the last one sent */
@@ -24,7 +24,7 @@ struct telemetry {
     struct tm_sensor *s;
     struct telemetry_reading *batch;
     unsigned n, cap;
-    int64_t first_ms;     /* monotonic: when the first reading of the batch joined it */
+    int64_t first_ms; /* monotonic: when the first reading of the batch joined it */
     char *buf;
     size_t buf_len;
 };
@@ -83,8 +83,7 @@ int64_t telemetry_wait(const struct telemetry *t, int64_t now_ms)
     return left > 0 ? left : 0;
 }
 
-static bool due(const struct cfg_sensor *c, const struct tm_sensor *s, double value, enum quality q,
-                int64_t now_ms)
+static bool due(const struct cfg_sensor *c, const struct tm_sensor *s, double value, enum quality q, int64_t now_ms)
 {
     if (s->sent_ms < 0 || q != s->sent_quality || now_ms - s->sent_ms >= c->telemetry_ms)
         return true;
@@ -110,10 +109,20 @@ void telemetry_sample(struct telemetry *t, unsigned i, int64_t ts_ms, double val
     if (t->n == 0)
         t->first_ms = now_ms;
     t->batch[t->n++] = (struct telemetry_reading){
-        .sensor = c->name, .lifeline = lifeline_names[c->lifeline], .unit = c->unit, .quality = quality_name(q), .ts_ms = ts_ms,
-        .value = value, .has_value = q == Q_GOOD || q == Q_OUT_OF_RANGE,
-        .has_stats = c->telemetry_stats, .min = s->min, .max = s->max,
-        .avg = s->n ? s->sum / s->n : 0, .n = s->n, .has_total = !isnan(total), .total = total,
+        .sensor = c->name,
+        .lifeline = lifeline_names[c->lifeline],
+        .unit = c->unit,
+        .quality = quality_name(q),
+        .ts_ms = ts_ms,
+        .value = value,
+        .has_value = q == Q_GOOD || q == Q_OUT_OF_RANGE,
+        .has_stats = c->telemetry_stats,
+        .min = s->min,
+        .max = s->max,
+        .avg = s->n ? s->sum / s->n : 0,
+        .n = s->n,
+        .has_total = !isnan(total),
+        .total = total,
     };
     s->sent_ms = now_ms;
     s->sent_value = value;

@@ -12,13 +12,17 @@
 #include "log.h"
 #include "payload.h"
 
-enum conn_state { UP_IDLE, UP_CONNECTING, UP_CONNECTED };
+enum conn_state {
+    UP_IDLE,
+    UP_CONNECTING,
+    UP_CONNECTED
+};
 
 struct inflight {
     int mid;
-    int64_t outbox_id;  /* 0: sent directly (uplink_send_direct): copy holds it */
+    int64_t outbox_id; /* 0: sent directly (uplink_send_direct): copy holds it */
     enum outbox_prio prio;
-    char *copy;         /* topic, NUL, payload */
+    char *copy; /* topic, NUL, payload */
     size_t len;
     int qos;
 };
@@ -38,23 +42,23 @@ struct uplink {
     uint32_t rng;
     char status_topic[256];
     char cmd_filter[256];
-    size_t cmd_prefix_len;  /* of lifeline/v1/{site}/{id}/cmd/ */
+    size_t cmd_prefix_len; /* of lifeline/v1/{site}/{id}/cmd/ */
     uplink_cmd_fn on_cmd;
     void *cmd_ctx;
     struct inflight *inflight;
     int n_inflight;
-    int pumped;        /* published in this uplink_pump */
+    int pumped; /* published in this uplink_pump */
     int shutdown_mid;
     bool shutdown_acked;
-    bool used; /* the client has connected before: reset it before the next try */
-    bool failing; /* connecting fails: said once, until it works again */
-    bool closing; /* uplink_shutdown: no reconnect, no log line for the disconnect */
-    bool tls_waited; /* a TLS failure came without its reason once already */
-    int64_t dropped_told;  /* drops counted in the last status built */
-    int64_t status_ms;     /* when the last online status was published */
-    char lib_err[200]; /* libmosquitto's last error line (the TLS reason, say) */
+    bool used;            /* the client has connected before: reset it before the next try */
+    bool failing;         /* connecting fails: said once, until it works again */
+    bool closing;         /* uplink_shutdown: no reconnect, no log line for the disconnect */
+    bool tls_waited;      /* a TLS failure came without its reason once already */
+    int64_t dropped_told; /* drops counted in the last status built */
+    int64_t status_ms;    /* when the last online status was published */
+    char lib_err[200];    /* libmosquitto's last error line (the TLS reason, say) */
     char last_error[256]; /* why the last connection failed or ended */
-    int64_t state_ms;  /* wall clock: since when in this state */
+    int64_t state_ms;     /* wall clock: since when in this state */
     char client_id[CFG_NAME_MAX * 2 + 2];
 };
 
@@ -73,14 +77,17 @@ static const char *mosq_error(int rc)
 #define PUMP_MAX 64 /* messages published per loop iteration, at most */
 #define STATUS_MAINT_MAX 64
 
-void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *m, const char **names,
-                        unsigned max)
+void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *m, const char **names, unsigned max)
 {
     struct outbox_stats ob;
 
-    *m = (struct status_msg){.state = state, .version = LIFELINE_VERSION, .boot = u->ident.boot,
-                             .sensors = u->ident.sensors, .ts_ms = loop_wallclock_ms(),
-                             .maintenance = names, .config = u->cfg->hash};
+    *m = (struct status_msg){.state = state,
+                             .version = LIFELINE_VERSION,
+                             .boot = u->ident.boot,
+                             .sensors = u->ident.sensors,
+                             .ts_ms = loop_wallclock_ms(),
+                             .maintenance = names,
+                             .config = u->cfg->hash};
     store_outbox_stats(u->store, &ob);
     m->outbox = ob.rows[PRIO_ALARM] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
     for (int p = 0; p < PRIO_COUNT; p++)
@@ -216,9 +223,8 @@ static void conn_lost(struct uplink *u, int rc)
     if (u->state == UP_CONNECTED)
         log_warn("uplink: disconnected: %s, reconnecting", rc ? mosq_error(rc) : "by request");
     else if (!u->failing && !reasonless)
-        log_warn("uplink: cannot connect to %s:%u: %s%s%s%s; retrying", u->cfg->mqtt.host,
-                 u->cfg->mqtt.port, mosq_error(rc), u->lib_err[0] ? " (" : "", u->lib_err,
-                 u->lib_err[0] ? ")" : "");
+        log_warn("uplink: cannot connect to %s:%u: %s%s%s%s; retrying", u->cfg->mqtt.host, u->cfg->mqtt.port,
+                 mosq_error(rc), u->lib_err[0] ? " (" : "", u->lib_err, u->lib_err[0] ? ")" : "");
     if (reasonless)
         u->tls_waited = true;
     else if (u->state != UP_CONNECTED)
@@ -313,13 +319,13 @@ static int client_setup(struct uplink *u)
     rc = mosquitto_tls_set(u->mosq, mc->tls_ca_is_dir ? NULL : mc->tls_ca, mc->tls_ca_is_dir ? mc->tls_ca : NULL,
                            mc->tls_cert[0] ? mc->tls_cert : NULL, mc->tls_key[0] ? mc->tls_key : NULL, NULL);
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_tls_opts_set(u->mosq, 1 /* SSL_VERIFY_PEER */,
-                                    mc->tls_min == TLS_MIN_13 ? "tlsv1.3" : "tlsv1.2", NULL);
+        rc = mosquitto_tls_opts_set(u->mosq, 1 /* SSL_VERIFY_PEER */, mc->tls_min == TLS_MIN_13 ? "tlsv1.3" : "tlsv1.2",
+                                    NULL);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_tls_insecure_set(u->mosq, false);
     if (rc != MOSQ_ERR_SUCCESS) {
-        log_err("uplink: TLS setup (tls_ca %s, tls_cert %s): %s", mc->tls_ca,
-                mc->tls_cert[0] ? mc->tls_cert : "none", mosq_error(rc));
+        log_err("uplink: TLS setup (tls_ca %s, tls_cert %s): %s", mc->tls_ca, mc->tls_cert[0] ? mc->tls_cert : "none",
+                mosq_error(rc));
         return -EINVAL;
     }
     return 0;
@@ -361,8 +367,7 @@ static void connect_now(struct uplink *u)
     }
     u->state = UP_CONNECTING;
     u->connect_started_ms = loop_clock_ms();
-    u->sock = (struct loop_fd){.fd = mosquitto_socket(u->mosq), .events = EPOLLIN | EPOLLOUT,
-                               .cb = on_socket};
+    u->sock = (struct loop_fd){.fd = mosquitto_socket(u->mosq), .events = EPOLLIN | EPOLLOUT, .cb = on_socket};
     if (loop_fd_add(u->loop, &u->sock) < 0) {
         u->state = UP_IDLE;
         schedule_retry(u);
@@ -456,8 +461,8 @@ bool uplink_send_direct(struct uplink *u, const char *topic, const char *payload
     struct outbox_stats ob;
     int mid;
 
-    if (!u || u->state != UP_CONNECTED || u->n_inflight >= u->cfg->mqtt.max_inflight ||
-        mosquitto_want_write(u->mosq) || more_urgent_inflight(u, PRIO_TELEMETRY))
+    if (!u || u->state != UP_CONNECTED || u->n_inflight >= u->cfg->mqtt.max_inflight || mosquitto_want_write(u->mosq) ||
+        more_urgent_inflight(u, PRIO_TELEMETRY))
         return false;
     /* nothing overtakes the outbox: with any row in it, this goes there too */
     store_outbox_stats(u->store, &ob);
@@ -475,8 +480,8 @@ bool uplink_send_direct(struct uplink *u, const char *topic, const char *payload
         return true;
     memcpy(copy, topic, tlen + 1);
     memcpy(copy + tlen + 1, payload, len);
-    u->inflight[u->n_inflight++] = (struct inflight){.mid = mid, .prio = PRIO_TELEMETRY, .copy = copy, .len = len,
-                                                     .qos = qos};
+    u->inflight[u->n_inflight++] =
+        (struct inflight){.mid = mid, .prio = PRIO_TELEMETRY, .copy = copy, .len = len, .qos = qos};
     update_events(u);
     return true;
 }
@@ -596,8 +601,11 @@ void uplink_close(struct uplink *u)
 void uplink_info(const struct uplink *u, struct uplink_info *out)
 {
     static const char *const names[] = {"disconnected", "connecting", "connected"};
-    *out = (struct uplink_info){.state = names[u->state], .failing = u->failing, .since_ms = u->state_ms,
-                                .backoff_ms = u->backoff_ms, .inflight = u->n_inflight};
+    *out = (struct uplink_info){.state = names[u->state],
+                                .failing = u->failing,
+                                .since_ms = u->state_ms,
+                                .backoff_ms = u->backoff_ms,
+                                .inflight = u->n_inflight};
     snprintf(out->last_error, sizeof(out->last_error), "%s", u->last_error);
 }
 

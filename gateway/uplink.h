@@ -49,16 +49,15 @@ void uplink_status_changed(struct uplink *u);
 struct status_msg;
 /* The status document's fields as of now; names: room for max sensor
  * names in maintenance. */
-void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *m, const char **names,
-                        unsigned max);
+void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *m, const char **names, unsigned max);
 bool uplink_is_connected(const struct uplink *u);
 struct uplink_info {
-    const char *state;      /* disconnected, connecting, connected */
-    bool failing;           /* connecting fails (since the last success) */
-    int64_t since_ms;       /* wall clock: in this state since (0: never changed) */
-    int64_t backoff_ms;     /* the next reconnect waits up to this */
-    int inflight;           /* QoS 1 messages not yet acknowledged */
-    char last_error[256];   /* why the last connection failed or ended; empty: none */
+    const char *state;    /* disconnected, connecting, connected */
+    bool failing;         /* connecting fails (since the last success) */
+    int64_t since_ms;     /* wall clock: in this state since (0: never changed) */
+    int64_t backoff_ms;   /* the next reconnect waits up to this */
+    int inflight;         /* QoS 1 messages not yet acknowledged */
+    char last_error[256]; /* why the last connection failed or ended; empty: none */
 };
 void uplink_info(const struct uplink *u, struct uplink_info *out);
 /* Drops the connection (if any) and connects again at once, back-off reset. */

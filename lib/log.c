@@ -77,8 +77,7 @@ void log_close(void)
  * it, and "log_err(...); return -errno;" must return the caller's error. */
 void log_msg(int priority, const char *fmt, ...)
 {
-    static const char *const names[] = {"emerg", "alert", "crit", "error",
-                                        "warning", "notice", "info", "debug"};
+    static const char *const names[] = {"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"};
     int saved = errno;
     va_list ap;
     struct timespec ts;

@@ -7,7 +7,10 @@
 
 #include <syslog.h>
 
-enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG };
+enum log_target {
+    LOG_TARGET_STDERR,
+    LOG_TARGET_SYSLOG
+};
 
 void log_open(enum log_target target, int max_priority);
 /* The command line's -d/-v win over the config: after log_lock, log_open
@@ -19,9 +22,9 @@ void log_close(void);
 unsigned log_recent(unsigned max, void (*fn)(void *ctx, const char *line), void *ctx);
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define log_err(...)   log_msg(LOG_ERR, __VA_ARGS__)
-#define log_warn(...)  log_msg(LOG_WARNING, __VA_ARGS__)
-#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
+#define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
 #endif

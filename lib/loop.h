@@ -38,7 +38,7 @@ struct loop {
     int epfd;
     bool running;
     int64_t now_ms; /* CLOCK_MONOTONIC, read once per iteration */
-    bool again; /* the next wait must not block: work is left (loop_again) */
+    bool again;     /* the next wait must not block: work is left (loop_again) */
     loop_hook_fn before_sleep;
     void *before_sleep_ctx;
     /* the batch being dispatched, so a removal can cancel pending entries */
@@ -65,7 +65,7 @@ int loop_timer_add(struct loop *l, struct loop_timer *t, loop_timer_fn cb);
 int loop_timer_set(struct loop_timer *t, int64_t first_ms, int64_t interval_ms);
 void loop_timer_del(struct loop *l, struct loop_timer *t);
 
-int64_t loop_clock_ms(void);      /* CLOCK_MONOTONIC in ms */
-int64_t loop_wallclock_ms(void);  /* CLOCK_REALTIME in ms, for timestamps that leave */
+int64_t loop_clock_ms(void);     /* CLOCK_MONOTONIC in ms */
+int64_t loop_wallclock_ms(void); /* CLOCK_REALTIME in ms, for timestamps that leave */
 
 #endif

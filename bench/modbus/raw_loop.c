@@ -70,8 +70,7 @@ int main(int argc, char **argv)
     }
     ctx = modbus_new_tcp_pi(argv[1], argv[2]);
     if (!ctx) {
-        fprintf(stderr, "raw_loop: modbus_new_tcp_pi %s:%s: %s\n", argv[1], argv[2],
-                modbus_strerror(errno));
+        fprintf(stderr, "raw_loop: modbus_new_tcp_pi %s:%s: %s\n", argv[1], argv[2], modbus_strerror(errno));
         return 1;
     }
     if (modbus_set_slave(ctx, (int)unit) < 0 || modbus_connect(ctx) < 0) {
@@ -91,7 +90,7 @@ int main(int argc, char **argv)
     double cpu = cpu_us() - cpu0, dt = t - t0;
     modbus_close(ctx);
     modbus_free(ctx);
-    printf("requests=%lu errors=%lu seconds=%.3f rate=%.1f cpu_us_per_req=%.2f\n", ok, errors, dt,
-           (double)ok / dt, ok ? cpu / (double)ok : 0.0);
+    printf("requests=%lu errors=%lu seconds=%.3f rate=%.1f cpu_us_per_req=%.2f\n", ok, errors, dt, (double)ok / dt,
+           ok ? cpu / (double)ok : 0.0);
     return ok ? 0 : 1;
 }

@@ -65,8 +65,10 @@ int main(int argc, char **argv)
     for (long i = 0; i < n; i++) {
         x ^= x << 13, x ^= x >> 17, x ^= x << 5;
         v += (double)(x % 2001) / 1000.0 - 1.0;
-        if (v < 0) v = 0;
-        if (v > 60) v = 60;
+        if (v < 0)
+            v = 0;
+        if (v > 60)
+            v = 60;
         enum quality q = x % 97 == 0 ? Q_COMM_FAULT : Q_GOOD;
         events += rules_sample(&r, &st, v, q, i * 1000, ev);
     }

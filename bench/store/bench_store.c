@@ -81,8 +81,8 @@ static int insert_ours(const char *path, long n, long batch)
         rows += store_history(st, ids[7], 1764000000000LL + n * 5, INT64_MAX, 501, count_row, NULL);
     printf("history_page_ms %.2f\nhistory_rows %d\n", (now_s() - h0) * 100, rows / 10);
     store_close(st);
-    printf("ours_per_s %.0f\nours_wchar_per_reading %.1f\nours_disk_per_reading %.1f\n", n / t,
-           (double)(w1 - w0) / n, (double)(b1 - b0) / n);
+    printf("ours_per_s %.0f\nours_wchar_per_reading %.1f\nours_disk_per_reading %.1f\n", n / t, (double)(w1 - w0) / n,
+           (double)(b1 - b0) / n);
     return 0;
 }
 
@@ -95,10 +95,11 @@ static int insert_raw(const char *path, long n, long batch)
     long long w0, b0, w1, b1;
 
     if (sqlite3_open(path, &db) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-8192;"
-                         "CREATE TABLE readings(id INTEGER PRIMARY KEY, sensor INTEGER NOT NULL, ts INTEGER NOT NULL,"
-                         " value REAL, quality INTEGER NOT NULL);"
-                         "CREATE INDEX readings_ts ON readings(ts);",
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-8192;"
+                     "CREATE TABLE readings(id INTEGER PRIMARY KEY, sensor INTEGER NOT NULL, ts INTEGER NOT NULL,"
+                     " value REAL, quality INTEGER NOT NULL);"
+                     "CREATE INDEX readings_ts ON readings(ts);",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "INSERT INTO readings(sensor, ts, value, quality) VALUES(?1, ?2, ?3, ?4)", -1, &s,
                            NULL) != SQLITE_OK) {
@@ -125,8 +126,8 @@ static int insert_raw(const char *path, long n, long batch)
     io_bytes(&w1, &b1);
     sqlite3_finalize(s);
     sqlite3_close(db);
-    printf("raw_per_s %.0f\nraw_wchar_per_reading %.1f\nraw_disk_per_reading %.1f\n", n / t,
-           (double)(w1 - w0) / n, (double)(b1 - b0) / n);
+    printf("raw_per_s %.0f\nraw_wchar_per_reading %.1f\nraw_disk_per_reading %.1f\n", n / t, (double)(w1 - w0) / n,
+           (double)(b1 - b0) / n);
     return 0;
 }
 
@@ -141,11 +142,22 @@ static int fill(const char *path, long alarms, long msgs, int per, int qos)
     if (!r || !buf || store_open(path, &st) < 0)
         return 1;
     for (long i = 0; i < alarms; i++) {
-        struct alarm_msg m = {.seq = i + 1, .ts_ms = 1764000000000LL + i, .alarm_id = i / 2 + 1,
-                              .sensor = "gas-01", .cls = "gas", .lifeline = "gas", .condition = "threshold",
-                              .event = i % 2 ? "cleared" : "raised", .level = i % 2 ? "none" : "red",
-                              .prev_level = i % 2 ? "red" : "none", .unit = "%LEL", .quality = "good",
-                              .value = 52.3, .has_value = true, .threshold = 50, .has_threshold = true};
+        struct alarm_msg m = {.seq = i + 1,
+                              .ts_ms = 1764000000000LL + i,
+                              .alarm_id = i / 2 + 1,
+                              .sensor = "gas-01",
+                              .cls = "gas",
+                              .lifeline = "gas",
+                              .condition = "threshold",
+                              .event = i % 2 ? "cleared" : "raised",
+                              .level = i % 2 ? "none" : "red",
+                              .prev_level = i % 2 ? "red" : "none",
+                              .unit = "%LEL",
+                              .quality = "good",
+                              .value = 52.3,
+                              .has_value = true,
+                              .threshold = 50,
+                              .has_threshold = true};
         int len = payload_alarm(&m, buf, cap);
         store_outbox_add(st, PRIO_ALARM, m.seq, "lifeline/v1/bench/store/alarm", buf, (size_t)len, 1);
         bytes += len;
@@ -155,8 +167,12 @@ static int fill(const char *path, long alarms, long msgs, int per, int qos)
         for (int k = 0; k < per; k++) {
             static char names[100][16];
             snprintf(names[k % 100], sizeof(names[0]), "level-%02d", k % 100);
-            r[k] = (struct telemetry_reading){.sensor = names[k % 100], .lifeline = "drainage", .unit = "m", .quality = "good",
-                                              .ts_ms = 1764000000000LL + i * 1000 + k, .value = 0.123 + k / 1000.0,
+            r[k] = (struct telemetry_reading){.sensor = names[k % 100],
+                                              .lifeline = "drainage",
+                                              .unit = "m",
+                                              .quality = "good",
+                                              .ts_ms = 1764000000000LL + i * 1000 + k,
+                                              .value = 0.123 + k / 1000.0,
                                               .has_value = true};
         }
         int len = payload_telemetry(1764000000000LL + i * 1000, r, (unsigned)per, buf, cap);

@@ -13,13 +13,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const names[] = {"ack",   "get",    "set",   "maintenance", "history",
+    static const char *const names[] = {"ack",    "get",   "set",    "maintenance", "history",
                                         "replay", "reset", "status", "reboot",      "nonesuch"};
     struct gateway *g = fuzz_gateway();
 
     if (size < 1)
         return -1;
-    commands_on_message(g, names[data[0] % (sizeof(names) / sizeof(names[0]))], (const char *)data + 1,
-                        size - 1);
+    commands_on_message(g, names[data[0] % (sizeof(names) / sizeof(names[0]))], (const char *)data + 1, size - 1);
     return 0;
 }

@@ -16,7 +16,7 @@
 
 static const char fuzz_conf[] =
     "[gateway]\nid = fuzz\nsite = lab\n"
-    "[mqtt]\nhost = 127.0.0.1\nport = 1\n"          /* nobody there: everything waits in the outbox */
+    "[mqtt]\nhost = 127.0.0.1\nport = 1\n" /* nobody there: everything waits in the outbox */
     "[store]\npath = %s/fuzz.db\noutbox_max = 2000\n"
     "[console]\nsocket = %s/ctl.sock\n"
     "[bus sim]\ntype = sim\n"

@@ -68,11 +68,11 @@ struct plant {
     double tilt_x_deg;
     double tilt_y_deg;
     uint16_t elevator; /* ELEV_* bits */
-    double temps_c[8];      /* the PT100 transmitter: t1-t4 cable joints, t5 power compartment, t6 heat compartment */
+    double temps_c[8]; /* the PT100 transmitter: t1-t4 cable joints, t5 power compartment, t6 heat compartment */
     double heat_supply_c, heat_return_c, heat_flow_m3h, heat_energy_kwh;
     double heat_pressure_mpa;
     double cabinet_c, cabinet_rh;
-    uint16_t cabinet;       /* CAB_* bits */
+    uint16_t cabinet; /* CAB_* bits */
 };
 
 struct scenario {
@@ -224,17 +224,18 @@ static void scenario_flood(double t, struct plant *p)
 }
 
 static const struct scenario scenarios[] = {
-    {"demo", "90 s cycle: gas leak, waterlogging, burst main, trapped passenger; repeats",
-     scenario_demo},
-    {"steady", "every device at its normal resting value, constant (tests, benchmarks)",
-     scenario_steady},
+    {"demo", "90 s cycle: gas leak, waterlogging, burst main, trapped passenger; repeats", scenario_demo},
+    {"steady", "every device at its normal resting value, constant (tests, benchmarks)", scenario_steady},
     {"gas-leak", "gas rises 0 -> 60 %LEL over 40 s and stays; others steady", scenario_gas_leak},
-    {"flood", "water level rises 0.05 -> 0.60 m over 60 s and stays; others steady",
-     scenario_flood},
-    {"tunnel", "120 s cycle of a pipe-gallery section: gas leak, cable joint overheats, heat pipe leaks, "
-               "cabinet door opens and water gets in, sump fills; repeats", scenario_tunnel},
-    {"city", "120 s cycle with an event on each of the eight lifelines (the tunnel's, a burst main, a bridge "
-             "tilt, a trapped passenger); repeats", scenario_city},
+    {"flood", "water level rises 0.05 -> 0.60 m over 60 s and stays; others steady", scenario_flood},
+    {"tunnel",
+     "120 s cycle of a pipe-gallery section: gas leak, cable joint overheats, heat pipe leaks, "
+     "cabinet door opens and water gets in, sump fills; repeats",
+     scenario_tunnel},
+    {"city",
+     "120 s cycle with an event on each of the eight lifelines (the tunnel's, a burst main, a bridge "
+     "tilt, a trapped passenger); repeats",
+     scenario_city},
 };
 
 #define N_SCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -297,8 +298,7 @@ static void put_bits(uint8_t *bits, unsigned word, int n)
 
 static void encode_gas(const struct plant *p, modbus_mapping_t *m)
 {
-    unsigned status =
-        (p->gas_lel >= GAS_ALARM_LEL ? GAS_ST_ALARM : 0u) | (p->gas_fault ? GAS_ST_FAULT : 0u);
+    unsigned status = (p->gas_lel >= GAS_ALARM_LEL ? GAS_ST_ALARM : 0u) | (p->gas_fault ? GAS_ST_FAULT : 0u);
 
     put_float_cdab(&m->tab_registers[0], p->gas_lel);
     m->tab_registers[2] = (uint16_t)status;
@@ -374,8 +374,7 @@ static const struct device devices[] = {
     {4, "bridge inclinometer (deg int16 x0.01, X and Y)", 2, encode_tilt},
     {5, "elevator controller (status word)", 1, encode_elevator},
     {6, "8-channel PT100 transmitter (degC int16 x0.1, input 0-7)", 8, encode_temp8},
-    {7, "heat meter (supply/return degC, flow m3/h float32 CDAB, energy kWh uint32 CDAB)", 8,
-     encode_heat_meter},
+    {7, "heat meter (supply/return degC, flow m3/h float32 CDAB, energy kWh uint32 CDAB)", 8, encode_heat_meter},
     {8, "cabinet environment monitor (degC, %RH int16 x0.1, status word)", 3, encode_cabinet},
     {9, "heat pipe pressure transmitter (MPa int16 x0.001)", 1, encode_heat_pressure},
     {10, "8 DI / 8 DO module (coils 0-7: fan, pump relays; plain memory)", 0, encode_none},
@@ -402,8 +401,7 @@ static double scenario_time(const struct sim *s)
 
     /* CLOCK_MONOTONIC cannot fail with a valid clock id and pointer. */
     (void)clock_gettime(CLOCK_MONOTONIC, &now);
-    double el =
-        (double)(now.tv_sec - s->start.tv_sec) + (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
+    double el = (double)(now.tv_sec - s->start.tv_sec) + (double)(now.tv_nsec - s->start.tv_nsec) / 1e9;
     return el * s->opt->speed;
 }
 
@@ -435,8 +433,7 @@ static void log_request(const uint8_t *q, int len, int hdr, bool served)
     if (len >= hdr + 5 && (fn <= 0x06 || fn == 0x0f || fn == 0x10)) {
         int addr = q[hdr + 1] << 8 | q[hdr + 2];
         int count = (fn == 0x05 || fn == 0x06) ? 1 : (q[hdr + 3] << 8 | q[hdr + 4]);
-        fprintf(stderr, PROG ": request: unit %d function 0x%02x address %d count %d%s\n", unit, fn,
-                addr, count, tail);
+        fprintf(stderr, PROG ": request: unit %d function 0x%02x address %d count %d%s\n", unit, fn, addr, count, tail);
     } else {
         fprintf(stderr, PROG ": request: unit %d function 0x%02x%s\n", unit, fn, tail);
     }
@@ -457,8 +454,7 @@ static int serve_client(struct sim *s, int fd)
     if (len < 0) {
         /* ECONNRESET is how libmodbus reports an orderly close. */
         if (s->opt->verbose && errno != ECONNRESET)
-            fprintf(stderr, PROG ": client fd %d: receive: %s, closing\n", fd,
-                    modbus_strerror(errno));
+            fprintf(stderr, PROG ": client fd %d: receive: %s, closing\n", fd, modbus_strerror(errno));
         return -1;
     }
     if (len <= hdr)
@@ -474,8 +470,7 @@ static int serve_client(struct sim *s, int fd)
     unit_refresh(s, u);
     if (modbus_reply(s->ctx, q, len, u->map) < 0) {
         if (s->opt->verbose)
-            fprintf(stderr, PROG ": client fd %d: reply: %s, closing\n", fd,
-                    modbus_strerror(errno));
+            fprintf(stderr, PROG ": client fd %d: reply: %s, closing\n", fd, modbus_strerror(errno));
         return -1;
     }
     return 0;
@@ -543,18 +538,15 @@ static int sim_open(struct sim *s, const struct options *opt)
     *s = (struct sim){.opt = opt, .listen_fd = -1};
     for (size_t i = 0; i < N_DEVICES; i++) {
         s->units[i].dev = &devices[i];
-        s->units[i].map =
-            modbus_mapping_new(SIM_TABLE_SIZE, SIM_TABLE_SIZE, SIM_TABLE_SIZE, SIM_TABLE_SIZE);
+        s->units[i].map = modbus_mapping_new(SIM_TABLE_SIZE, SIM_TABLE_SIZE, SIM_TABLE_SIZE, SIM_TABLE_SIZE);
         if (s->units[i].map == NULL) {
-            fprintf(stderr, PROG ": mapping for unit %d: %s\n", devices[i].unit_id,
-                    modbus_strerror(errno));
+            fprintf(stderr, PROG ": mapping for unit %d: %s\n", devices[i].unit_id, modbus_strerror(errno));
             return -1;
         }
     }
     s->ctx = modbus_new_tcp(opt->host, (int)opt->port);
     if (s->ctx == NULL) {
-        fprintf(stderr, PROG ": modbus_new_tcp %s:%ld: %s\n", opt->host, opt->port,
-                modbus_strerror(errno));
+        fprintf(stderr, PROG ": modbus_new_tcp %s:%ld: %s\n", opt->host, opt->port, modbus_strerror(errno));
         return -1;
     }
     /* One thread serves everyone: a client that sends half a frame stalls
@@ -565,8 +557,7 @@ static int sim_open(struct sim *s, const struct options *opt)
     }
     s->listen_fd = modbus_tcp_listen(s->ctx, SIM_MAX_CLIENTS);
     if (s->listen_fd < 0) {
-        fprintf(stderr, PROG ": listen on %s:%ld: %s\n", opt->host, opt->port,
-                modbus_strerror(errno));
+        fprintf(stderr, PROG ": listen on %s:%ld: %s\n", opt->host, opt->port, modbus_strerror(errno));
         return -1;
     }
     s->pfd[0] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
@@ -608,8 +599,7 @@ static void print_listening(const struct sim *s)
 
     if (getsockname(s->listen_fd, (struct sockaddr *)&sa, &salen) == 0 && sa.sin_family == AF_INET)
         port = ntohs(sa.sin_port);
-    fprintf(stderr, PROG ": listening on %s:%ld scenario %s\n", s->opt->host, port,
-            s->opt->scenario->name);
+    fprintf(stderr, PROG ": listening on %s:%ld scenario %s\n", s->opt->host, port, s->opt->scenario->name);
     if (!s->opt->verbose)
         return;
     fprintf(stderr, PROG ": speed %g\n", s->opt->speed);
@@ -762,8 +752,8 @@ static int setup_signals(sigset_t *waitmask)
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigset_t block;
 
-    if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGINT, &sa, NULL) < 0 ||
-        sigaction(SIGTERM, &sa, NULL) < 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+    if (sigemptyset(&sa.sa_mask) < 0 || sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0 ||
+        signal(SIGPIPE, SIG_IGN) == SIG_ERR)
         return -1;
     if (sigemptyset(&block) < 0 || sigaddset(&block, SIGINT) < 0 || sigaddset(&block, SIGTERM) < 0)
         return -1;

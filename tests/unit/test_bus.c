@@ -128,8 +128,10 @@ static void load(const char *sensors, const char *bus_extra)
     char path[] = "/tmp/lifeline-test-bus-XXXXXX", err[CFG_ERR_MAX];
     int fd = mkstemp(path);
     assert_true(fd >= 0);
-    dprintf(fd, "[gateway]\nid = g\nsite = s\n[bus b]\ntype = tcp\nhost = 127.0.0.1\nport = %d\n"
-                "timeout = 100ms\n%s\n%s", sv.port, bus_extra, sensors);
+    dprintf(fd,
+            "[gateway]\nid = g\nsite = s\n[bus b]\ntype = tcp\nhost = 127.0.0.1\nport = %d\n"
+            "timeout = 100ms\n%s\n%s",
+            sv.port, bus_extra, sensors);
     close(fd);
     int r = config_load(path, &cfg, err, sizeof(err));
     unlink(path);
@@ -195,7 +197,8 @@ static void coalesced_requests(void **state)
     for (int i = 0; i < 20; i++) {
         used += (size_t)snprintf(text + used, sizeof(text) - used,
                                  "[sensor s%d]\nclass = gas\nbus = b\nregister = holding:%d\nscale = 0.1\n"
-                                 "poll = 100ms\n", i, 10 + i);
+                                 "poll = 100ms\n",
+                                 i, 10 + i);
         sv.map->tab_registers[10 + i] = (uint16_t)(100 + i);
     }
     load(text, "");
@@ -276,8 +279,7 @@ static void writes_with_read_back(void **state)
     (void)state;
     load("[sensor s]\nclass = gas\nbus = b\nregister = holding:0\npoll = 1s\n", "");
     assert_int_equal(bus_start(&bus, &field, 0, &q, 1), 0);
-    struct bus_write w = {.id = 7, .unit = 1, .kind = REG_COIL, .addr = 5, .count = 1,
-                          .values = {1}, .verify = true};
+    struct bus_write w = {.id = 7, .unit = 1, .kind = REG_COIL, .addr = 5, .count = 1, .values = {1}, .verify = true};
     assert_int_equal(bus_write(&bus, &w), 0);
     collect(300, NULL, NULL, NULL, &done);
     assert_int_equal(done.kind, SAMPLE_WRITE_DONE);
@@ -285,8 +287,8 @@ static void writes_with_read_back(void **state)
     assert_int_equal(done.err, 0);
     assert_int_equal(sv.map->tab_bits[5], 1);
 
-    struct bus_write r = {.id = 8, .unit = 1, .kind = REG_HOLDING, .addr = 20, .count = 3,
-                          .values = {11, 22, 33}, .verify = true};
+    struct bus_write r = {
+        .id = 8, .unit = 1, .kind = REG_HOLDING, .addr = 20, .count = 3, .values = {11, 22, 33}, .verify = true};
     memset(&done, 0, sizeof(done));
     assert_int_equal(bus_write(&bus, &r), 0);
     collect(300, NULL, NULL, NULL, &done);
@@ -295,8 +297,7 @@ static void writes_with_read_back(void **state)
     assert_int_equal(sv.map->tab_registers[21], 22);
 
     /* past the device's registers: the exception comes back as the result */
-    struct bus_write bad = {.id = 9, .unit = 1, .kind = REG_HOLDING, .addr = 99, .count = 2,
-                            .values = {1, 2}};
+    struct bus_write bad = {.id = 9, .unit = 1, .kind = REG_HOLDING, .addr = 99, .count = 2, .values = {1, 2}};
     memset(&done, 0, sizeof(done));
     assert_int_equal(bus_write(&bus, &bad), 0);
     collect(300, NULL, NULL, NULL, &done);

@@ -13,20 +13,19 @@
 
 #include "conffile.h"
 
-static const char conf[] =
-    "; site file\n"
-    "[gateway]\n"
-    "id = g\n"
-    "\n"
-    "[ sensor   gas-01 ]\n"
-    "class = gas   ; methane\n"
-    "red = 50\n"
-    "description = first line\n"
-    "  second line\n"
-    "\n"
-    "; the next one\n"
-    "[sensor gas-02]\n"
-    "red = 40\n";
+static const char conf[] = "; site file\n"
+                           "[gateway]\n"
+                           "id = g\n"
+                           "\n"
+                           "[ sensor   gas-01 ]\n"
+                           "class = gas   ; methane\n"
+                           "red = 50\n"
+                           "description = first line\n"
+                           "  second line\n"
+                           "\n"
+                           "; the next one\n"
+                           "[sensor gas-02]\n"
+                           "red = 40\n";
 
 static void replace_add_remove(void **state)
 {
@@ -35,19 +34,18 @@ static void replace_add_remove(void **state)
     (void)state;
 
     assert_int_equal(conffile_edit(conf, "sensor gas-01", e, 3, &out, err, sizeof(err)), 0);
-    assert_string_equal(out,
-                        "; site file\n"
-                        "[gateway]\n"
-                        "id = g\n"
-                        "\n"
-                        "[ sensor   gas-01 ]\n"
-                        "class = gas   ; methane\n"
-                        "red = 45\n"
-                        "on_delay = 5s\n"
-                        "\n"
-                        "; the next one\n"
-                        "[sensor gas-02]\n"
-                        "red = 40\n");
+    assert_string_equal(out, "; site file\n"
+                             "[gateway]\n"
+                             "id = g\n"
+                             "\n"
+                             "[ sensor   gas-01 ]\n"
+                             "class = gas   ; methane\n"
+                             "red = 45\n"
+                             "on_delay = 5s\n"
+                             "\n"
+                             "; the next one\n"
+                             "[sensor gas-02]\n"
+                             "red = 40\n");
     free(out);
     /* the last section, with no newline at the end of the file */
     const struct conf_edit f[] = {{"red", "41"}, {"poll", "2s"}};

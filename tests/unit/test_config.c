@@ -114,18 +114,22 @@ static void good_profiles(void **state)
 
 static void every_profile_loads(void **state)
 {
-    static const char *const profiles[][2] = {
-        {"gas-detector", ""}, {"pressure-transmitter", ""}, {"level-radar", ""},
-        /* bridge classes' limits are percentages of a design value */
-        {"inclinometer-2axis", "tilt_x.design = 0.5\ntilt_y.design = 0.5\n"},
-        {"ai8-4-20ma", ""}, {"dio8", ""}, {"elevator-status", ""}};
+    static const char *const profiles[][2] = {{"gas-detector", ""},
+                                              {"pressure-transmitter", ""},
+                                              {"level-radar", ""},
+                                              /* bridge classes' limits are percentages of a design value */
+                                              {"inclinometer-2axis", "tilt_x.design = 0.5\ntilt_y.design = 0.5\n"},
+                                              {"ai8-4-20ma", ""},
+                                              {"dio8", ""},
+                                              {"elevator-status", ""}};
     (void)state;
     for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
         char path[] = "/tmp/lifeline-test-profile-XXXXXX";
         int fd = mkstemp(path);
         assert_true(fd >= 0);
-        dprintf(fd, "[gateway]\nid = g\nsite = s\nprofiles = %s/../../drivers/profiles\n"
-                    "[bus b]\ntype = tcp\nhost = 127.0.0.1\n[device d]\nprofile = %s\nbus = b\n%s",
+        dprintf(fd,
+                "[gateway]\nid = g\nsite = s\nprofiles = %s/../../drivers/profiles\n"
+                "[bus b]\ntype = tcp\nhost = 127.0.0.1\n[device d]\nprofile = %s\nbus = b\n%s",
                 getenv("PWD"), profiles[i][0], profiles[i][1]);
         close(fd);
         struct config c;
@@ -160,7 +164,8 @@ static void class_defaults(void **state)
     /* one limit of the sensor's own replaces the class's set */
     const struct cfg_sensor *r = find(&c, "gas-own-red");
     assert_true(r->rules.level.has[LEVEL_RED] && r->rules.level.limit[LEVEL_RED] == 40);
-    assert_false(r->rules.level.has[LEVEL_BLUE] || r->rules.level.has[LEVEL_YELLOW] || r->rules.level.has[LEVEL_ORANGE]);
+    assert_false(r->rules.level.has[LEVEL_BLUE] || r->rules.level.has[LEVEL_YELLOW] ||
+                 r->rules.level.has[LEVEL_ORANGE]);
     assert_int_equal(r->rules.level.on_delay_ms, 2000); /* the rest of the class stays */
     const struct cfg_sensor *o = find(&c, "oxygen");
     assert_int_equal(o->rules.level.dir, DIR_LOW);
@@ -234,7 +239,7 @@ static void demo_config_is_valid(void **state)
     assert_true(fabs(v - 23.5) < 1e-9);
     const uint16_t open_probe[] = {0x7fff};
     assert_int_equal(decode_value(&t->io.reg, open_probe, &v), -ERANGE); /* out_of_range, not 3276.7 degC */
-    const uint16_t supply[] = {0x0000, 0x42bf}; /* 95.5 as float32, low word first */
+    const uint16_t supply[] = {0x0000, 0x42bf};                          /* 95.5 as float32, low word first */
     assert_int_equal(decode_value(&find(&c, "heat-meter.supply")->io.reg, supply, &v), 0);
     assert_true(v == 95.5);
     const uint16_t energy[] = {0xd687, 0x0012}; /* 1234567, CDAB */
@@ -297,20 +302,24 @@ static const struct bad {
     {"bad-no-gateway.conf", 0, "[gateway] section missing"},
     {"bad-empty-sensor.conf", 7, "[sensor s1] class: missing (required)"},
     {"bad-long-line.conf", 4, "line too long"},
-    {"bad-design-missing.conf", 8, "[sensor strain-1] design: missing: the blue limit is 60% of the sensor's design value"},
+    {"bad-design-missing.conf", 8,
+     "[sensor strain-1] design: missing: the blue limit is 60% of the sensor's design value"},
     {"bad-action-bus.conf", 15, "[action fan] output: names no [bus nobus] of this file"},
     {"bad-action-sensor.conf", 13, "[action fan] sensors: no sensor 'g9' in this file"},
-    {"bad-action-output.conf", 15, "[action fan] output: 'relay:RELAY1' is not modbus:BUS:UNIT:coil|holding:ADDRESS or gpio:LINE"},
+    {"bad-action-output.conf", 15,
+     "[action fan] output: 'relay:RELAY1' is not modbus:BUS:UNIT:coil|holding:ADDRESS or gpio:LINE"},
     {"bad-action-coil-value.conf", 16, "[action fan] value: a coil is 0 or 1"},
     {"does-not-exist.conf", 0, "cannot open: No such file or directory"},
-    {"bad-tls-cert-no-key.conf", 4, "[mqtt] tls_cert: tls_cert and tls_key go together (a client certificate and its key)"},
+    {"bad-tls-cert-no-key.conf", 4,
+     "[mqtt] tls_cert: tls_cert and tls_key go together (a client certificate and its key)"},
     {"bad-tls-ca-missing.conf", 5, "[mqtt] tls_ca: '/nonexistent/ca.pem': No such file or directory"},
     {"bad-password-no-user.conf", 4, "[mqtt] password: needs a username"},
     {"bad-gpio-no-input.conf", 6, "[sensor s1] input: missing (required on a gpio bus: a line name, or CHIP:OFFSET)"},
     {"bad-input-not-gpio.conf", 9, "[sensor s1] input: needs a bus of type gpio, and [bus b] is not"},
     {"bad-console-pin.conf", 5, "[console] pin: is not a crypt(3) hash (set it with: lifelinectl passwd)"},
     {"bad-counter-not-gpio.conf", 11, "[sensor s1] mode: counter needs a bus of type gpio, and [bus b] is not"},
-    {"bad-classes-missing.conf", 4, "[gateway] classes: cannot open configs/no-such-classes.ini: No such file or directory"},
+    {"bad-classes-missing.conf", 4,
+     "[gateway] classes: cannot open configs/no-such-classes.ini: No such file or directory"},
     /* found by tests/fuzz/fuzz_config: a directory was reported against itself, without this line */
     {"bad-board-dir.conf", 4, "[gateway] board: configs/../configs is a directory, not a file"},
     {"bad-telemetry.conf", 9, "[sensor s1] telemetry: 'soon' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)"},
@@ -357,7 +366,8 @@ static void board_files(void **state)
     assert_non_null(from);
     assert_string_equal(from->name, "DI1");
     assert_int_equal(from->line, 15);
-    assert_string_equal(field_gpio_line(&c.board.gpio, c.sensors[1].io.input, &from), "in5"); /* a kernel name as it is */
+    assert_string_equal(field_gpio_line(&c.board.gpio, c.sensors[1].io.input, &from),
+                        "in5"); /* a kernel name as it is */
     assert_null(from);
     assert_string_equal(field_gpio_line(&c.board.gpio, c.actions[0].out.gpio_line, NULL), "out1");
     config_free(&c);
@@ -386,10 +396,9 @@ static void board_files(void **state)
         {"bad-port-device.board", 4, "[port RS485-1] device: 'ttyS1' is not a path (/dev/...)"},
         {"board-bad-port-name.conf", 7, "[bus field] device: no [port RS485-9] in the board file"},
     };
-    static const char *const confs[] = {"board-bad-key.conf",     "board-bad-name.conf",
-                                        "board-bad-section.conf", "board-bad-missing.conf",
-                                        "board-bad-timeout.conf", "board-bad-port-device.conf",
-                                        "board-bad-port-name.conf"};
+    static const char *const confs[] = {
+        "board-bad-key.conf",     "board-bad-name.conf",        "board-bad-section.conf",  "board-bad-missing.conf",
+        "board-bad-timeout.conf", "board-bad-port-device.conf", "board-bad-port-name.conf"};
     for (size_t i = 0; i < sizeof(boards) / sizeof(boards[0]); i++) {
         char path[256], prefix[300];
         snprintf(path, sizeof(path), "configs/%s", confs[i]);
@@ -434,14 +443,9 @@ static void durations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(good_full),
-        cmocka_unit_test(good_profiles),
-        cmocka_unit_test(every_profile_loads),
-        cmocka_unit_test(class_defaults),
-        cmocka_unit_test(demo_config_is_valid),
-        cmocka_unit_test(bad_files),
-        cmocka_unit_test(durations),
-        cmocka_unit_test(board_files),
+        cmocka_unit_test(good_full),      cmocka_unit_test(good_profiles),        cmocka_unit_test(every_profile_loads),
+        cmocka_unit_test(class_defaults), cmocka_unit_test(demo_config_is_valid), cmocka_unit_test(bad_files),
+        cmocka_unit_test(durations),      cmocka_unit_test(board_files),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -12,8 +12,7 @@
 
 #include "decode.h"
 
-static double dec(enum reg_type t, enum word_order o, uint16_t r0, uint16_t r1, double scale,
-                  double offset)
+static double dec(enum reg_type t, enum word_order o, uint16_t r0, uint16_t r1, double scale, double offset)
 {
     struct reg_format f = {.kind = REG_HOLDING, .type = t, .order = o, .scale = scale, .offset = offset};
     uint16_t regs[2] = {r0, r1};
@@ -172,8 +171,15 @@ static void status_bits(void **state)
 /* A 4-20 mA module reading uA: 4000..20000 -> 0..1.6 MPa, valid 3.8..20.5 mA. */
 static void mapping_and_range(void **state)
 {
-    struct reg_format f = {.type = TYPE_UINT16, .map = true, .raw_min = 4000, .raw_max = 20000,
-                           .min = 0, .max = 1.6, .valid = true, .valid_min = -0.02, .valid_max = 1.65};
+    struct reg_format f = {.type = TYPE_UINT16,
+                           .map = true,
+                           .raw_min = 4000,
+                           .raw_max = 20000,
+                           .min = 0,
+                           .max = 1.6,
+                           .valid = true,
+                           .valid_min = -0.02,
+                           .valid_max = 1.65};
     uint16_t raw;
     double v;
     (void)state;
@@ -194,8 +200,7 @@ static void mapping_and_range(void **state)
     raw = 21000; /* over-range */
     assert_int_equal(decode_value(&f, &raw, &v), -ERANGE);
     /* scale/offset with a physical range: a %LEL detector */
-    struct reg_format g = {.type = TYPE_INT16, .scale = 0.1, .valid = true, .valid_min = -5,
-                           .valid_max = 110};
+    struct reg_format g = {.type = TYPE_INT16, .scale = 0.1, .valid = true, .valid_min = -5, .valid_max = 110};
     raw = 523;
     assert_int_equal(decode_value(&g, &raw, &v), 0);
     assert_true(fabs(v - 52.3) < 1e-9);
@@ -208,10 +213,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(floats_all_orders), cmocka_unit_test(float_not_finite),
         cmocka_unit_test(ints_16),           cmocka_unit_test(ints_32_all_orders),
-        cmocka_unit_test(bools_and_widths), cmocka_unit_test(ints_64_all_orders),
+        cmocka_unit_test(bools_and_widths),  cmocka_unit_test(ints_64_all_orders),
         cmocka_unit_test(floats_64),         cmocka_unit_test(scaled_past_double),
-        cmocka_unit_test(status_bits),
-        cmocka_unit_test(mapping_and_range),
+        cmocka_unit_test(status_bits),       cmocka_unit_test(mapping_and_range),
     };
     return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
 }

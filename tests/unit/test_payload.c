@@ -12,18 +12,32 @@
 static void alarm_event(void **state)
 {
     struct alarm_msg m = {
-        .seq = 1234, .ts_ms = 1764000000123, .alarm_id = 77, .sensor = "gas-01", .cls = "gas",
-        .lifeline = "gas", .condition = "threshold", .event = "raised", .level = "red", .prev_level = "yellow",
-        .value = 52.3, .has_value = true, .unit = "%LEL", .threshold = 50.0,
-        .has_threshold = true, .quality = "good",
+        .seq = 1234,
+        .ts_ms = 1764000000123,
+        .alarm_id = 77,
+        .sensor = "gas-01",
+        .cls = "gas",
+        .lifeline = "gas",
+        .condition = "threshold",
+        .event = "raised",
+        .level = "red",
+        .prev_level = "yellow",
+        .value = 52.3,
+        .has_value = true,
+        .unit = "%LEL",
+        .threshold = 50.0,
+        .has_threshold = true,
+        .quality = "good",
     };
     char buf[512];
     (void)state;
     int n = payload_alarm(&m, buf, sizeof(buf));
-    assert_string_equal(buf, "{\"seq\":1234,\"ts\":1764000000123,\"alarm_id\":77,\"sensor\":\"gas-01\","
-                             "\"class\":\"gas\",\"lifeline\":\"gas\",\"condition\":\"threshold\",\"event\":\"raised\",\"level\":\"red\","
-                             "\"prev_level\":\"yellow\",\"value\":52.3,\"unit\":\"%LEL\",\"threshold\":50,"
-                             "\"quality\":\"good\"}");
+    assert_string_equal(
+        buf,
+        "{\"seq\":1234,\"ts\":1764000000123,\"alarm_id\":77,\"sensor\":\"gas-01\","
+        "\"class\":\"gas\",\"lifeline\":\"gas\",\"condition\":\"threshold\",\"event\":\"raised\",\"level\":\"red\","
+        "\"prev_level\":\"yellow\",\"value\":52.3,\"unit\":\"%LEL\",\"threshold\":50,"
+        "\"quality\":\"good\"}");
     assert_int_equal(n, (int)strlen(buf));
     m.has_value = false;
     m.sensor = "quote\"d";
@@ -35,8 +49,13 @@ static void alarm_event(void **state)
 
 static void status(void **state)
 {
-    struct status_msg m = {.state = "online", .version = "0.1.0", .boot = 3, .sensors = 5,
-                           .ts_ms = 1764000000000, .config = "9f86d081884c7d65", .outbox = 12,
+    struct status_msg m = {.state = "online",
+                           .version = "0.1.0",
+                           .boot = 3,
+                           .sensors = 5,
+                           .ts_ms = 1764000000000,
+                           .config = "9f86d081884c7d65",
+                           .outbox = 12,
                            .dropped = {0, 1, 2345}};
     char buf[512];
     (void)state;

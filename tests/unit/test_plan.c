@@ -59,13 +59,13 @@ static void gaps_units_kinds_periods(void **state)
     struct plan p;
     (void)state;
     reset();
-    add(1, REG_HOLDING, 0, TYPE_FLOAT32, 1000);   /* 0-1 */
-    add(1, REG_HOLDING, 10, TYPE_UINT16, 1000);   /* gap of 8: joins (max_gap 8) */
-    add(1, REG_HOLDING, 20, TYPE_UINT16, 1000);   /* gap of 9: a new request */
-    add(2, REG_HOLDING, 1, TYPE_UINT16, 1000);    /* another slave */
-    add(1, REG_INPUT, 2, TYPE_UINT16, 1000);      /* another kind */
-    add(1, REG_HOLDING, 3, TYPE_UINT16, 5000);    /* another period */
-    add(1, REG_HOLDING, 10, TYPE_UINT16, 1000);   /* the same register twice (two status bits) */
+    add(1, REG_HOLDING, 0, TYPE_FLOAT32, 1000); /* 0-1 */
+    add(1, REG_HOLDING, 10, TYPE_UINT16, 1000); /* gap of 8: joins (max_gap 8) */
+    add(1, REG_HOLDING, 20, TYPE_UINT16, 1000); /* gap of 9: a new request */
+    add(2, REG_HOLDING, 1, TYPE_UINT16, 1000);  /* another slave */
+    add(1, REG_INPUT, 2, TYPE_UINT16, 1000);    /* another kind */
+    add(1, REG_HOLDING, 3, TYPE_UINT16, 5000);  /* another period */
+    add(1, REG_HOLDING, 10, TYPE_UINT16, 1000); /* the same register twice (two status bits) */
     assert_int_equal(plan_build(&p, &cfg, 0, true, 8, 125, 0), 0);
     assert_int_equal(p.n_groups, 5);
     assert_int_equal(p.n_slaves, 2);

@@ -12,8 +12,7 @@
 /* Gas-like: high, blue 10 / yellow 20 / orange 35 / red 50, hysteresis 2. */
 static struct rule_cfg gas(int64_t on_delay, int64_t off_delay)
 {
-    struct rule_cfg c = {.dir = DIR_HIGH, .hysteresis = 2, .on_delay_ms = on_delay,
-                         .off_delay_ms = off_delay};
+    struct rule_cfg c = {.dir = DIR_HIGH, .hysteresis = 2, .on_delay_ms = on_delay, .off_delay_ms = off_delay};
     c.limit[LEVEL_BLUE] = 10;
     c.limit[LEVEL_YELLOW] = 20;
     c.limit[LEVEL_ORANGE] = 35;
@@ -65,7 +64,7 @@ static void steps_up_and_down(void **state)
     assert_int_equal(feed(&r, 40, 1000), EV_DEESCALATED);
     assert_int_equal(r.last.level, LEVEL_ORANGE);
     assert_true(r.last.threshold == 35);
-    assert_int_equal(feed(&r, 34, 1000), EV_NONE); /* orange's band: 33 < v */
+    assert_int_equal(feed(&r, 34, 1000), EV_NONE);        /* orange's band: 33 < v */
     assert_int_equal(feed(&r, 19, 1000), EV_DEESCALATED); /* below 33, inside yellow's band */
     assert_int_equal(r.last.level, LEVEL_YELLOW);
     assert_int_equal(feed(&r, 5, 1000), EV_CLEARED);
@@ -87,8 +86,10 @@ static void noise_inside_band(void **state)
     int before = r.events;
     for (int i = 0; i < 100000; i++) {
         v += ((double)rand() / RAND_MAX - 0.5) * 0.5;
-        if (v <= 48.01) v = 48.2; /* band: (48, 50+) */
-        if (v > 60) v = 59;
+        if (v <= 48.01)
+            v = 48.2; /* band: (48, 50+) */
+        if (v > 60)
+            v = 59;
         feed(&r, v, 100);
     }
     assert_int_equal(r.events, before);
@@ -244,11 +245,10 @@ static void hysteresis_in_percent(void **state)
 }
 
 /* A sensor's three conditions, built like the config does. */
-static struct sensor_rules sensor_rules(double rate, bool falling, int64_t window_ms, int fault_after,
-                                        int64_t stale_ms)
+static struct sensor_rules sensor_rules(double rate, bool falling, int64_t window_ms, int fault_after, int64_t stale_ms)
 {
-    struct sensor_rules r = {.level = gas(0, 0), .has_rate = rate != 0, .rate_window_ms = window_ms,
-                             .stale_ms = stale_ms};
+    struct sensor_rules r = {
+        .level = gas(0, 0), .has_rate = rate != 0, .rate_window_ms = window_ms, .stale_ms = stale_ms};
     rules_prepare(&r.level, false);
     r.rate.dir = falling ? DIR_LOW : DIR_HIGH;
     r.rate.limit[LEVEL_YELLOW] = falling ? -rate : rate;
@@ -390,13 +390,20 @@ static void order_check(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(steps_up_and_down),  cmocka_unit_test(noise_inside_band),
-        cmocka_unit_test(on_delay_honoured),  cmocka_unit_test(on_delay_per_level),
-        cmocka_unit_test(off_delay_honoured), cmocka_unit_test(low_direction),
-        cmocka_unit_test(bad_quality_holds),  cmocka_unit_test(subset_of_levels),
-        cmocka_unit_test(delays_by_count),    cmocka_unit_test(hysteresis_in_percent),
-        cmocka_unit_test(rate_rising),        cmocka_unit_test(rate_falling),
-        cmocka_unit_test(fault_after_bad_samples), cmocka_unit_test(stale_sensor),
+        cmocka_unit_test(steps_up_and_down),
+        cmocka_unit_test(noise_inside_band),
+        cmocka_unit_test(on_delay_honoured),
+        cmocka_unit_test(on_delay_per_level),
+        cmocka_unit_test(off_delay_honoured),
+        cmocka_unit_test(low_direction),
+        cmocka_unit_test(bad_quality_holds),
+        cmocka_unit_test(subset_of_levels),
+        cmocka_unit_test(delays_by_count),
+        cmocka_unit_test(hysteresis_in_percent),
+        cmocka_unit_test(rate_rising),
+        cmocka_unit_test(rate_falling),
+        cmocka_unit_test(fault_after_bad_samples),
+        cmocka_unit_test(stale_sensor),
         cmocka_unit_test(level_removed_by_reload),
         cmocka_unit_test(order_check),
     };

@@ -78,9 +78,9 @@ static void deadband_and_quality(void **state)
     for (int i = 0; i < 7; i++)
         telemetry_sample(t, 0, 1000 + i, v[i], Q_GOOD, NAN, i * 1000);
     /* sent: 10 (first), 10.6 (> 0.5 from 10), 9.9 (> 0.5 from 10.6) */
-    telemetry_sample(t, 0, 2000, 0, Q_COMM_FAULT, NAN, 8000);  /* quality changed: sent, value null */
-    telemetry_sample(t, 0, 2001, 0, Q_COMM_FAULT, NAN, 9000);  /* not again */
-    telemetry_sample(t, 0, 2002, 10.0, Q_GOOD, NAN, 10000);    /* back: sent */
+    telemetry_sample(t, 0, 2000, 0, Q_COMM_FAULT, NAN, 8000); /* quality changed: sent, value null */
+    telemetry_sample(t, 0, 2001, 0, Q_COMM_FAULT, NAN, 9000); /* not again */
+    telemetry_sample(t, 0, 2002, 10.0, Q_GOOD, NAN, 10000);   /* back: sent */
     telemetry_flush(t, 5000);
     assert_int_equal(n_msgs, 1);
     assert_int_equal(count(msgs[0], "\"sensor\""), 5);
@@ -101,9 +101,11 @@ static void stats_over_the_interval(void **state)
     for (int i = 1; i <= 10; i++)
         telemetry_sample(t, 0, i * 1000, i, Q_GOOD, NAN, i * 1000);
     telemetry_flush(t, 20000);
-    assert_non_null(strstr(msgs[0], "\"value\":5,\"unit\":\"%LEL\",\"quality\":\"good\",\"min\":5,\"max\":5,\"avg\":5,\"n\":1"));
+    assert_non_null(
+        strstr(msgs[0], "\"value\":5,\"unit\":\"%LEL\",\"quality\":\"good\",\"min\":5,\"max\":5,\"avg\":5,\"n\":1"));
     /* at 10 s: samples 1..10 */
-    assert_non_null(strstr(msgs[0], "\"value\":10,\"unit\":\"%LEL\",\"quality\":\"good\",\"min\":1,\"max\":10,\"avg\":5.5,\"n\":10"));
+    assert_non_null(strstr(
+        msgs[0], "\"value\":10,\"unit\":\"%LEL\",\"quality\":\"good\",\"min\":1,\"max\":10,\"avg\":5.5,\"n\":10"));
     telemetry_close(t);
 }
 
