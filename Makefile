@@ -98,7 +98,7 @@ INC_bench   := $(INC_gateway)
 inc_for = $(INC_$(firstword $(subst /, ,$(1))))
 
 # --- sources -------------------------------------------------------------
-CORE_SRC := lib/num.c lib/log.c lib/loop.c lib/strbuf.c \
+CORE_SRC := lib/num.c lib/text.c lib/log.c lib/loop.c lib/strbuf.c \
             gateway/config.c gateway/config_read.c gateway/config_sections.c gateway/config_files.c \
             gateway/config_field.c gateway/config_check.c gateway/config_keys.c \
             gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \

@@ -202,8 +202,14 @@ HOSTILE = [
     ("ack", b"\xff\xfe{\x00", "payload is not a JSON object"),
     ("ack", b"[" * 5000, "payload too large (5000 bytes, at most 4096)"),
     ("ack", b"[" * 2000, "payload is not a JSON object"),
-    ("ack", b'{"id":5}', '"id" must be a string of at most 63 characters'),
-    ("ack", b'{"id":"' + b"x" * 64 + b'"}', '"id" must be a string of at most 63 characters'),
+    ("ack", b'{"id":5}', '"id" must be printable text of at most 63 characters'),
+    ("ack", b'{"id":"' + b"x" * 64 + b'"}', '"id" must be printable text of at most 63 characters'),
+    # control characters that would clear a terminal or forge a log line
+    ("ack", b'{"id":"h\\u001b[2J","alarm_id":1}', '"id" must be printable text of at most 63 characters'),
+    ("ack", b'{"id":"h","alarm_id":1,"by":"desk\\n2026-12-07 core: forged"}',
+     '"by" must be printable text of 1 to 63 characters'),
+    ("ack", b'{"id":"h","alarm_id":1,"by":"desk\\u009b2J"}', '"by" must be printable text of 1 to 63 characters'),
+    ("ack", b'{"id":"h","alarm_id":1,"by":"\xed\xa0\x80"}', "payload is not a JSON object"),
     ("ack", b'{"id":"h","alarm_id":"7"}', '"alarm_id" must be a positive whole number'),
     ("ack", b'{"id":"h","alarm_id":-1}', '"alarm_id" must be a positive whole number'),
     ("ack", b'{"id":"h","alarm_id":1.5}', '"alarm_id" must be a positive whole number'),
@@ -232,6 +238,9 @@ HOSTILE = [
     ("maintenance", b'{"id":"h","sensor":"s1","duration":-5}', '"duration" must be whole seconds from 0 to 604800'),
     ("get", b'{"id":"h","sensors":"s1"}', '"sensors" must be an array of at most 64 names'),
     ("get", b'{"id":"h","sensors":[1]}', '"sensors" must hold names of 1 to 63 characters'),
+    ("get", b'{"id":"h","sensors":["s1\\u0007"]}', '"sensors" must hold names of 1 to 63 characters'),
+    ("set", b'{"id":"h","sensor":"s1","set":{"re\\u001b[2Jd":1}}', '"set": keys must be printable names'),
+    ("maintenance", b'{"id":"h","sensor":"s1\\r","duration":5}', '"sensor" must be a name of 1 to 63 characters'),
 ]
 
 
