@@ -151,9 +151,16 @@ CENTER_SRC := center/main.c center/common.c center/conn.c center/watch.c center/
 $(B)/lifeline-center: $(CENTER_SRC:%.c=$(B)/%.o) $(B)/lib/num.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson sqlite3) -lpaho-mqtt3as -lpthread -lm
 
+, := ,
+# A unit test's own link flags: LDFLAGS_test_NAME (-Wl,--wrap=... to stand
+# in for a library at its edge, for that test binary only)
+LDFLAGS_test_uplink := $(addprefix -Wl$(,)--wrap=,mosquitto_connect_async mosquitto_socket \
+    mosquitto_publish mosquitto_want_write mosquitto_subscribe mosquitto_connect_callback_set \
+    mosquitto_disconnect_callback_set mosquitto_publish_callback_set)
+
 $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC_tests) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
+	$(CC) $(CFLAGS) $(INC_tests) -Itests/unit $(LDFLAGS) $(LDFLAGS_$*) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lpthread -lm
 
 -include $(shell find $(addprefix $(B)/,lib gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
