@@ -1,5 +1,7 @@
 # Lifeline gateway: one entry point.
 #   make            build everything into build/ (build-san/ with SAN=1)
+#   make test       the fast suite: build, unit tests, integration tests (no VM, fuzz,
+#                   e2e or ARM builds; a few minutes)
 #   make check      unit tests (cmocka), integration and end-to-end tests (pytest, real
 #                   broker), the GPIO VM tests; then each fuzz target for 20 s and the
 #                   arm64 and armhf builds' tests under qemu-user, the amd64 and arm64
@@ -116,7 +118,7 @@ BINS := $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-sim $(B)/lifeline-center
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all check layout unit integration e2e check-vm demo deps install clean
+.PHONY: all test check layout unit integration e2e check-vm demo deps install clean
 all: $(BINS) $(UNIT_BIN)
 
 $(B)/%.o: %.c
@@ -166,6 +168,13 @@ $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 -include $(shell find $(addprefix $(B)/,lib gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
+# The fast suite, for every change: what runs on this machine alone in a few
+# minutes. make check adds e2e, the GPIO VM, fuzzing, the ARM builds, packages.
+test:
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+
 check: deps
 	$(MAKE) --no-print-directory layout
 	$(MAKE) --no-print-directory all
