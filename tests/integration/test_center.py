@@ -7,7 +7,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -215,12 +214,14 @@ def test_events_a_gateway_no_longer_has_are_lost(tmp_path, broker, serve):
             reply = {"id": body["id"], "ok": True, "count": 0, "last_seq": 6}
         c.publish(root + "reply/" + name, json.dumps(reply), qos=1)
 
+    subscribed = []
     gw.on_message = on_message
     gw.on_connect = lambda c, u, f, rc: c.subscribe(root + "cmd/+", qos=1)
+    gw.on_subscribe = lambda c, u, mid, granted: subscribed.append(mid)
     gw.connect("127.0.0.1", broker.port)
     gw.loop_start()
-    wait_for(lambda: gw.is_connected(), 10, "fake gateway connected")
-    time.sleep(0.3)
+    # its cmd/+ subscription in place (SUBACK) before the center can ask
+    wait_for(lambda: subscribed, 10, "fake gateway subscribed")
     for seq in (5, 6):
         gw.publish(root + "alarm", json.dumps({"seq": seq, "ts": 1764000000000, "alarm_id": seq, "sensor": "s",
                                                "event": "raised", "level": "blue"}), qos=1).wait_for_publish()
