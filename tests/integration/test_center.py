@@ -12,40 +12,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import BUILD, Proc, free_port, wait_for
+from util import render
 
 CENTER = os.path.join(BUILD, "lifeline-center")
-
-GW_CONF = """[gateway]
-id = {id}
-site = test
-[mqtt]
-host = 127.0.0.1
-port = {port}
-reconnect_min = 200ms
-reconnect_max = 1s
-[store]
-path = {db}
-[bus sim]
-type = sim
-[sensor steady]
-class = gas
-bus = sim
-sim_min = 30
-sim_max = 30
-poll = 100ms
-on_delay = 0
-[sensor flap]
-class = gas
-bus = sim
-sim = square
-sim_min = 0
-sim_max = 60
-sim_period = {period}
-poll = 50ms
-red = 50
-hysteresis = 1
-on_delay = 0
-"""
 
 
 class Serve:
@@ -104,7 +73,8 @@ def serve(tmp_path, broker):
 
 
 def gw_conf(tmp_path, broker, gid="gw1", period="400ms"):
-    return GW_CONF.format(id=gid, port=broker.port, db=tmp_path / (gid + ".db"), period=period)
+    return render("sim_gw", tmp_path, ID=gid, BROKER=broker.port, DB=tmp_path / (gid + ".db")) + \
+        render("sim_flap", tmp_path, STEADY="steady", VALUE=30, FLAP="flap", PERIOD=period)
 
 
 def last_seq(tmp_path, gid):
