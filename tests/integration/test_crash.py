@@ -9,24 +9,14 @@ import sqlite3
 import time
 
 from conftest import wait_for
+from util import render
 
 KILLS = 20
 
 
 def conf(port, db, quiet):
-    out = ["""[gateway]
-id = crash
-site = test
-[mqtt]
-host = 127.0.0.1
-port = %d
-reconnect_min = 100ms
-reconnect_max = 500ms
-[store]
-path = %s
-[bus sim]
-type = sim
-""" % (port, db)]
+    out = [render("sim_gw", os.path.dirname(db), ID="crash", BROKER=port, DB=db, RECONNECT_MIN="100ms",
+                  RECONNECT_MAX="500ms")]
     for i in range(4):
         out.append("[sensor s%d]\nclass = gas\nbus = sim\nsim = %s\nsim_min = 0\nsim_max = 60\n"
                    "sim_period = %dms\npoll = 20ms\nred = 50\nhysteresis = 1\non_delay = 0\ntelemetry = 0\n"
