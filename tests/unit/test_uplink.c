@@ -292,7 +292,7 @@ static void window_holds_max_inflight(void **state)
     (void)state;
     open_uplink(3);
     for (int i = 1; i <= 6; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "t%d", i);
         queue(name);
     }
