@@ -1,7 +1,6 @@
 """The field bus against pymodbus slaves (fieldslave.py): Modbus TCP with
 several unit ids and Modbus RTU over a socat pty pair. Values are read back
 from the gateway's own SQLite database, as the gateway stored them."""
-import os
 import sqlite3
 import time
 
@@ -9,6 +8,7 @@ import pytest
 
 from conftest import wait_for
 from fieldbus import fieldslaves  # noqa: F401  (a fixture)
+from util import render
 
 # type, order, value: every format round-trips to the exact engineering value
 FORMATS = [
@@ -27,22 +27,8 @@ FORMATS = [
 WIDTH = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "int64": 4, "uint64": 4,
          "float64": 4}
 
-HEADER = """[gateway]
-id = fb
-site = test
-profiles = {profiles}
-[mqtt]
-host = 127.0.0.1
-port = {broker}
-[store]
-path = {db}
-"""
-
-
 def conf(tmp_path, broker, body):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return HEADER.format(profiles=os.path.join(root, "drivers", "profiles"), broker=broker.port,
-                         db=tmp_path / "lifeline.db") + body
+    return render("field_gw", tmp_path, ID="fb", BROKER=broker.port, DB=tmp_path / "lifeline.db") + body
 
 
 def db_rows(tmp_path, sensor, since_ms=0):
