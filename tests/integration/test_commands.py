@@ -8,40 +8,8 @@ import signal
 import pytest
 
 from conftest import wait_for
+from util import render
 
-CONF = """[gateway]
-id = cmd-gw
-site = test
-[mqtt]
-host = 127.0.0.1
-port = {port}
-reconnect_min = 200ms
-reconnect_max = 1s
-[store]
-path = {db}
-[bus sim]
-type = sim
-; s1 takes its limits from the gas class (blue 10 ... red 50)
-[sensor s1]
-class = gas
-bus = sim
-sim_min = 5
-sim_max = 5
-poll = 100ms
-on_delay = 0
-
-[sensor s2]
-class = gas
-bus = sim
-sim = square
-sim_min = 0
-sim_max = 60
-sim_period = 400ms
-poll = 50ms
-red = 50
-hysteresis = 1
-on_delay = 0
-"""
 
 ROOT = "lifeline/v1/test/cmd-gw/"
 
@@ -79,7 +47,8 @@ class Center:
 @pytest.fixture
 def center(tmp_path, broker, gateways, subscriber):
     sub = subscriber()
-    conf = CONF.format(port=broker.port, db=os.path.join(str(tmp_path), "cmd.db"))
+    conf = render("sim_gw", tmp_path, ID="cmd-gw", BROKER=broker.port, DB=os.path.join(str(tmp_path), "cmd.db")) + \
+        render("sim_flap", tmp_path, STEADY="s1", VALUE=5, FLAP="s2", PERIOD="400ms")
     gw = gateways(conf).start()
     wait_for(lambda: any(s["state"] == "online" for s in statuses(sub)), 15, "online")
     c = Center(sub)

@@ -8,19 +8,16 @@ import socket
 import time
 
 from conftest import BUILD, Proc, wait_for
+from util import render
 
-CONF = """[gateway]
-id = sd-gw
-site = test
-[mqtt]
-host = 127.0.0.1
-port = {port}
-[store]
-path = {db}
-[console]
+
+def gw_conf(tmp_path, broker):
+    return render("sim_gw", tmp_path, ID="sd-gw", BROKER=broker.port, DB=tmp_path / "sd.db") + \
+        SENSOR.format(sock=tmp_path / "ctl.sock")
+
+
+SENSOR = """[console]
 socket = {sock}
-[bus sim]
-type = sim
 [sensor s1]
 class = gas
 bus = sim
@@ -42,7 +39,7 @@ def test_notify_ready_watchdog_stopping(tmp_path, broker):
                 return
 
     conf = tmp_path / "sd.conf"
-    conf.write_text(CONF.format(port=broker.port, db=tmp_path / "sd.db", sock=tmp_path / "ctl.sock"))
+    conf.write_text(gw_conf(tmp_path, broker))
     env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
     p = Proc([os.path.join(BUILD, "lifelined"), "-c", str(conf)], str(tmp_path / "gw.log"), env=env)
     try:
@@ -78,7 +75,7 @@ def test_watchdog_of_another_pid_is_not_fed(tmp_path, broker):
     srv.bind(path)
     srv.settimeout(5)
     conf = tmp_path / "sd.conf"
-    conf.write_text(CONF.format(port=broker.port, db=tmp_path / "sd.db", sock=tmp_path / "ctl.sock"))
+    conf.write_text(gw_conf(tmp_path, broker))
     env = dict(os.environ, NOTIFY_SOCKET="@" + path[1:], WATCHDOG_USEC="1000000", WATCHDOG_PID="1")
     p = Proc([os.path.join(BUILD, "lifelined"), "-c", str(conf)], str(tmp_path / "gw.log"), env=env)
     try:

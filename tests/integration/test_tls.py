@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import Broker, free_port, port_open, wait_for
+from util import render
 
 OPENSSL = "/usr/bin/openssl"
 
@@ -77,26 +78,9 @@ def tls_broker(tmp, pki, server="server", require_cert=True):
 
 
 def gateway_conf(tmp, port, mqtt_extra):
-    return """[gateway]
-id = tls-gw
-site = test-site
-[mqtt]
-host = 127.0.0.1
-port = %d
-reconnect_min = 200ms
-reconnect_max = 1s
-%s
-[store]
-path = %s
-[bus sim]
-type = sim
-[sensor s1]
-class = gas
-bus = sim
-sim = const
-sim_min = 1
-sim_max = 1
-""" % (port, mqtt_extra, os.path.join(tmp, "tls.db"))
+    return render("sim_gw", tmp, ID="tls-gw", SITE="test-site", BROKER=port, DB=os.path.join(tmp, "tls.db"),
+                  MQTT_MORE=mqtt_extra) + \
+        "[sensor s1]\nclass = gas\nbus = sim\nsim = const\nsim_min = 1\nsim_max = 1\n"
 
 
 def online(sub):
