@@ -314,10 +314,12 @@ image: deps
 	@$(MAKE) --no-print-directory deb ARCH=arm64
 	firmware/image.sh $(BOARD) build/image/$(BOARD)
 
-# the signed update bundle of the image (RAUC; firmware/bundle.sh)
+# the signed update bundle of the image (RAUC; firmware/bundle.sh): with
+# BUNDLE_KEY and BUNDLE_CERT, or BUNDLE_DEV=1 for a development key
+BUNDLE_DEV ?= 0
 .PHONY: bundle
 bundle: deps
-	firmware/bundle.sh $(BOARD) build/image/$(BOARD)
+	BUNDLE_DEV=$(BUNDLE_DEV) firmware/bundle.sh $(BOARD) build/image/$(BOARD)
 
 # boots it in qemu-system-aarch64 and checks an alarm gets out (tests/image)
 image-test: $(B)/lifeline-center
