@@ -456,6 +456,7 @@ static const struct key mqtt_keys[] = {
     {"protocol", p_enum, MQ(protocol), protocol_names, 0, 0, 0},
     {"username", p_str, MQ(username), NULL, 0, sizeof(((struct cfg_mqtt *)0)->username), 0},
     {"password", p_secret, MQ(password), NULL, 0, sizeof(((struct cfg_mqtt *)0)->password), 0},
+    {"allow_plaintext", p_enum, MQ(allow_plaintext), noyes_names, 0, 0, 0},
     {"tls_ca", p_tls_path, MQ(tls_ca), NULL, 0, CFG_PATH_MAX, 0},
     {"tls_cert", p_tls_path, MQ(tls_cert), NULL, 0, CFG_PATH_MAX, 0},
     {"tls_key", p_tls_path, MQ(tls_key), NULL, 0, CFG_PATH_MAX, 0},

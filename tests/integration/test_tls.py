@@ -159,12 +159,12 @@ def test_password(tmp_path, gateways):
         b = Broker(str(tmp_path), extra="allow_anonymous false\npassword_file %s" % pwfile)
         try:
             sub = Subscriber(b.port, auth=("gw", "s3cret-Pw"))
-            bad = gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = wrong-Pw9\n"),
+            bad = gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = wrong-Pw9\nallow_plaintext = yes\n"),
                            name="bad").start()
             wait_for(lambda: "refused" in bad.output(), 20, "the refusal in the log")
             assert "wrong-Pw9" not in bad.output()
             bad.stop()
-            good = gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\n"),
+            good = gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\nallow_plaintext = yes\n"),
                             name="good").start()
             wait_for(lambda: online(sub), 20, "online with the right password")
             assert "s3cret-Pw" not in good.output()
@@ -225,7 +225,7 @@ def test_center_password(tmp_path, gateways):
         os.chmod(pwfile, 0o644)
         b = Broker(str(tmp_path), extra="allow_anonymous false\npassword_file %s" % pwfile)
         try:
-            gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\n")).start()
+            gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\nallow_plaintext = yes\n")).start()
             secret = tmp_path / "center.pw"
             secret.write_text("s3cret-Pw\n")
             wrong = tmp_path / "wrong.pw"

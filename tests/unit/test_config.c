@@ -324,7 +324,9 @@ static const struct bad {
     {"bad-board-dir.conf", 4, "[gateway] board: configs/../configs is a directory, not a file"},
     {"bad-telemetry.conf", 9, "[sensor s1] telemetry: 'soon' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)"},
     /* a secret is never echoed in an error */
-    {"bad-password-long.conf", 6, "[mqtt] password: too long (160 characters, at most 127; the value is not shown)"},
+    {"bad-password-plaintext.conf", 4,
+     "[mqtt] password: would be sent in clear text: set tls_ca (TLS), or allow_plaintext = yes"},
+    {"bad-password-long.conf", 7, "[mqtt] password: too long (160 characters, at most 127; the value is not shown)"},
 };
 
 static void bad_files(void **state)
