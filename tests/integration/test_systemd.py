@@ -3,6 +3,7 @@ the core loop at half of WatchdogSec (and none while the process is
 stopped), STOPPING=1 on a clean stop; the socket played by this test, as
 systemd would hold it ($NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID)."""
 import os
+import re
 import signal
 import socket
 import time
@@ -107,3 +108,11 @@ def test_unit_file_verifies(tmp_path):
     path.write_text(unit.replace("/usr/sbin/lifelined", os.path.join(BUILD, "lifelined")))
     r = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr
+    # its exposure as systemd rates it: no worse than the 1.7 of DevicePolicy,
+    # ProtectProc, MemoryMax and the rest (2.1 without them)
+    r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
+    assert m and float(m.group(1)) <= 1.7, r.stdout[-3000:] + r.stderr
+    for key in ("DevicePolicy=closed", "ProtectProc=invisible", "MemoryMax=", "TasksMax="):
+        assert key in unit, key
