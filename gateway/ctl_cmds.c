@@ -165,10 +165,14 @@ void ctl_record(struct ctl_req *r, const char *error)
     size_t n = 0;
 
     line[0] = '\0';
-    for (int i = 0; i < r->argc && n < sizeof(line); i++)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "",
-                              /* the PIN of passwd is not a thing to keep */
-                              i == 1 && strcmp(r->argv[0], "passwd") == 0 ? "****" : r->argv[i]);
+    for (int i = 0; i < r->argc; i++) {
+        /* the PIN of passwd is not a thing to keep */
+        const char *a = i == 1 && strcmp(r->argv[0], "passwd") == 0 ? "****" : r->argv[i];
+        int w = snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "", a);
+        if (w < 0 || (size_t)w >= sizeof(line) - n)
+            break; /* (a command line is at most CTL_LINE_MAX: never) */
+        n += (size_t)w;
+    }
     log_info("console: %s: %s%s%s", r->s->user, line, error ? ": refused: " : "", error ? error : "");
     int len = payload_console(loop_wallclock_ms(), ctl_who(r), line, error, payload, sizeof(payload));
     if (len > 0)
