@@ -216,6 +216,11 @@ def test_socket_abuse(daemon, sockdir):
 
 
 def test_modbus_diagnostics(daemon, sockdir, slave):
+    # a read or a scan is privileged too: some devices act on a read
+    rc, out, err = ctl(sockdir, "modbus", "read", "tcp-1", "1", "holding", "0", "2", user=True)
+    assert rc == 1 and err == "error: needs privileged mode: enable first\n", err
+    rc, out, err = ctl(sockdir, "modbus", "scan", "tcp-1", "1-8", user=True)
+    assert rc == 1 and err == "error: needs privileged mode: enable first\n", err
     # the value in all four orders: the technician picks the one the display shows
     rc, out, err = ctl(sockdir, "modbus", "read", "tcp-1", "1", "holding", "0", "2")
     assert rc == 0, err
