@@ -97,11 +97,11 @@ cat >"$S/DEBIAN/postinst" <<'POST'
 set -e
 if [ "$1" = configure ]; then
   systemd-sysusers lifelined.conf lifeline-tech.conf
-  # the daemon's alone: MQTT credentials, the console PIN hash, the TLS key
-  # (owned first: tmpfiles refuses a root-owned file in the daemon's directory)
+  # the daemon's alone: MQTT credentials, the console PIN hash (owned first:
+  # tmpfiles refuses a root-owned file in the daemon's directory); tmpfiles
+  # then makes /etc/lifeline/tls (owned by lifeline, install.md) 0700
   chown lifeline:lifeline /etc/lifeline/lifeline.conf
   chmod 0600 /etc/lifeline/lifeline.conf
-  if [ -d /etc/lifeline/tls ]; then chown -R lifeline:lifeline /etc/lifeline/tls; chmod -R go-rwx /etc/lifeline/tls; fi
   # (without /proc, as in an image's build, tmpfiles cannot run: the same by hand)
   systemd-tmpfiles --create lifelined.conf 2>/dev/null || install -d -o lifeline -g lifeline -m 0750 /etc/lifeline
   # earlier builds put tech in the daemon's group (sysusers adds, never removes)
