@@ -260,8 +260,12 @@ static int p_enum(struct cfg_err *e, const struct key *k, void *obj, const char 
         return 1;
     }
     all[0] = '\0';
-    for (int j = 0; names[j] && used < sizeof(all); j++)
-        used += (size_t)snprintf(all + used, sizeof(all) - used, "%s%s", j ? "|" : "", names[j]);
+    for (int j = 0; names[j]; j++) {
+        int w = snprintf(all + used, sizeof(all) - used, "%s%s", j ? "|" : "", names[j]);
+        if (w < 0 || (size_t)w >= sizeof(all) - used)
+            break; /* the list cut short: only a message */
+        used += (size_t)w;
+    }
     return cfg_fail(e, "'%s' is not one of %s", v, all);
 }
 

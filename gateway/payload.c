@@ -189,6 +189,21 @@ int payload_console(int64_t ts_ms, const char *by, const char *command, const ch
     return print(add_outcome(o, error), buf, len);
 }
 
+int payload_console_pin(int64_t ts_ms, const char *by, long long uid, unsigned failures, int64_t locked_s,
+                        unsigned held, char *buf, size_t len)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    o = add_str(o, "type", "console_pin");
+    o = add_num(o, "ts", (double)ts_ms);
+    o = add_str(o, "by", by);
+    o = add_num(o, "uid", (double)uid);
+    o = add_num(o, "failures", failures);
+    o = add_num(o, "locked_s", (double)locked_s);
+    o = add_num(o, "held_back", held);
+    return print(o, buf, len);
+}
+
 static cJSON *reply_object(const struct cmd *c, const char *error)
 {
     cJSON *o = cJSON_CreateObject();
