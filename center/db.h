@@ -88,6 +88,8 @@ int cdb_confirm(struct cdb *db, const char *gw, long long last_seq, long long bo
 int cdb_next_unconfirmed(struct cdb *db, long long now_ms, long long wait_ms, char *gw);
 /* No cmd/status sent to gw within the last interval_ms? 1 yes, 0 no, -1 error. */
 int cdb_status_due(struct cdb *db, const char *gw, long long now_ms, long long interval_ms);
+/* n messages of gw dropped over serve's caps (counted in gateways.refused). */
+int cdb_refused(struct cdb *db, const char *gw, long long n);
 /* Trims status_log, gateway_events, held and conflicts by age and size, a
  * bounded batch per call. Rows deleted, or -1. */
 long long cdb_trim(struct cdb *db, long long now_ms);

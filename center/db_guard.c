@@ -24,6 +24,7 @@ static const char *const guard_columns[] = {
     "ALTER TABLE gateways ADD COLUMN confirmed_ms INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE gateways ADD COLUMN held INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE gateways ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE gateways ADD COLUMN refused INTEGER NOT NULL DEFAULT 0",
 };
 
 #define TRIM_BATCH "500"
@@ -52,6 +53,7 @@ static const char *const gsql[G_COUNT] = {
                      " AND h.seq > g.last_seq AND h.received_ms BETWEEN ?3 AND ?1))"
                      " AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.gateway = g.gateway AND r.kind = 'status'"
                      " AND r.sent_ms > ?2) LIMIT 1",
+    [G_REFUSED] = "UPDATE gateways SET refused = refused + ?2 WHERE gateway = ?1",
     [G_TRIM] = TRIM("status_log"),
     TRIM("gateway_events"),
     TRIM("held"),
@@ -186,6 +188,14 @@ int cdb_status_due(struct cdb *db, const char *gw, long long now_ms, long long i
     int due = rc == SQLITE_ROW && sqlite3_column_int64(s, 0) == 0;
     sqlite3_reset(s);
     return rc == SQLITE_ROW ? due : cdb_fail(db, "status asked");
+}
+
+int cdb_refused(struct cdb *db, const char *gw, long long n)
+{
+    sqlite3_stmt *s = cdb_guse(db, G_REFUSED);
+    sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, n);
+    return cdb_run(db, s);
 }
 
 long long cdb_trim(struct cdb *db, long long now_ms)

@@ -19,6 +19,7 @@ enum {
     G_CONFIRM,
     G_STATUS_RECENT,
     G_ASK_STATUS,
+    G_REFUSED,
     G_TRIM,
     G_COUNT = G_TRIM + 8
 };

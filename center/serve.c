@@ -33,6 +33,7 @@
 
 #include "center.h"
 #include "db.h"
+#include "limit.h"
 
 #define TICK_MS 500
 #define SETTLE_GRACE_MS 3000 /* after a replay's answer, for its events still in flight */
@@ -53,6 +54,8 @@ struct serve {
     char *topic_ptrs[4];
     long gap_wait_ms, retry_ms, check_ms;
     struct cdb_limits lim;
+    struct limit_opts caps;
+    struct limiter *limiter; /* used by paho's thread only, under mu */
     struct cdb *db;
     long long aside_log_ms; /* held and conflicting events: one log line per LOG_EVERY_MS */
     long aside_quiet;
@@ -266,6 +269,43 @@ static int on_reply(struct serve *s, const char *gw, const char *kind, const cha
     return 1;
 }
 
+/* Over a gateway's caps: dropped (acknowledged, not stored), counted, and
+ * said once per LOG_EVERY_MS with the count. Called with mu held. */
+static bool serve_capped(struct serve *s, const char *gw, const char *kind, size_t len, long long now)
+{
+    enum limit_kind k = !strcmp(kind, "status") ? LIMIT_STATUS : !strcmp(kind, "alarm") ? LIMIT_ALARM : LIMIT_EVENT;
+    bool big;
+
+    if (strcmp(kind, "status") && strcmp(kind, "alarm") && strcmp(kind, "event")) {
+        if (len <= s->caps.max_bytes)
+            return false; /* replies: answers to our own questions, only the size is capped */
+        big = true;
+    } else if (limit_take(s->limiter, gw, k, len, now, &big)) {
+        return false;
+    }
+    long n = limit_report(s->limiter, gw, now, LOG_EVERY_MS);
+    if (n > 0)
+        fprintf(stderr, PROG ": serve: %s: over its caps: %s message %s, dropped; counted every %ds\n", gw, kind,
+                big ? "larger than --max-bytes" : "over its --*-rate", LOG_EVERY_MS / 1000);
+    if (n > 0 && (cdb_begin(s->db) < 0 || cdb_refused(s->db, gw, n) < 0 || cdb_commit(s->db) < 0))
+        cdb_rollback(s->db);
+    return true;
+}
+
+/* The drops over the caps since a gateway's last line, once per
+ * LOG_EVERY_MS each. Called with mu held. */
+static void serve_report_caps(struct serve *s, long long now)
+{
+    char gw[GW_MAX];
+    long n;
+
+    for (int i = 0; i < 64 && (n = limit_due(s->limiter, now, LOG_EVERY_MS, gw)) > 0; i++) {
+        fprintf(stderr, PROG ": serve: %s: %ld more messages over its caps dropped\n", gw, n);
+        if (cdb_begin(s->db) < 0 || cdb_refused(s->db, gw, n) < 0 || cdb_commit(s->db) < 0)
+            cdb_rollback(s->db);
+    }
+}
+
 static int serve_message(void *ctx, const char *topic, const char *payload, size_t len)
 {
     struct serve *s = ctx;
@@ -281,6 +321,8 @@ static int serve_message(void *ctx, const char *topic, const char *payload, size
     pthread_mutex_lock(&s->mu);
     if (!s->db)
         done = 0; /* closing: the broker keeps it for the next run */
+    else if (serve_capped(s, gw, kind, len, now))
+        done = 1;
     else if (!strcmp(kind, "alarm"))
         done = on_alarm(s, gw, topic, payload, len, now);
     else if (!strcmp(kind, "status"))
@@ -319,6 +361,7 @@ static void serve_tick(struct serve *s, long long *next_check)
         cdb_rollback(s->db);
     if (cdb_begin(s->db) < 0 || cdb_trim(s->db, now) < 0 || cdb_commit(s->db) < 0)
         cdb_rollback(s->db);
+    serve_report_caps(s, now);
     /* events beyond what a gateway confirmed: ask it before any replay */
     for (int i = 0; i < 64 && cdb_next_unconfirmed(s->db, now, s->gap_wait_ms > 1000 ? s->gap_wait_ms : 1000, gw) > 0;
          i++)
@@ -385,7 +428,11 @@ static void serve_usage(FILE *f)
             "                     seq it confirmed is held until it confirms it (default 1000)\n"
             "  --lost-max N       seqs recorded lost per gateway, at most (default 100000)\n"
             "  --keep-days D      status_log, gateway_events, held, conflicts: days kept (30)\n"
-            "  --keep-rows N      ... and rows kept, per table (default 100000)\n");
+            "  --keep-rows N      ... and rows kept, per table (default 100000)\n"
+            "  --status-rate N    status messages a minute per gateway, at most (60)\n"
+            "  --event-rate N     event messages a minute per gateway, at most (600)\n"
+            "  --alarm-rate N     alarm messages a minute per gateway, at most (60000)\n"
+            "  --max-bytes N      a larger message from a gateway is dropped (16384)\n");
 }
 
 static int serve_bad(const char *what, const char *arg)
@@ -407,6 +454,10 @@ static const struct option serve_longopts[] = {
     {"lost-max", required_argument, NULL, 'L'},
     {"keep-days", required_argument, NULL, 'K'},
     {"keep-rows", required_argument, NULL, 'R'},
+    {"status-rate", required_argument, NULL, 'S'},
+    {"event-rate", required_argument, NULL, 'E'},
+    {"alarm-rate", required_argument, NULL, 'M'},
+    {"max-bytes", required_argument, NULL, 'B'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -414,7 +465,8 @@ static const struct option serve_longopts[] = {
 static int serve_options(struct serve *s, int argc, char **argv)
 {
     const char *id = "lifeline-center-serve";
-    long gap = 5, check = 300, ahead = 1000, lost_max = 100000, keep_days = 30, keep_rows = 100000;
+    long gap = 5, check = 300, ahead = 1000, lost_max = 100000, keep_days = 30, keep_rows = 100000, max_bytes = 16384;
+    long rate[LIMIT_KINDS] = {[LIMIT_STATUS] = 60, [LIMIT_EVENT] = 600, [LIMIT_ALARM] = 60000};
     int ch, rc;
 
     broker_args_init(&s->broker);
@@ -472,6 +524,19 @@ static int serve_options(struct serve *s, int argc, char **argv)
             if (parse_long(optarg, 1, 1000000000, &keep_rows) < 0)
                 return serve_bad("bad --keep-rows (1-1000000000)", optarg);
             break;
+        case 'S':
+        case 'E':
+        case 'M':
+            if (parse_long(optarg, 1, 100000000,
+                           &rate[ch == 'S'   ? LIMIT_STATUS
+                                 : ch == 'E' ? LIMIT_EVENT
+                                             : LIMIT_ALARM]) < 0)
+                return serve_bad("bad --status-rate, --event-rate or --alarm-rate (1-100000000 a minute)", optarg);
+            break;
+        case 'B':
+            if (parse_long(optarg, 256, 268435456, &max_bytes) < 0)
+                return serve_bad("bad --max-bytes (256-268435456)", optarg);
+            break;
         case 'h':
             serve_usage(stdout);
             return 0;
@@ -494,6 +559,9 @@ static int serve_options(struct serve *s, int argc, char **argv)
                                  .held_max = HELD_MAX,
                                  .keep_ms = keep_days * 86400000LL,
                                  .keep_rows = keep_rows};
+    s->caps.max_bytes = (size_t)max_bytes;
+    for (int k = 0; k < LIMIT_KINDS; k++)
+        s->caps.per_min[k] = rate[k];
     s->root_levels = 1;
     for (const char *p = s->root; *p; p++)
         s->root_levels += *p == '/';
@@ -524,8 +592,14 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&s.mu, NULL);
     atomic_init(&s.stored, 0);
     atomic_init(&s.dups, 0);
-    if (cdb_open(s.db_path, false, &s.db) < 0)
+    if (!(s.limiter = limit_new(&s.caps))) {
+        fprintf(stderr, PROG ": serve: out of memory\n");
         return 1;
+    }
+    if (cdb_open(s.db_path, false, &s.db) < 0) {
+        limit_free(s.limiter);
+        return 1;
+    }
     cdb_set_limits(s.db, &s.lim);
     snprintf(s.store_dir, sizeof(s.store_dir), "%s.mqtt", s.db_path);
     s.copts = (struct conn_opts){.broker = &s.broker,
@@ -540,6 +614,7 @@ int cmd_serve(int argc, char **argv)
     if (sig_fd < 0) {
         fprintf(stderr, PROG ": serve: cannot set up signals: %s\n", strerror(-sig_fd));
         cdb_close(s.db);
+        limit_free(s.limiter);
         return 1;
     }
     fprintf(stderr, PROG ": serve: database %s, client id %s%s%s\n", s.db_path, s.client_id,
@@ -552,6 +627,7 @@ int cmd_serve(int argc, char **argv)
     s.db = NULL;
     pthread_mutex_unlock(&s.mu);
     conn_close(&s.conn);
+    limit_free(s.limiter);
     close(sig_fd);
     return status;
 }

@@ -5,6 +5,7 @@ Each forgery must leave the center's database right: the events, alarms,
 lost seqs and epochs are the gateway's own (docs/center.md, "What a
 gateway cannot make the center do")."""
 import json
+import sqlite3
 import time
 
 import paho.mqtt.client as mqtt
@@ -189,5 +190,41 @@ def test_forged_cleared_and_acked_change_no_alarm(broker, serve):
     g.event(event="cleared", level="none")
     wait_for(lambda: s.rows("SELECT cleared_ts IS NOT NULL FROM alarms WHERE gateway = 'test/gw'") == [(1,)], 10,
              lambda: s.output())
+    f.close()
+    g.close()
+
+
+def test_floods_are_capped_and_logs_kept_bounded(broker, serve):
+    """Status and event floods beyond the per-gateway caps are dropped and
+    counted; an oversized message is dropped; status_log and gateway_events
+    are trimmed to --keep-rows and by age."""
+    s, g, f = start(broker, serve, "--status-rate", "100", "--event-rate", "1000", "--keep-rows", "50",
+                    "--max-bytes", "4096")
+    g.event()
+    confirmed(s, "test/gw", 1)
+    for i in range(300):
+        f.c.publish(ROOT + "gw/status", json.dumps({"state": "offline", "boot": i}), qos=1)
+        f.c.publish(ROOT + "gw/event", json.dumps({"type": "action", "ts": i}), qos=1)
+    f.pub("gw/event", json.dumps({"type": "action", "pad": "x" * 5000}))
+    f.pub("gw/alarm", alarm(2, value=1.0) + " " * 5000)
+    wait_for(lambda: "over its caps" in s.output(), 20, lambda: s.output())
+    # all 600 handled: the dropped ones counted, the rest kept, then trimmed
+    wait_for(lambda: s.rows("SELECT count(*) FROM status_log")[0][0] <= 50 and
+             s.rows("SELECT count(*) FROM gateway_events")[0][0] <= 50 and
+             s.rows("SELECT max(ts) FROM gateway_events")[0][0] == 299, 20,
+             lambda: "%r\n%s" % (s.rows("SELECT count(*), max(ts) FROM gateway_events"), s.output()))
+    stored = s.rows("SELECT max(boot) FROM status_log")[0][0]
+    assert stored is not None and stored < 150, stored  # at most a minute's worth: 100 (+1 a second)
+    wait_for(lambda: s.rows("SELECT refused FROM gateways WHERE gateway = 'test/gw'")[0][0] >= 150, 30,
+             lambda: s.rows("SELECT refused FROM gateways"))
+    assert s.seqs("test/gw") == [1]
+    assert s.rows("SELECT count(*) FROM gateway_events WHERE payload LIKE '%xxxx%'")[0][0] == 0
+    # by age: a row older than --keep-days (30) goes at the next tick
+    c = sqlite3.connect(s.db, timeout=10)
+    c.execute("INSERT INTO status_log(gateway, received_ms, state) VALUES('test/old', 1000, 'online')")
+    c.commit()
+    c.close()
+    wait_for(lambda: s.rows("SELECT count(*) FROM status_log WHERE gateway = 'test/old'")[0][0] == 0, 10,
+             "the old row trimmed")
     f.close()
     g.close()
