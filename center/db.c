@@ -63,7 +63,6 @@ enum {
     S_ST_PUT,
     S_ST_LOG,
     S_GE_PUT,
-    S_LAST_SEQ,
     S_GAPS,
     S_FIRST_ABOVE,
     S_REQ_ADD,
@@ -119,9 +118,6 @@ static const char *const sql[S_COUNT] = {
                  " changed_ms = CASE WHEN state IS ?2 THEN changed_ms ELSE ?12 END WHERE gateway = ?1",
     [S_ST_LOG] = "INSERT INTO status_log(gateway, received_ms, ts, state, boot, payload) VALUES(?1,?2,?3,?4,?5,?6)",
     [S_GE_PUT] = "INSERT INTO gateway_events(gateway, received_ms, ts, type, payload) VALUES(?1,?2,?3,?4,?5)",
-    [S_LAST_SEQ] = "UPDATE gateways SET last_seq = max(last_seq, ?2), seen_ms = ?3,"
-                   " gap_since = CASE WHEN contiguous >= max(max_seq, last_seq, ?2) THEN NULL"
-                   " ELSE coalesce(gap_since, ?3) END WHERE gateway = ?1",
     [S_GAPS] = "SELECT gateway, epoch, contiguous, last_seq FROM gateways"
                " WHERE gap_since IS NOT NULL AND gap_since <= ?1 AND (state = 'online' OR state IS NULL)"
                " AND contiguous < last_seq AND lost < ?3"
