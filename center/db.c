@@ -72,6 +72,7 @@ enum {
     S_MISSING_IN,
     S_LOST_PUT,
     S_GAP_SINCE,
+    S_EV_RANGE,
     S_COUNT
 };
 
@@ -138,6 +139,9 @@ static const char *const sql[S_COUNT] = {
     [S_MISSING_IN] = "SELECT count(*) FROM events WHERE gateway = ?1 AND epoch = ?2 AND seq BETWEEN ?3 AND ?4",
     [S_LOST_PUT] = "INSERT OR IGNORE INTO lost(gateway, epoch, seq, noted_ms) SELECT ?1, ?2, ?3, ?4"
                    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE gateway = ?1 AND epoch = ?2 AND seq = ?3)",
+    [S_EV_RANGE] = "SELECT seq, ts, alarm_id, sensor, class, lifeline, condition, event, level, value, unit, quality,"
+                   " by, maintenance FROM events WHERE gateway = ?1 AND epoch = ?2 AND seq > ?3 AND seq <= ?4"
+                   " AND alarm_id IS NOT NULL ORDER BY seq",
     [S_GAP_SINCE] = "UPDATE gateways SET lost = lost + ?2, gap_since = CASE WHEN gap_since IS NULL THEN NULL"
                     " ELSE ?3 END WHERE gateway = ?1",
 };
@@ -344,6 +348,54 @@ static int alarm_put(struct cdb *db, const char *gw, long long epoch, const stru
     return cdb_run(db, s);
 }
 
+static void col_copy(sqlite3_stmt *s, int i, char *out, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(out, size, "%s", t ? (const char *)t : "");
+}
+
+/* Moves contiguous on, and applies to their alarms the stored events it
+ * passed: an alarm changes only from events in sequence (docs/center.md). */
+static int advance_apply(struct cdb *db, const char *gw, struct gw_row *g)
+{
+    long long from = g->contiguous;
+    sqlite3_stmt *s;
+    int rc;
+
+    if (cdb_advance(db, gw, g) < 0)
+        return -1;
+    if (g->contiguous == from)
+        return 0;
+    s = cdb_use(db, S_EV_RANGE);
+    sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, g->epoch);
+    sqlite3_bind_int64(s, 3, from);
+    sqlite3_bind_int64(s, 4, g->contiguous);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct alarm_ev a = {.seq = sqlite3_column_int64(s, 0), .has_alarm_id = true};
+        a.ts = sqlite3_column_int64(s, 1);
+        a.alarm_id = sqlite3_column_int64(s, 2);
+        col_copy(s, 3, a.sensor, sizeof(a.sensor));
+        col_copy(s, 4, a.cls, sizeof(a.cls));
+        col_copy(s, 5, a.lifeline, sizeof(a.lifeline));
+        col_copy(s, 6, a.condition, sizeof(a.condition));
+        col_copy(s, 7, a.event, sizeof(a.event));
+        col_copy(s, 8, a.level, sizeof(a.level));
+        a.has_value = sqlite3_column_type(s, 9) != SQLITE_NULL;
+        a.value = sqlite3_column_double(s, 9);
+        col_copy(s, 10, a.unit, sizeof(a.unit));
+        col_copy(s, 11, a.quality, sizeof(a.quality));
+        col_copy(s, 12, a.by, sizeof(a.by));
+        a.maintenance = sqlite3_column_int(s, 13);
+        if (alarm_put(db, gw, g->epoch, &a) < 0) {
+            sqlite3_reset(s);
+            return -1;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : cdb_fail(db, "events to apply");
+}
+
 static int ev_insert(struct cdb *db, const char *gw, long long epoch, const struct alarm_ev *a, const char *payload,
                      size_t len, long long now_ms)
 {
@@ -418,11 +470,10 @@ enum ev_result cdb_alarm_event(struct cdb *db, const char *gw, const struct alar
         /* a new database of the gateway, or a forgery: its cmd/status tells */
         return cdb_conflict(db, gw, &g, a->seq, payload, len, now_ms) < 0 ? EV_ERROR : EV_CONFLICT;
     }
-    if (a->seq == g.contiguous + 1 && cdb_advance(db, gw, &g) < 0)
+    /* in sequence: it and the stored events it joins change their alarms */
+    if (a->seq == g.contiguous + 1 && advance_apply(db, gw, &g) < 0)
         return EV_ERROR;
     if (cdb_seq_put(db, gw, &g, a->seq, now_ms) < 0)
-        return EV_ERROR;
-    if (a->has_alarm_id && alarm_put(db, gw, g.epoch, a) < 0)
         return EV_ERROR;
     return EV_NEW;
 }
@@ -597,7 +648,7 @@ long long cdb_settle_lost(struct cdb *db, long long now_ms, long long grace_ms)
             if (lost >= room)
                 fprintf(stderr, PROG ": serve: %s: %lld seqs lost in all (--lost-max): no more replays asked\n",
                         r[i].gw, db->lim.lost_max);
-            if (cdb_advance(db, r[i].gw, &g) < 0 || cdb_seq_put(db, r[i].gw, &g, 0, now_ms) < 0)
+            if (advance_apply(db, r[i].gw, &g) < 0 || cdb_seq_put(db, r[i].gw, &g, 0, now_ms) < 0)
                 return -1;
             s = cdb_use(db, S_GAP_SINCE);
             sqlite3_bind_text(s, 1, r[i].gw, -1, SQLITE_STATIC);

@@ -54,6 +54,15 @@ static const char *const gsql[G_COUNT] = {
                      " AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.gateway = g.gateway AND r.kind = 'status'"
                      " AND r.sent_ms > ?2) LIMIT 1",
     [G_REFUSED] = "UPDATE gateways SET refused = refused + ?2 WHERE gateway = ?1",
+    /* events above contiguous (so not applied) and above what the gateway
+     * said it had handed out, received before we asked: not its own */
+    [G_DISPROVED_KEEP] = "INSERT INTO conflicts(gateway, epoch, seq, received_ms, payload)"
+                         " SELECT gateway, epoch, seq, received_ms, payload FROM events"
+                         " WHERE gateway = ?1 AND epoch = ?2 AND seq > ?3 AND received_ms < ?4",
+    [G_DISPROVED_DROP] = "DELETE FROM events WHERE gateway = ?1 AND epoch = ?2 AND seq > ?3 AND received_ms < ?4",
+    [G_MAX_SEQ] = "UPDATE gateways SET conflicts = conflicts + ?3,"
+                  " max_seq = (SELECT coalesce(max(seq), 0) FROM events WHERE gateway = ?1 AND epoch = ?2)"
+                  " WHERE gateway = ?1",
     [G_TRIM] = TRIM("status_log"),
     TRIM("gateway_events"),
     TRIM("held"),
@@ -130,6 +139,38 @@ int cdb_conflict(struct cdb *db, const char *gw, const struct gw_row *g, long lo
     return aside(db, G_CONFLICT_PUT, G_CONFLICT_COUNT, gw, g, seq, payload, len, now_ms);
 }
 
+/* The gateway's answer (to a question sent at sent_ms) says it handed out
+ * up to last_seq: stored events beyond it and beyond contiguous that came
+ * before the question are not its own. Moved to conflicts; how many. */
+static long long disprove(struct cdb *db, const char *gw, const struct gw_row *g, long long last_seq, long long sent_ms)
+{
+    long long above = last_seq > g->contiguous ? last_seq : g->contiguous, n;
+    sqlite3_stmt *s;
+
+    if (g->max_seq <= above)
+        return 0;
+    for (int i = G_DISPROVED_KEEP; i <= G_DISPROVED_DROP; i++) {
+        s = cdb_guse(db, i);
+        sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, g->epoch);
+        sqlite3_bind_int64(s, 3, above);
+        sqlite3_bind_int64(s, 4, sent_ms);
+        if (cdb_run(db, s) < 0)
+            return -1;
+    }
+    if ((n = sqlite3_changes(db->db)) == 0)
+        return 0;
+    s = cdb_guse(db, G_MAX_SEQ);
+    sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, g->epoch);
+    sqlite3_bind_int64(s, 3, n);
+    if (cdb_run(db, s) < 0)
+        return -1;
+    fprintf(stderr, PROG ": serve: %s: %lld events above seq %lld are not the gateway's (it says so): conflicts\n", gw,
+            n, above);
+    return n;
+}
+
 int cdb_confirm(struct cdb *db, const char *gw, long long last_seq, long long boot, long long sent_ms, long long now_ms)
 {
     struct gw_row g;
@@ -149,6 +190,8 @@ int cdb_confirm(struct cdb *db, const char *gw, long long last_seq, long long bo
         if (cdb_new_epoch(db, gw, &g) < 0)
             return -1;
         fresh = 1;
+    } else if (disprove(db, gw, &g, last_seq, sent_ms) < 0) {
+        return -1;
     }
     sqlite3_stmt *s = cdb_guse(db, G_CONFIRM);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);

@@ -20,6 +20,9 @@ enum {
     G_STATUS_RECENT,
     G_ASK_STATUS,
     G_REFUSED,
+    G_DISPROVED_KEEP,
+    G_DISPROVED_DROP,
+    G_MAX_SEQ,
     G_TRIM,
     G_COUNT = G_TRIM + 8
 };

@@ -186,10 +186,21 @@ def test_forged_cleared_and_acked_change_no_alarm(broker, serve):
     assert s.seqs("test/gw") == [1, 2]
     assert s.rows("SELECT seq FROM held ORDER BY seq") == [(10 ** 9,), (10 ** 9 + 1,)]
     assert s.rows("SELECT seq FROM conflicts") == [(2,)]
-    # the gateway's own clearing does clear it
-    g.event(event="cleared", level="none")
+    # a seq just ahead (within --seq-ahead): stored, but an alarm changes only
+    # in sequence; the gateway's answer (last seq 2) shows it is not its own
+    f.pub("gw/alarm", alarm(5, event="cleared", level="none"))
+    wait_for(lambda: s.rows("SELECT seq FROM conflicts ORDER BY seq") == [(2,), (5,)], 15,
+             lambda: "%r\n%s" % (g.asked, s.output()))
+    assert s.rows("SELECT level, cleared_ts, acked_seq FROM alarms WHERE gateway = 'test/gw'") == [("red", None, 0)]
+    assert s.seqs("test/gw") == [1, 2]
+    # the gateway's own events go on, and its own clearing does clear it
+    g.event(event="escalated", value=70.0)
+    g.event(event="escalated", value=80.0)
+    assert g.event(event="cleared", level="none") == 5
     wait_for(lambda: s.rows("SELECT cleared_ts IS NOT NULL FROM alarms WHERE gateway = 'test/gw'") == [(1,)], 10,
              lambda: s.output())
+    assert s.seqs("test/gw") == [1, 2, 3, 4, 5]
+    assert s.rows("SELECT value FROM events WHERE gateway = 'test/gw' AND seq = 4") == [(80.0,)]
     f.close()
     g.close()
 
