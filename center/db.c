@@ -823,8 +823,8 @@ int cdb_print_gateways(struct cdb *db, FILE *out, bool json, long long now_ms)
     static const char q[] =
         "SELECT gateway, state, version, boot, sensors, outbox, dropped_alarm, dropped_status, dropped_telemetry,"
         " seen_ms, changed_ms, epoch, contiguous, max(max_seq, last_seq), dups, lost,"
-        " (SELECT count(*) FROM alarms a WHERE a.gateway = g.gateway AND a.epoch = g.epoch AND cleared_ts IS NULL)"
-        " FROM gateways g ORDER BY state = 'online', gateway";
+        " (SELECT count(*) FROM alarms a WHERE a.gateway = g.gateway AND a.epoch = g.epoch AND cleared_ts IS NULL),"
+        " held, conflicts, refused FROM gateways g ORDER BY state = 'online', gateway";
     sqlite3_stmt *s;
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     int rc, n = 0;
@@ -855,6 +855,9 @@ int cdb_print_gateways(struct cdb *db, FILE *out, bool json, long long now_ms)
             cJSON_AddNumberToObject(o, "duplicates", (double)sqlite3_column_int64(s, 14));
             cJSON_AddNumberToObject(o, "lost", (double)sqlite3_column_int64(s, 15));
             cJSON_AddNumberToObject(o, "active_alarms", (double)sqlite3_column_int64(s, 16));
+            for (int i = 0; i < 3; i++) /* what serve did not believe or take */
+                cJSON_AddNumberToObject(o, (const char *[]){"held", "conflicts", "refused"}[i],
+                                        (double)sqlite3_column_int64(s, 17 + i));
             cJSON_AddItemToArray(arr, o);
             continue;
         }
@@ -879,6 +882,10 @@ int cdb_print_gateways(struct cdb *db, FILE *out, bool json, long long now_ms)
             line_add(&l, " (%lld missing)", want - contiguous);
         if (sqlite3_column_int64(s, 15))
             line_add(&l, "  lost %lld", sqlite3_column_int64(s, 15));
+        for (int i = 0; i < 3; i++)
+            if (sqlite3_column_int64(s, 17 + i))
+                line_add(&l, "  %s %lld", (const char *[]){"held", "conflicts", "refused"}[i],
+                         sqlite3_column_int64(s, 17 + i));
         fprintf(out, "%s\n", l.buf);
     }
     return query_end(db, s, rc, out, arr, n ? NULL : "no gateways yet");

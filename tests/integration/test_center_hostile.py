@@ -11,7 +11,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from conftest import free_port, wait_for
-from test_center import serve  # noqa: F401 (the fixture)
+from test_center import center, serve  # noqa: F401 (serve: the fixture)
 
 ROOT = "lifeline/v1/test/"
 
@@ -115,6 +115,7 @@ def test_forged_seq_jump_asks_nothing_and_loses_nothing(broker, serve):
     assert s.gateway("test/gw")["lost"] == 0 and s.gateway("test/gw")["contiguous"] == 3
     assert s.seqs("test/gw") == [1, 2, 3]
     assert s.rows("SELECT seq FROM held WHERE gateway = 'test/gw'") == [(10 ** 12,)]
+    assert "held 1" in center("gateways", "--db", s.db).stdout
     assert s.rows("SELECT cleared_ts FROM alarms WHERE gateway = 'test/gw'") == [(None,)]
     # the real gateway goes on as before
     g.event()
@@ -230,6 +231,8 @@ def test_floods_are_capped_and_logs_kept_bounded(broker, serve):
              lambda: s.rows("SELECT refused FROM gateways"))
     assert s.seqs("test/gw") == [1]
     assert s.rows("SELECT count(*) FROM gateway_events WHERE payload LIKE '%xxxx%'")[0][0] == 0
+    mine = [x for x in json.loads(center("gateways", "--db", s.db, "--json").stdout) if x["gateway"] == "test/gw"]
+    assert mine[0]["refused"] >= 150, mine
     # by age: a row older than --keep-days (30) goes at the next tick
     c = sqlite3.connect(s.db, timeout=10)
     c.execute("INSERT INTO status_log(gateway, received_ms, state) VALUES('test/old', 1000, 'online')")
