@@ -11,7 +11,7 @@
 
 #include <sqlite3.h>
 
-#include "db.h"
+#include "db_int.h"
 
 #define SCHEMA_VERSION 1
 
@@ -63,7 +63,6 @@ enum {
     S_ST_PUT,
     S_ST_LOG,
     S_GE_PUT,
-    S_LAST_SEQ,
     S_GAPS,
     S_FIRST_ABOVE,
     S_REQ_ADD,
@@ -73,6 +72,7 @@ enum {
     S_MISSING_IN,
     S_LOST_PUT,
     S_GAP_SINCE,
+    S_EV_RANGE,
     S_COUNT
 };
 
@@ -80,7 +80,8 @@ static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_GW_GET] = "SELECT epoch, contiguous, max_seq, last_seq, state, boot FROM gateways WHERE gateway = ?1",
+    [S_GW_GET] = "SELECT epoch, contiguous, max_seq, last_seq, state, boot, confirmed_boot, confirmed_ms, lost"
+                 " FROM gateways WHERE gateway = ?1",
     [S_GW_ENSURE] = "INSERT OR IGNORE INTO gateways(gateway, seen_ms) VALUES(?1, ?2)",
     [S_EV_INSERT] = "INSERT OR IGNORE INTO events(gateway, epoch, seq, ts, alarm_id, sensor, class, lifeline,"
                     " condition, event, level, prev_level, value, unit, threshold, quality, by, maintenance,"
@@ -118,11 +119,9 @@ static const char *const sql[S_COUNT] = {
                  " changed_ms = CASE WHEN state IS ?2 THEN changed_ms ELSE ?12 END WHERE gateway = ?1",
     [S_ST_LOG] = "INSERT INTO status_log(gateway, received_ms, ts, state, boot, payload) VALUES(?1,?2,?3,?4,?5,?6)",
     [S_GE_PUT] = "INSERT INTO gateway_events(gateway, received_ms, ts, type, payload) VALUES(?1,?2,?3,?4,?5)",
-    [S_LAST_SEQ] = "UPDATE gateways SET last_seq = max(last_seq, ?2), seen_ms = ?3,"
-                   " gap_since = CASE WHEN contiguous >= max(max_seq, last_seq, ?2) THEN NULL"
-                   " ELSE coalesce(gap_since, ?3) END WHERE gateway = ?1",
-    [S_GAPS] = "SELECT gateway, epoch, contiguous, max(max_seq, last_seq) FROM gateways"
+    [S_GAPS] = "SELECT gateway, epoch, contiguous, last_seq FROM gateways"
                " WHERE gap_since IS NOT NULL AND gap_since <= ?1 AND (state = 'online' OR state IS NULL)"
+               " AND contiguous < last_seq AND lost < ?3"
                " AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.gateway = gateways.gateway AND r.kind = 'replay'"
                " AND (r.replied_ms IS NULL AND r.sent_ms > ?2 OR r.replied_ms IS NOT NULL AND r.settled = 0))"
                " ORDER BY gap_since LIMIT 1",
@@ -131,7 +130,7 @@ static const char *const sql[S_COUNT] = {
                   " VALUES(?1,?2,?3,?4,?5,?6,(SELECT epoch FROM gateways WHERE gateway = ?2))",
     [S_REQ_DONE] = "UPDATE requests SET replied_ms = ?2, ok = ?3, count = ?4, error = ?5,"
                    " settled = CASE WHEN kind = 'replay' THEN 0 ELSE 1 END"
-                   " WHERE id = ?1 AND replied_ms IS NULL",
+                   " WHERE id = ?1 AND gateway = ?6 AND replied_ms IS NULL RETURNING sent_ms",
     [S_REQ_SHORT] = "SELECT r.id, r.gateway, g.epoch, r.from_seq, r.to_seq, r.ok, r.count, r.epoch IS g.epoch"
                     " FROM requests r"
                     " JOIN gateways g ON g.gateway = r.gateway WHERE r.kind = 'replay'"
@@ -140,23 +139,23 @@ static const char *const sql[S_COUNT] = {
     [S_MISSING_IN] = "SELECT count(*) FROM events WHERE gateway = ?1 AND epoch = ?2 AND seq BETWEEN ?3 AND ?4",
     [S_LOST_PUT] = "INSERT OR IGNORE INTO lost(gateway, epoch, seq, noted_ms) SELECT ?1, ?2, ?3, ?4"
                    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE gateway = ?1 AND epoch = ?2 AND seq = ?3)",
+    [S_EV_RANGE] = "SELECT seq, ts, alarm_id, sensor, class, lifeline, condition, event, level, value, unit, quality,"
+                   " by, maintenance FROM events WHERE gateway = ?1 AND epoch = ?2 AND seq > ?3 AND seq <= ?4"
+                   " AND alarm_id IS NOT NULL ORDER BY seq",
     [S_GAP_SINCE] = "UPDATE gateways SET lost = lost + ?2, gap_since = CASE WHEN gap_since IS NULL THEN NULL"
                     " ELSE ?3 END WHERE gateway = ?1",
 };
 
-struct cdb {
-    sqlite3 *db;
-    sqlite3_stmt *st[S_COUNT];
-};
+_Static_assert(S_COUNT <= CDB_STMT_MAX, "struct cdb holds the statements");
 
-static int fail(struct cdb *db, const char *what)
+int cdb_fail(struct cdb *db, const char *what)
 {
     fprintf(stderr, PROG ": database: %s: %s\n", what, sqlite3_errmsg(db->db));
     return -1;
 }
 
 /* Resets and clears a statement for its next use. */
-static sqlite3_stmt *use(struct cdb *db, int i)
+sqlite3_stmt *cdb_use(struct cdb *db, int i)
 {
     sqlite3_stmt *s = db->st[i];
     sqlite3_reset(s);
@@ -164,7 +163,7 @@ static sqlite3_stmt *use(struct cdb *db, int i)
     return s;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+void cdb_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v && v[0])
         sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
@@ -172,10 +171,10 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-static int run(struct cdb *db, sqlite3_stmt *s)
+int cdb_run(struct cdb *db, sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(db, sqlite3_sql(s));
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : cdb_fail(db, sqlite3_sql(s));
 }
 
 int cdb_open(const char *path, bool readonly, struct cdb **out)
@@ -208,12 +207,16 @@ int cdb_open(const char *path, bool readonly, struct cdb **out)
         snprintf(v, sizeof(v), "INSERT OR IGNORE INTO meta VALUES('schema', %d)", SCHEMA_VERSION);
         sqlite3_exec(db->db, v, NULL, NULL, NULL);
     }
+    if (cdb_guard_open(db, readonly) < 0) {
+        cdb_close(db);
+        return -1;
+    }
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(db->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &db->st[i], NULL) != SQLITE_OK) {
             if (readonly && sqlite3_errcode(db->db) == SQLITE_ERROR) {
                 fprintf(stderr, PROG ": %s is not a lifeline-center database (no tables: serve makes them)\n", path);
             } else {
-                fail(db, sql[i]);
+                cdb_fail(db, sql[i]);
             }
             cdb_close(db);
             return -1;
@@ -229,44 +232,39 @@ void cdb_close(struct cdb *db)
         return;
     for (int i = 0; i < S_COUNT; i++)
         sqlite3_finalize(db->st[i]);
+    cdb_guard_close(db);
     sqlite3_close(db->db);
     free(db);
 }
 
 int cdb_begin(struct cdb *db)
 {
-    return run(db, use(db, S_BEGIN));
+    return cdb_run(db, cdb_use(db, S_BEGIN));
 }
 
 int cdb_commit(struct cdb *db)
 {
-    return run(db, use(db, S_COMMIT));
+    return cdb_run(db, cdb_use(db, S_COMMIT));
 }
 
 void cdb_rollback(struct cdb *db)
 {
     if (!sqlite3_get_autocommit(db->db))
-        sqlite3_step(use(db, S_ROLLBACK));
+        sqlite3_step(cdb_use(db, S_ROLLBACK));
 }
 
-struct gw_row {
-    long long epoch, contiguous, max_seq, last_seq, boot;
-    char state[16];
-    bool known;
-};
-
-static int gw_get(struct cdb *db, const char *gw, long long now_ms, struct gw_row *g)
+int cdb_gw_get(struct cdb *db, const char *gw, long long now_ms, struct gw_row *g)
 {
-    sqlite3_stmt *s = use(db, S_GW_ENSURE);
+    sqlite3_stmt *s = cdb_use(db, S_GW_ENSURE);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now_ms);
-    if (run(db, s) < 0)
+    if (cdb_run(db, s) < 0)
         return -1;
     g->known = sqlite3_changes(db->db) == 0;
-    s = use(db, S_GW_GET);
+    s = cdb_use(db, S_GW_GET);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_ROW)
-        return fail(db, "gateway row");
+        return cdb_fail(db, "gateway row");
     g->epoch = sqlite3_column_int64(s, 0);
     g->contiguous = sqlite3_column_int64(s, 1);
     g->max_seq = sqlite3_column_int64(s, 2);
@@ -274,14 +272,17 @@ static int gw_get(struct cdb *db, const char *gw, long long now_ms, struct gw_ro
     snprintf(g->state, sizeof(g->state), "%s",
              sqlite3_column_text(s, 4) ? (const char *)sqlite3_column_text(s, 4) : "");
     g->boot = sqlite3_column_type(s, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 5);
+    g->confirmed_boot = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 6);
+    g->confirmed_ms = sqlite3_column_int64(s, 7);
+    g->lost = sqlite3_column_int64(s, 8);
     sqlite3_reset(s);
     return 0;
 }
 
 /* Moves contiguous over every stored (or lost) seq that follows it. */
-static int advance(struct cdb *db, const char *gw, struct gw_row *g)
+int cdb_advance(struct cdb *db, const char *gw, struct gw_row *g)
 {
-    sqlite3_stmt *s = use(db, S_NEXT_ROWS);
+    sqlite3_stmt *s = cdb_use(db, S_NEXT_ROWS);
     int rc;
 
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
@@ -289,26 +290,26 @@ static int advance(struct cdb *db, const char *gw, struct gw_row *g)
     sqlite3_bind_int64(s, 3, g->contiguous);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && sqlite3_column_int64(s, 0) == g->contiguous + 1)
         g->contiguous++;
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(db, "contiguous");
+    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : cdb_fail(db, "contiguous");
     sqlite3_reset(s);
     return rc;
 }
 
-static int seq_put(struct cdb *db, const char *gw, const struct gw_row *g, long long seq, long long now_ms)
+int cdb_seq_put(struct cdb *db, const char *gw, const struct gw_row *g, long long seq, long long now_ms)
 {
-    sqlite3_stmt *s = use(db, S_GW_SEQ);
+    sqlite3_stmt *s = cdb_use(db, S_GW_SEQ);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, g->contiguous);
     sqlite3_bind_int64(s, 3, seq);
     sqlite3_bind_int64(s, 4, now_ms);
-    return run(db, s);
+    return cdb_run(db, s);
 }
 
-static int new_epoch(struct cdb *db, const char *gw, struct gw_row *g)
+int cdb_new_epoch(struct cdb *db, const char *gw, struct gw_row *g)
 {
-    sqlite3_stmt *s = use(db, S_NEW_EPOCH);
+    sqlite3_stmt *s = cdb_use(db, S_NEW_EPOCH);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
-    if (run(db, s) < 0)
+    if (cdb_run(db, s) < 0)
         return -1;
     fprintf(stderr, PROG ": serve: %s: its seq started again (a new gateway database): epoch %lld\n", gw, g->epoch + 1);
     g->epoch++;
@@ -320,37 +321,85 @@ static int alarm_put(struct cdb *db, const char *gw, long long epoch, const stru
 {
     bool reset = !strcmp(a->event, "raised") || !strcmp(a->event, "escalated");
     bool acked = !strcmp(a->event, "acked");
-    sqlite3_stmt *s = use(db, S_AL_PUT);
+    sqlite3_stmt *s = cdb_use(db, S_AL_PUT);
 
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, epoch);
     sqlite3_bind_int64(s, 3, a->alarm_id);
-    bind_text(s, 4, a->sensor);
-    bind_text(s, 5, a->cls);
-    bind_text(s, 6, a->lifeline);
-    bind_text(s, 7, a->condition);
-    bind_text(s, 8, a->level);
+    cdb_bind_text(s, 4, a->sensor);
+    cdb_bind_text(s, 5, a->cls);
+    cdb_bind_text(s, 6, a->lifeline);
+    cdb_bind_text(s, 7, a->condition);
+    cdb_bind_text(s, 8, a->level);
     if (a->has_value)
         sqlite3_bind_double(s, 9, a->value);
-    bind_text(s, 10, a->unit);
-    bind_text(s, 11, a->quality);
+    cdb_bind_text(s, 10, a->unit);
+    cdb_bind_text(s, 11, a->quality);
     if (!strcmp(a->event, "raised"))
         sqlite3_bind_int64(s, 12, a->ts);
     sqlite3_bind_int64(s, 13, a->ts);
     sqlite3_bind_int64(s, 14, a->seq);
     sqlite3_bind_int64(s, 15, reset ? a->seq : 0);
     sqlite3_bind_int64(s, 16, acked ? a->seq : 0);
-    bind_text(s, 17, acked ? a->by : NULL);
+    cdb_bind_text(s, 17, acked ? a->by : NULL);
     if (!strcmp(a->event, "cleared"))
         sqlite3_bind_int64(s, 18, a->ts);
     sqlite3_bind_int(s, 19, a->maintenance);
-    return run(db, s);
+    return cdb_run(db, s);
+}
+
+static void col_copy(sqlite3_stmt *s, int i, char *out, size_t size)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(out, size, "%s", t ? (const char *)t : "");
+}
+
+/* Moves contiguous on, and applies to their alarms the stored events it
+ * passed: an alarm changes only from events in sequence (docs/center.md). */
+static int advance_apply(struct cdb *db, const char *gw, struct gw_row *g)
+{
+    long long from = g->contiguous;
+    sqlite3_stmt *s;
+    int rc;
+
+    if (cdb_advance(db, gw, g) < 0)
+        return -1;
+    if (g->contiguous == from)
+        return 0;
+    s = cdb_use(db, S_EV_RANGE);
+    sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, g->epoch);
+    sqlite3_bind_int64(s, 3, from);
+    sqlite3_bind_int64(s, 4, g->contiguous);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct alarm_ev a = {.seq = sqlite3_column_int64(s, 0), .has_alarm_id = true};
+        a.ts = sqlite3_column_int64(s, 1);
+        a.alarm_id = sqlite3_column_int64(s, 2);
+        col_copy(s, 3, a.sensor, sizeof(a.sensor));
+        col_copy(s, 4, a.cls, sizeof(a.cls));
+        col_copy(s, 5, a.lifeline, sizeof(a.lifeline));
+        col_copy(s, 6, a.condition, sizeof(a.condition));
+        col_copy(s, 7, a.event, sizeof(a.event));
+        col_copy(s, 8, a.level, sizeof(a.level));
+        a.has_value = sqlite3_column_type(s, 9) != SQLITE_NULL;
+        a.value = sqlite3_column_double(s, 9);
+        col_copy(s, 10, a.unit, sizeof(a.unit));
+        col_copy(s, 11, a.quality, sizeof(a.quality));
+        col_copy(s, 12, a.by, sizeof(a.by));
+        a.maintenance = sqlite3_column_int(s, 13);
+        if (alarm_put(db, gw, g->epoch, &a) < 0) {
+            sqlite3_reset(s);
+            return -1;
+        }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : cdb_fail(db, "events to apply");
 }
 
 static int ev_insert(struct cdb *db, const char *gw, long long epoch, const struct alarm_ev *a, const char *payload,
                      size_t len, long long now_ms)
 {
-    sqlite3_stmt *s = use(db, S_EV_INSERT);
+    sqlite3_stmt *s = cdb_use(db, S_EV_INSERT);
 
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, epoch);
@@ -358,24 +407,24 @@ static int ev_insert(struct cdb *db, const char *gw, long long epoch, const stru
     sqlite3_bind_int64(s, 4, a->ts);
     if (a->has_alarm_id)
         sqlite3_bind_int64(s, 5, a->alarm_id);
-    bind_text(s, 6, a->sensor);
-    bind_text(s, 7, a->cls);
-    bind_text(s, 8, a->lifeline);
-    bind_text(s, 9, a->condition);
-    bind_text(s, 10, a->event);
-    bind_text(s, 11, a->level);
-    bind_text(s, 12, a->prev_level);
+    cdb_bind_text(s, 6, a->sensor);
+    cdb_bind_text(s, 7, a->cls);
+    cdb_bind_text(s, 8, a->lifeline);
+    cdb_bind_text(s, 9, a->condition);
+    cdb_bind_text(s, 10, a->event);
+    cdb_bind_text(s, 11, a->level);
+    cdb_bind_text(s, 12, a->prev_level);
     if (a->has_value)
         sqlite3_bind_double(s, 13, a->value);
-    bind_text(s, 14, a->unit);
+    cdb_bind_text(s, 14, a->unit);
     if (a->has_threshold)
         sqlite3_bind_double(s, 15, a->threshold);
-    bind_text(s, 16, a->quality);
-    bind_text(s, 17, a->by);
+    cdb_bind_text(s, 16, a->quality);
+    cdb_bind_text(s, 17, a->by);
     sqlite3_bind_int(s, 18, a->maintenance);
     sqlite3_bind_int64(s, 19, now_ms);
     sqlite3_bind_text(s, 20, payload, (int)len, SQLITE_STATIC);
-    if (run(db, s) < 0)
+    if (cdb_run(db, s) < 0)
         return -1;
     return sqlite3_changes(db->db);
 }
@@ -383,12 +432,12 @@ static int ev_insert(struct cdb *db, const char *gw, long long epoch, const stru
 /* The stored bytes of (gw, epoch, seq) equal payload? */
 static int same_payload(struct cdb *db, const char *gw, long long epoch, long long seq, const char *payload, size_t len)
 {
-    sqlite3_stmt *s = use(db, S_EV_PAYLOAD);
+    sqlite3_stmt *s = cdb_use(db, S_EV_PAYLOAD);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, epoch);
     sqlite3_bind_int64(s, 3, seq);
     if (sqlite3_step(s) != SQLITE_ROW)
-        return fail(db, "stored payload");
+        return cdb_fail(db, "stored payload");
     int same = (size_t)sqlite3_column_bytes(s, 0) == len && memcmp(sqlite3_column_blob(s, 0), payload, len) == 0;
     sqlite3_reset(s);
     return same;
@@ -398,11 +447,14 @@ enum ev_result cdb_alarm_event(struct cdb *db, const char *gw, const struct alar
                                size_t len, long long now_ms)
 {
     struct gw_row g;
-    enum ev_result res = EV_NEW;
     int n;
 
-    if (gw_get(db, gw, now_ms, &g) < 0)
+    if (cdb_gw_get(db, gw, now_ms, &g) < 0)
         return EV_ERROR;
+    /* further ahead than events can overtake each other, and than the
+     * gateway said it has: not believed until it says so */
+    if (a->seq > g.contiguous + db->lim.seq_ahead && a->seq > g.last_seq)
+        return cdb_hold(db, gw, &g, a->seq, payload, len, now_ms) < 0 ? EV_ERROR : EV_HELD;
     if ((n = ev_insert(db, gw, g.epoch, a, payload, len, now_ms)) < 0)
         return EV_ERROR;
     if (n == 0) {
@@ -410,22 +462,20 @@ enum ev_result cdb_alarm_event(struct cdb *db, const char *gw, const struct alar
         if (same < 0)
             return EV_ERROR;
         if (same) {
-            sqlite3_stmt *s = use(db, S_DUP);
+            sqlite3_stmt *s = cdb_use(db, S_DUP);
             sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
             sqlite3_bind_int64(s, 2, now_ms);
-            return run(db, s) < 0 ? EV_ERROR : EV_DUP;
+            return cdb_run(db, s) < 0 ? EV_ERROR : EV_DUP;
         }
-        if (new_epoch(db, gw, &g) < 0 || ev_insert(db, gw, g.epoch, a, payload, len, now_ms) != 1)
-            return EV_ERROR;
-        res = EV_NEW_EPOCH;
+        /* a new database of the gateway, or a forgery: its cmd/status tells */
+        return cdb_conflict(db, gw, &g, a->seq, payload, len, now_ms) < 0 ? EV_ERROR : EV_CONFLICT;
     }
-    if (a->seq == g.contiguous + 1 && advance(db, gw, &g) < 0)
+    /* in sequence: it and the stored events it joins change their alarms */
+    if (a->seq == g.contiguous + 1 && advance_apply(db, gw, &g) < 0)
         return EV_ERROR;
-    if (seq_put(db, gw, &g, a->seq, now_ms) < 0)
+    if (cdb_seq_put(db, gw, &g, a->seq, now_ms) < 0)
         return EV_ERROR;
-    if (a->has_alarm_id && alarm_put(db, gw, g.epoch, a) < 0)
-        return EV_ERROR;
-    return res;
+    return EV_NEW;
 }
 
 int cdb_status(struct cdb *db, const char *gw, const struct gw_status *st, const char *payload, size_t len,
@@ -434,38 +484,33 @@ int cdb_status(struct cdb *db, const char *gw, const struct gw_status *st, const
     struct gw_row g;
     sqlite3_stmt *s;
 
-    if (gw_get(db, gw, now_ms, &g) < 0)
+    if (cdb_gw_get(db, gw, now_ms, &g) < 0)
         return -1;
     *came_online = !strcmp(st->state, "online") && (strcmp(g.state, "online") != 0 || !g.known);
-    /* a lower boot than the last one: the gateway's database is new (its
-     * boot count starts at 1 again), and so is its seq */
-    if (!strcmp(st->state, "online") && st->has_boot && g.boot >= 0 && st->boot < g.boot && g.max_seq > 0 &&
-        new_epoch(db, gw, &g) < 0)
-        return -1;
-    s = use(db, S_ST_PUT);
+    s = cdb_use(db, S_ST_PUT);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
-    bind_text(s, 2, st->state);
-    bind_text(s, 3, st->version);
+    cdb_bind_text(s, 2, st->state);
+    cdb_bind_text(s, 3, st->version);
     if (st->has_boot)
         sqlite3_bind_int64(s, 4, st->boot);
     sqlite3_bind_int64(s, 5, st->sensors);
-    bind_text(s, 6, st->config);
+    cdb_bind_text(s, 6, st->config);
     sqlite3_bind_int64(s, 7, st->outbox);
     for (int i = 0; i < 3; i++)
         sqlite3_bind_int64(s, 8 + i, st->dropped[i]);
     sqlite3_bind_int64(s, 11, st->ts);
     sqlite3_bind_int64(s, 12, now_ms);
-    if (run(db, s) < 0)
+    if (cdb_run(db, s) < 0)
         return -1;
-    s = use(db, S_ST_LOG);
+    s = cdb_use(db, S_ST_LOG);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now_ms);
     sqlite3_bind_int64(s, 3, st->ts);
-    bind_text(s, 4, st->state);
+    cdb_bind_text(s, 4, st->state);
     if (st->has_boot)
         sqlite3_bind_int64(s, 5, st->boot);
     sqlite3_bind_text(s, 6, payload, (int)len, SQLITE_STATIC);
-    return run(db, s);
+    return cdb_run(db, s);
 }
 
 int cdb_gateway_event(struct cdb *db, const char *gw, const char *type, long long ts, const char *payload, size_t len,
@@ -474,62 +519,45 @@ int cdb_gateway_event(struct cdb *db, const char *gw, const char *type, long lon
     struct gw_row g;
     sqlite3_stmt *s;
 
-    if (gw_get(db, gw, now_ms, &g) < 0)
+    if (cdb_gw_get(db, gw, now_ms, &g) < 0)
         return -1;
-    s = use(db, S_GE_PUT);
+    s = cdb_use(db, S_GE_PUT);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now_ms);
     sqlite3_bind_int64(s, 3, ts);
-    bind_text(s, 4, type);
+    cdb_bind_text(s, 4, type);
     sqlite3_bind_text(s, 5, payload, (int)len, SQLITE_STATIC);
-    return run(db, s);
-}
-
-int cdb_last_seq(struct cdb *db, const char *gw, long long last_seq, long long boot, long long now_ms)
-{
-    struct gw_row g;
-    sqlite3_stmt *s;
-
-    if (gw_get(db, gw, now_ms, &g) < 0)
-        return -1;
-    /* an answer from before the gateway's last start (or database) says
-     * nothing about this one; and an answer can be older than events that
-     * overtook it (alarm events go first in the gateway's outbox), so it
-     * only ever raises what is known */
-    if (boot >= 0 && g.boot >= 0 && boot != g.boot)
-        return 0;
-    s = use(db, S_LAST_SEQ);
-    sqlite3_bind_text(s, 1, gw, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, last_seq);
-    sqlite3_bind_int64(s, 3, now_ms);
-    return run(db, s);
+    return cdb_run(db, s);
 }
 
 int cdb_next_gap(struct cdb *db, long long now_ms, long long wait_ms, long long retry_ms, char *gw, long long *from,
                  long long *to)
 {
-    sqlite3_stmt *s = use(db, S_GAPS);
+    sqlite3_stmt *s = cdb_use(db, S_GAPS);
     long long epoch, want;
 
     sqlite3_bind_int64(s, 1, now_ms - wait_ms);
     sqlite3_bind_int64(s, 2, now_ms - retry_ms);
+    sqlite3_bind_int64(s, 3, db->lim.lost_max);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
         return 0;
     if (rc != SQLITE_ROW)
-        return fail(db, "gaps");
+        return cdb_fail(db, "gaps");
     snprintf(gw, GW_MAX, "%s", (const char *)sqlite3_column_text(s, 0));
     epoch = sqlite3_column_int64(s, 1);
     *from = sqlite3_column_int64(s, 2) + 1;
     want = sqlite3_column_int64(s, 3);
     sqlite3_reset(s);
-    s = use(db, S_FIRST_ABOVE);
+    s = cdb_use(db, S_FIRST_ABOVE);
     sqlite3_bind_text(s, 1, gw, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, epoch);
     sqlite3_bind_int64(s, 3, *from);
     if (sqlite3_step(s) != SQLITE_ROW)
-        return fail(db, "gap end");
-    *to = sqlite3_column_type(s, 0) == SQLITE_NULL ? want : sqlite3_column_int64(s, 0) - 1;
+        return cdb_fail(db, "gap end");
+    *to = sqlite3_column_type(s, 0) == SQLITE_NULL || sqlite3_column_int64(s, 0) > want
+              ? want
+              : sqlite3_column_int64(s, 0) - 1;
     sqlite3_reset(s);
     if (*to - *from >= 10000) /* the gateway's limit per replay */
         *to = *from + 9999;
@@ -539,32 +567,40 @@ int cdb_next_gap(struct cdb *db, long long now_ms, long long wait_ms, long long 
 int cdb_request_add(struct cdb *db, const char *id, const char *gw, const char *kind, long long from, long long to,
                     long long now_ms)
 {
-    sqlite3_stmt *s = use(db, S_REQ_ADD);
+    sqlite3_stmt *s = cdb_use(db, S_REQ_ADD);
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, gw, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, from);
     sqlite3_bind_int64(s, 5, to);
     sqlite3_bind_int64(s, 6, now_ms);
-    return run(db, s);
+    return cdb_run(db, s);
 }
 
-int cdb_request_done(struct cdb *db, const char *id, bool ok, long long count, const char *error, long long now_ms)
+int cdb_request_done(struct cdb *db, const char *id, const char *gw, bool ok, long long count, const char *error,
+                     long long now_ms, long long *sent_ms)
 {
-    sqlite3_stmt *s = use(db, S_REQ_DONE);
+    sqlite3_stmt *s = cdb_use(db, S_REQ_DONE);
+    int rc;
+
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now_ms);
     sqlite3_bind_int(s, 3, ok);
     sqlite3_bind_int64(s, 4, count);
-    bind_text(s, 5, error);
-    if (run(db, s) < 0)
-        return -1;
-    return sqlite3_changes(db->db) > 0;
+    cdb_bind_text(s, 5, error);
+    sqlite3_bind_text(s, 6, gw, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *sent_ms = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return cdb_fail(db, "request answered");
+    return rc == SQLITE_ROW;
 }
 
 long long cdb_settle_lost(struct cdb *db, long long now_ms, long long grace_ms)
 {
-    sqlite3_stmt *s = use(db, S_REQ_SHORT);
+    sqlite3_stmt *s = cdb_use(db, S_REQ_SHORT);
     struct short_req {
         char id[80], gw[GW_MAX];
         long long epoch, from, to, count;
@@ -587,38 +623,43 @@ long long cdb_settle_lost(struct cdb *db, long long now_ms, long long grace_ms)
     }
     sqlite3_reset(s);
     for (unsigned i = 0; i < n; i++) {
-        long long lost = 0;
+        long long lost = 0, room = 0;
+        struct gw_row g;
+        if (cdb_gw_get(db, r[i].gw, now_ms, &g) < 0)
+            return -1;
+        room = db->lim.lost_max - g.lost;
         /* all there or asked for again: nothing is lost; fewer found than
          * asked and still missing after the grace: gone from the gateway */
         if (r[i].ok && r[i].same_epoch && r[i].count < r[i].to - r[i].from + 1) {
-            for (long long q = r[i].from; q <= r[i].to; q++) {
-                s = use(db, S_LOST_PUT);
+            for (long long q = r[i].from; q <= r[i].to && lost < room; q++) {
+                s = cdb_use(db, S_LOST_PUT);
                 sqlite3_bind_text(s, 1, r[i].gw, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(s, 2, r[i].epoch);
                 sqlite3_bind_int64(s, 3, q);
                 sqlite3_bind_int64(s, 4, now_ms);
-                if (run(db, s) < 0)
+                if (cdb_run(db, s) < 0)
                     return -1;
                 lost += sqlite3_changes(db->db);
             }
         }
         if (lost) {
-            struct gw_row g;
             fprintf(stderr, PROG ": serve: %s: %lld events of seq %lld-%lld are no longer on the gateway: lost\n",
                     r[i].gw, lost, r[i].from, r[i].to);
-            if (gw_get(db, r[i].gw, now_ms, &g) < 0 || advance(db, r[i].gw, &g) < 0 ||
-                seq_put(db, r[i].gw, &g, 0, now_ms) < 0)
+            if (lost >= room)
+                fprintf(stderr, PROG ": serve: %s: %lld seqs lost in all (--lost-max): no more replays asked\n",
+                        r[i].gw, db->lim.lost_max);
+            if (advance_apply(db, r[i].gw, &g) < 0 || cdb_seq_put(db, r[i].gw, &g, 0, now_ms) < 0)
                 return -1;
-            s = use(db, S_GAP_SINCE);
+            s = cdb_use(db, S_GAP_SINCE);
             sqlite3_bind_text(s, 1, r[i].gw, -1, SQLITE_STATIC);
             sqlite3_bind_int64(s, 2, lost);
             sqlite3_bind_int64(s, 3, now_ms);
-            if (run(db, s) < 0)
+            if (cdb_run(db, s) < 0)
                 return -1;
         }
-        s = use(db, S_REQ_SETTLED);
+        s = cdb_use(db, S_REQ_SETTLED);
         sqlite3_bind_text(s, 1, r[i].id, -1, SQLITE_STATIC);
-        if (run(db, s) < 0)
+        if (cdb_run(db, s) < 0)
             return -1;
         marked += lost;
     }
@@ -635,7 +676,7 @@ int cdb_online(struct cdb *db, char (**out)[GW_MAX], size_t *n)
     *n = 0;
     if (sqlite3_prepare_v2(db->db, "SELECT gateway FROM gateways WHERE state = 'online' OR state IS NULL", -1, &s,
                            NULL) != SQLITE_OK)
-        return fail(db, "online gateways");
+        return cdb_fail(db, "online gateways");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -679,7 +720,7 @@ static int query_end(struct cdb *db, sqlite3_stmt *s, int rc, FILE *out, cJSON *
     const char *what = sqlite3_sql(s);
 
     if (rc != SQLITE_DONE) {
-        fail(db, what);
+        cdb_fail(db, what);
         sqlite3_finalize(s);
         cJSON_Delete(arr);
         return -1;
@@ -708,7 +749,7 @@ int cdb_print_alarms(struct cdb *db, FILE *out, bool json, bool color, bool all,
     int rc, n = 0;
 
     if (sqlite3_prepare_v2(db->db, q, -1, &s, NULL) != SQLITE_OK)
-        return fail(db, "alarms");
+        return cdb_fail(db, "alarms");
     sqlite3_bind_int(s, 1, all);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         bool has_value = sqlite3_column_type(s, 6) != SQLITE_NULL, acked = sqlite3_column_int(s, 11);
@@ -782,14 +823,14 @@ int cdb_print_gateways(struct cdb *db, FILE *out, bool json, long long now_ms)
     static const char q[] =
         "SELECT gateway, state, version, boot, sensors, outbox, dropped_alarm, dropped_status, dropped_telemetry,"
         " seen_ms, changed_ms, epoch, contiguous, max(max_seq, last_seq), dups, lost,"
-        " (SELECT count(*) FROM alarms a WHERE a.gateway = g.gateway AND a.epoch = g.epoch AND cleared_ts IS NULL)"
-        " FROM gateways g ORDER BY state = 'online', gateway";
+        " (SELECT count(*) FROM alarms a WHERE a.gateway = g.gateway AND a.epoch = g.epoch AND cleared_ts IS NULL),"
+        " held, conflicts, refused FROM gateways g ORDER BY state = 'online', gateway";
     sqlite3_stmt *s;
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     int rc, n = 0;
 
     if (sqlite3_prepare_v2(db->db, q, -1, &s, NULL) != SQLITE_OK)
-        return fail(db, "gateways");
+        return cdb_fail(db, "gateways");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         long long contiguous = sqlite3_column_int64(s, 12), want = sqlite3_column_int64(s, 13);
         n++;
@@ -814,6 +855,9 @@ int cdb_print_gateways(struct cdb *db, FILE *out, bool json, long long now_ms)
             cJSON_AddNumberToObject(o, "duplicates", (double)sqlite3_column_int64(s, 14));
             cJSON_AddNumberToObject(o, "lost", (double)sqlite3_column_int64(s, 15));
             cJSON_AddNumberToObject(o, "active_alarms", (double)sqlite3_column_int64(s, 16));
+            for (int i = 0; i < 3; i++) /* what serve did not believe or take */
+                cJSON_AddNumberToObject(o, (const char *[]){"held", "conflicts", "refused"}[i],
+                                        (double)sqlite3_column_int64(s, 17 + i));
             cJSON_AddItemToArray(arr, o);
             continue;
         }
@@ -838,6 +882,10 @@ int cdb_print_gateways(struct cdb *db, FILE *out, bool json, long long now_ms)
             line_add(&l, " (%lld missing)", want - contiguous);
         if (sqlite3_column_int64(s, 15))
             line_add(&l, "  lost %lld", sqlite3_column_int64(s, 15));
+        for (int i = 0; i < 3; i++)
+            if (sqlite3_column_int64(s, 17 + i))
+                line_add(&l, "  %s %lld", (const char *[]){"held", "conflicts", "refused"}[i],
+                         sqlite3_column_int64(s, 17 + i));
         fprintf(out, "%s\n", l.buf);
     }
     return query_end(db, s, rc, out, arr, n ? NULL : "no gateways yet");

@@ -33,9 +33,12 @@
 
 #include "center.h"
 #include "db.h"
+#include "limit.h"
 
 #define TICK_MS 500
 #define SETTLE_GRACE_MS 3000 /* after a replay's answer, for its events still in flight */
+#define LOG_EVERY_MS 10000   /* a gateway's refused messages: one log line this often */
+#define HELD_MAX 100         /* held and conflicting events kept per gateway, each */
 
 struct serve {
     struct broker_args broker;
@@ -50,7 +53,12 @@ struct serve {
     char topics[4][300];
     char *topic_ptrs[4];
     long gap_wait_ms, retry_ms, check_ms;
+    struct cdb_limits lim;
+    struct limit_opts caps;
+    struct limiter *limiter; /* used by paho's thread only, under mu */
     struct cdb *db;
+    long long aside_log_ms; /* held and conflicting events: one log line per LOG_EVERY_MS */
+    long aside_quiet;
     pthread_mutex_t mu;
     unsigned long long next_id;
     char id_prefix[96];
@@ -88,6 +96,26 @@ static int send_cmd(struct serve *s, const char *gw, const char *name, long long
     return conn_publish(&s->conn, topic, payload, (size_t)n);
 }
 
+/* An event held (too far ahead) or in conflict (a stored seq, other
+ * bytes): logged a line per LOG_EVERY_MS, and the gateway asked what its
+ * seq is, at most once per gap-wait. Called with mu held. */
+static void set_aside(struct serve *s, const char *gw, enum ev_result r, long long seq, long long now)
+{
+    long long every = s->gap_wait_ms > 1000 ? s->gap_wait_ms : 1000;
+
+    if (now - s->aside_log_ms >= LOG_EVERY_MS) {
+        fprintf(stderr,
+                PROG ": serve: %s: seq %lld %s: not applied, asking the gateway (%ld more since the last line)\n", gw,
+                seq, r == EV_HELD ? "beyond what it confirmed" : "stored with other bytes", s->aside_quiet);
+        s->aside_log_ms = now;
+        s->aside_quiet = 0;
+    } else {
+        s->aside_quiet++;
+    }
+    if (cdb_status_due(s->db, gw, now, every) > 0)
+        send_cmd(s, gw, "status", 0, 0, now);
+}
+
 static int on_alarm(struct serve *s, const char *gw, const char *topic, const char *payload, size_t len, long long now)
 {
     struct line prob = {.len = 0};
@@ -110,8 +138,10 @@ static int on_alarm(struct serve *s, const char *gw, const char *topic, const ch
     }
     if (r == EV_DUP)
         atomic_fetch_add(&s->dups, 1);
-    else
+    else if (r == EV_NEW)
         atomic_fetch_add(&s->stored, 1);
+    else
+        set_aside(s, gw, r, a.seq, now);
     return 1;
 }
 
@@ -185,8 +215,12 @@ static int on_event(struct serve *s, const char *gw, const char *topic, const ch
         cdb_rollback(s->db);
         return 0;
     }
-    if (!strcmp(type, "store_reset"))
-        fprintf(stderr, PROG ": serve: %s: its database was reset (store_reset): its seq starts again\n", gw);
+    /* a claim like any other: the gateway's answer decides the epoch */
+    if (!strcmp(type, "store_reset")) {
+        fprintf(stderr, PROG ": serve: %s: says its database was reset (store_reset): asking it\n", gw);
+        if (cdb_status_due(s->db, gw, now, 1000) > 0)
+            send_cmd(s, gw, "status", 0, 0, now);
+    }
     return 1;
 }
 
@@ -196,7 +230,7 @@ static int on_reply(struct serve *s, const char *gw, const char *kind, const cha
 {
     struct line prob = {.len = 0};
     char id[128], error[256] = "";
-    long long count = 0, last_seq = -1, boot = -1;
+    long long count = 0, last_seq = -1, boot = -1, sent = 0;
     cJSON *o = parse_object(payload, len, &prob);
     int r;
 
@@ -220,13 +254,56 @@ static int on_reply(struct serve *s, const char *gw, const char *kind, const cha
         fprintf(stderr, PROG ": serve: %s: %s refused: %s\n", gw, kind + 6, error);
     if (cdb_begin(s->db) < 0)
         return 0;
-    r = cdb_request_done(s->db, id, ok, count, error, now);
-    if (r < 0 || (r > 0 && last_seq >= 0 && cdb_last_seq(s->db, gw, last_seq, boot, now) < 0) ||
-        cdb_commit(s->db) < 0) {
+    r = cdb_request_done(s->db, id, gw, ok, count, error, now, &sent);
+    /* the gateway's own word on its seq: only in its answer to our status */
+    int fresh = r > 0 && ok && last_seq >= 0 && !strcmp(kind, "reply/status")
+                    ? cdb_confirm(s->db, gw, last_seq, boot, sent, now)
+                    : 0;
+    if (r < 0 || fresh < 0 || cdb_commit(s->db) < 0) {
         cdb_rollback(s->db);
         return 0;
     }
+    if (fresh)
+        fprintf(stderr, PROG ": serve: %s: its seq started again (boot %lld, last seq %lld): a new epoch\n", gw, boot,
+                last_seq);
     return 1;
+}
+
+/* Over a gateway's caps: dropped (acknowledged, not stored), counted, and
+ * said once per LOG_EVERY_MS with the count. Called with mu held. */
+static bool serve_capped(struct serve *s, const char *gw, const char *kind, size_t len, long long now)
+{
+    enum limit_kind k = !strcmp(kind, "status") ? LIMIT_STATUS : !strcmp(kind, "alarm") ? LIMIT_ALARM : LIMIT_EVENT;
+    bool big;
+
+    if (strcmp(kind, "status") && strcmp(kind, "alarm") && strcmp(kind, "event")) {
+        if (len <= s->caps.max_bytes)
+            return false; /* replies: answers to our own questions, only the size is capped */
+        big = true;
+    } else if (limit_take(s->limiter, gw, k, len, now, &big)) {
+        return false;
+    }
+    long n = limit_report(s->limiter, gw, now, LOG_EVERY_MS);
+    if (n > 0)
+        fprintf(stderr, PROG ": serve: %s: over its caps: %s message %s, dropped; counted every %ds\n", gw, kind,
+                big ? "larger than --max-bytes" : "over its --*-rate", LOG_EVERY_MS / 1000);
+    if (n > 0 && (cdb_begin(s->db) < 0 || cdb_refused(s->db, gw, n) < 0 || cdb_commit(s->db) < 0))
+        cdb_rollback(s->db);
+    return true;
+}
+
+/* The drops over the caps since a gateway's last line, once per
+ * LOG_EVERY_MS each. Called with mu held. */
+static void serve_report_caps(struct serve *s, long long now)
+{
+    char gw[GW_MAX];
+    long n;
+
+    for (int i = 0; i < 64 && (n = limit_due(s->limiter, now, LOG_EVERY_MS, gw)) > 0; i++) {
+        fprintf(stderr, PROG ": serve: %s: %ld more messages over its caps dropped\n", gw, n);
+        if (cdb_begin(s->db) < 0 || cdb_refused(s->db, gw, n) < 0 || cdb_commit(s->db) < 0)
+            cdb_rollback(s->db);
+    }
 }
 
 static int serve_message(void *ctx, const char *topic, const char *payload, size_t len)
@@ -244,6 +321,8 @@ static int serve_message(void *ctx, const char *topic, const char *payload, size
     pthread_mutex_lock(&s->mu);
     if (!s->db)
         done = 0; /* closing: the broker keeps it for the next run */
+    else if (serve_capped(s, gw, kind, len, now))
+        done = 1;
     else if (!strcmp(kind, "alarm"))
         done = on_alarm(s, gw, topic, payload, len, now);
     else if (!strcmp(kind, "status"))
@@ -280,6 +359,14 @@ static void serve_tick(struct serve *s, long long *next_check)
     }
     if (cdb_begin(s->db) < 0 || cdb_settle_lost(s->db, now, SETTLE_GRACE_MS) < 0 || cdb_commit(s->db) < 0)
         cdb_rollback(s->db);
+    if (cdb_begin(s->db) < 0 || cdb_trim(s->db, now) < 0 || cdb_commit(s->db) < 0)
+        cdb_rollback(s->db);
+    serve_report_caps(s, now);
+    /* events beyond what a gateway confirmed: ask it before any replay */
+    for (int i = 0; i < 64 && cdb_next_unconfirmed(s->db, now, s->gap_wait_ms > 1000 ? s->gap_wait_ms : 1000, gw) > 0;
+         i++)
+        if (send_cmd(s, gw, "status", 0, 0, now) < 0)
+            break;
     for (int i = 0; i < 64 && cdb_next_gap(s->db, now, s->gap_wait_ms, s->retry_ms, gw, &from, &to) > 0; i++)
         if (send_cmd(s, gw, "replay", from, to, now) < 0)
             break;
@@ -326,6 +413,7 @@ static void serve_usage(FILE *f)
     fprintf(f,
             "usage: " PROG " serve [BROKER OPTIONS] [--db FILE] [--client-id ID] [--share GROUP]\n"
             "                            [--topic-root ROOT] [--gap-wait SECONDS] [--check-every SECONDS]\n"
+            "                            [--seq-ahead N] [--lost-max N] [--keep-days D] [--keep-rows N]\n"
             "Store every alarm event, status and event of the gateways; fill gaps with cmd/replay.\n" BROKER_OPTS_HELP
             "  --db FILE          the center's database (default lifeline-center.db)\n"
             "  --client-id ID     MQTT client id of the persistent session (default\n"
@@ -335,7 +423,16 @@ static void serve_usage(FILE *f)
             "  --topic-root ROOT  the gateways' root before site/gateway (default lifeline/v1)\n"
             "  --gap-wait S       how long a gap in a gateway's seq may wait for events still\n"
             "                     on their way before a replay is asked (default 5)\n"
-            "  --check-every S    ask each online gateway for its last seq this often (300; 0 never)\n");
+            "  --check-every S    ask each online gateway for its last seq this often (300; 0 never)\n"
+            "  --seq-ahead N      an event more than N beyond a gateway's stored seq and the last\n"
+            "                     seq it confirmed is held until it confirms it (default 1000)\n"
+            "  --lost-max N       seqs recorded lost per gateway, at most (default 100000)\n"
+            "  --keep-days D      status_log, gateway_events, held, conflicts: days kept (30)\n"
+            "  --keep-rows N      ... and rows kept, per table (default 100000)\n"
+            "  --status-rate N    status messages a minute per gateway, at most (60)\n"
+            "  --event-rate N     event messages a minute per gateway, at most (600)\n"
+            "  --alarm-rate N     alarm messages a minute per gateway, at most (60000)\n"
+            "  --max-bytes N      a larger message from a gateway is dropped (16384)\n");
 }
 
 static int serve_bad(const char *what, const char *arg)
@@ -353,6 +450,14 @@ static const struct option serve_longopts[] = {
     {"topic-root", required_argument, NULL, 'r'},
     {"gap-wait", required_argument, NULL, 'g'},
     {"check-every", required_argument, NULL, 'c'},
+    {"seq-ahead", required_argument, NULL, 'A'},
+    {"lost-max", required_argument, NULL, 'L'},
+    {"keep-days", required_argument, NULL, 'K'},
+    {"keep-rows", required_argument, NULL, 'R'},
+    {"status-rate", required_argument, NULL, 'S'},
+    {"event-rate", required_argument, NULL, 'E'},
+    {"alarm-rate", required_argument, NULL, 'M'},
+    {"max-bytes", required_argument, NULL, 'B'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -360,7 +465,8 @@ static const struct option serve_longopts[] = {
 static int serve_options(struct serve *s, int argc, char **argv)
 {
     const char *id = "lifeline-center-serve";
-    long gap = 5, check = 300;
+    long gap = 5, check = 300, ahead = 1000, lost_max = 100000, keep_days = 30, keep_rows = 100000, max_bytes = 16384;
+    long rate[LIMIT_KINDS] = {[LIMIT_STATUS] = 60, [LIMIT_EVENT] = 600, [LIMIT_ALARM] = 60000};
     int ch, rc;
 
     broker_args_init(&s->broker);
@@ -402,6 +508,35 @@ static int serve_options(struct serve *s, int argc, char **argv)
             if (parse_long(optarg, 0, 86400 * 7, &check) < 0)
                 return serve_bad("bad --check-every (0-604800 seconds)", optarg);
             break;
+        case 'A':
+            if (parse_long(optarg, 1, 10000000, &ahead) < 0)
+                return serve_bad("bad --seq-ahead (1-10000000)", optarg);
+            break;
+        case 'L':
+            if (parse_long(optarg, 0, 1000000000, &lost_max) < 0)
+                return serve_bad("bad --lost-max (0-1000000000)", optarg);
+            break;
+        case 'K':
+            if (parse_long(optarg, 1, 36500, &keep_days) < 0)
+                return serve_bad("bad --keep-days (1-36500)", optarg);
+            break;
+        case 'R':
+            if (parse_long(optarg, 1, 1000000000, &keep_rows) < 0)
+                return serve_bad("bad --keep-rows (1-1000000000)", optarg);
+            break;
+        case 'S':
+        case 'E':
+        case 'M':
+            if (parse_long(optarg, 1, 100000000,
+                           &rate[ch == 'S'   ? LIMIT_STATUS
+                                 : ch == 'E' ? LIMIT_EVENT
+                                             : LIMIT_ALARM]) < 0)
+                return serve_bad("bad --status-rate, --event-rate or --alarm-rate (1-100000000 a minute)", optarg);
+            break;
+        case 'B':
+            if (parse_long(optarg, 256, 268435456, &max_bytes) < 0)
+                return serve_bad("bad --max-bytes (256-268435456)", optarg);
+            break;
         case 'h':
             serve_usage(stdout);
             return 0;
@@ -419,6 +554,14 @@ static int serve_options(struct serve *s, int argc, char **argv)
     s->gap_wait_ms = gap * 1000;
     s->retry_ms = 60000;
     s->check_ms = check * 1000;
+    s->lim = (struct cdb_limits){.seq_ahead = ahead,
+                                 .lost_max = lost_max,
+                                 .held_max = HELD_MAX,
+                                 .keep_ms = keep_days * 86400000LL,
+                                 .keep_rows = keep_rows};
+    s->caps.max_bytes = (size_t)max_bytes;
+    for (int k = 0; k < LIMIT_KINDS; k++)
+        s->caps.per_min[k] = rate[k];
     s->root_levels = 1;
     for (const char *p = s->root; *p; p++)
         s->root_levels += *p == '/';
@@ -449,8 +592,15 @@ int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&s.mu, NULL);
     atomic_init(&s.stored, 0);
     atomic_init(&s.dups, 0);
-    if (cdb_open(s.db_path, false, &s.db) < 0)
+    if (!(s.limiter = limit_new(&s.caps))) {
+        fprintf(stderr, PROG ": serve: out of memory\n");
         return 1;
+    }
+    if (cdb_open(s.db_path, false, &s.db) < 0) {
+        limit_free(s.limiter);
+        return 1;
+    }
+    cdb_set_limits(s.db, &s.lim);
     snprintf(s.store_dir, sizeof(s.store_dir), "%s.mqtt", s.db_path);
     s.copts = (struct conn_opts){.broker = &s.broker,
                                  .client_id = s.client_id,
@@ -464,6 +614,7 @@ int cmd_serve(int argc, char **argv)
     if (sig_fd < 0) {
         fprintf(stderr, PROG ": serve: cannot set up signals: %s\n", strerror(-sig_fd));
         cdb_close(s.db);
+        limit_free(s.limiter);
         return 1;
     }
     fprintf(stderr, PROG ": serve: database %s, client id %s%s%s\n", s.db_path, s.client_id,
@@ -476,6 +627,7 @@ int cmd_serve(int argc, char **argv)
     s.db = NULL;
     pthread_mutex_unlock(&s.mu);
     conn_close(&s.conn);
+    limit_free(s.limiter);
     close(sig_fd);
     return status;
 }
