@@ -59,6 +59,8 @@ struct uplink {
     char lib_err[200];    /* libmosquitto's last error line (the TLS reason, say) */
     char last_error[256]; /* why the last connection failed or ended */
     int64_t state_ms;     /* wall clock: since when in this state */
+    int64_t retained_ms;  /* when a retained command was last logged */
+    int64_t retained_n;   /* retained commands dropped, ever */
     char client_id[CFG_NAME_MAX * 2 + 2];
 };
 
@@ -209,6 +211,18 @@ static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_me
     (void)m;
     if (!msg->topic || strlen(msg->topic) <= u->cmd_prefix_len || !u->on_cmd)
         return;
+    /* A command is never kept (docs/mqtt.md): a retained one would be
+     * carried out again on every connect (a retained reboot, a reboot
+     * loop). Dropped unanswered; logged at most once a minute. */
+    if (msg->retain) {
+        u->retained_n++;
+        if (!u->retained_ms || loop_clock_ms() - u->retained_ms >= 60000) {
+            u->retained_ms = loop_clock_ms();
+            log_warn("uplink: retained command on cmd/%.40s ignored (%lld so far): clear it on the broker",
+                     msg->topic + u->cmd_prefix_len, (long long)u->retained_n);
+        }
+        return;
+    }
     u->on_cmd(u->cmd_ctx, msg->topic + u->cmd_prefix_len, msg->payload ? msg->payload : "",
               msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
 }

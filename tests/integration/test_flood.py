@@ -1,0 +1,37 @@
+"""The gateway cannot be flooded from the broker (issue 18, part 3): a
+retained command is not carried out, commands are rate limited, a replay
+cannot crowd out alarms, and large messages never reach the daemon."""
+import json
+import os
+import time
+
+from conftest import wait_for
+from test_commands import CONF, ROOT, Center, statuses
+
+
+def start(tmp_path, broker, gateways, subscriber, extra=""):
+    sub = subscriber()
+    conf = CONF.format(port=broker.port, db=os.path.join(str(tmp_path), "cmd.db")) + extra
+    gw = gateways(conf).start()
+    wait_for(lambda: any(s["state"] == "online" for s in statuses(sub)), 15, "online")
+    c = Center(sub)
+    c.gw = gw
+    return c
+
+
+def test_retained_command_is_ignored(tmp_path, broker, gateways, subscriber):
+    sub = subscriber()
+    # a retained reboot waits on the broker before the gateway connects
+    sub.c.publish(ROOT + "cmd/reboot", json.dumps({"id": "evil"}), qos=1, retain=True).wait_for_publish(5)
+    c = start(tmp_path, broker, gateways, subscriber)
+    time.sleep(3)  # a reboot would come 1 s after its reply
+    assert [s["boot"] for s in statuses(c.sub)] == [1] * len(statuses(c.sub))
+    assert all(s["state"] == "online" for s in statuses(c.sub))
+    assert "restarting" not in c.gw.output()
+    assert "retained command on cmd/reboot ignored" in c.gw.output()
+    assert not [t for t, _, _ in c.sub.msgs if "/reply/" in t], "a retained command is not answered"
+    assert c.gw.output().count("retained command") == 1, "logged once"
+    # a normal command still works
+    r = c.send("status")
+    assert r["ok"] and r["status"]["boot"] == 1
+    sub.c.publish(ROOT + "cmd/reboot", b"", qos=1, retain=True).wait_for_publish(5)
