@@ -130,6 +130,7 @@ static void config_defaults(struct config *c)
     c->mqtt.reconnect_min_ms = 1000;
     c->mqtt.reconnect_max_ms = 60000;
     c->mqtt.max_inflight = 20;
+    c->mqtt.protocol = MQTT_5; /* announces a maximum packet size (uplink.c) */
     c->mqtt.telemetry_batch = 50;
     c->mqtt.telemetry_delay_ms = 1000;
     snprintf(c->store.path, sizeof(c->store.path), "/var/lib/lifeline/lifeline.db");

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,12 @@ static const char *mosq_error(int rc)
 }
 
 #define STATUS_MAX 4096
+/* MQTT 5: the largest packet the broker may send us, announced in CONNECT.
+ * libmosquitto allocates a whole packet before any check of ours, so a
+ * 64 MiB command took 64 MiB; the broker drops what is larger than this
+ * instead. The largest legitimate packet is a command: 4096 bytes of
+ * payload, a topic of at most ~300 and the header (docs/mqtt.md). */
+#define PACKET_MAX (64 * 1024)
 #define PUMP_MAX 64 /* messages published per loop iteration, at most */
 #define STATUS_MAINT_MAX 64
 
@@ -302,6 +309,29 @@ static void on_log(struct mosquitto *m, void *ctx, int level, const char *str)
         snprintf(u->lib_err, sizeof(u->lib_err), "%s", str);
 }
 
+/* The CONNECT properties (MQTT 5): the maximum packet size. libmosquitto
+ * 2.0 has no asynchronous connect that takes properties; its
+ * mosquitto_connect_bind_v5 keeps them in the client for every later
+ * (re)connect, then connects, blocking. Without a host it stops after
+ * keeping them (MOSQ_ERR_INVAL), and mosquitto_connect_async sends them. */
+static int connect_properties(struct uplink *u)
+{
+    mosquitto_property *props = NULL;
+    int rc = mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE, PACKET_MAX);
+
+    if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_connect_bind_v5(u->mosq, NULL, u->cfg->mqtt.port, u->cfg->mqtt.keepalive_s, NULL, props);
+        if (rc == MOSQ_ERR_INVAL)
+            rc = MOSQ_ERR_SUCCESS;
+    }
+    mosquitto_property_free_all(&props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("uplink: MQTT 5 connect properties: %s", mosq_error(rc));
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Protocol, credentials and TLS, on a new or reset client. The broker's
  * certificate must be signed by tls_ca and name the host we connect to
  * (libmosquitto checks the subject alternative names, IP addresses too). */
@@ -321,6 +351,8 @@ static int client_setup(struct uplink *u)
     mosquitto_publish_callback_set(u->mosq, on_publish);
     mosquitto_message_callback_set(u->mosq, on_message);
     mosquitto_log_callback_set(u->mosq, on_log);
+    if (mc->protocol == MQTT_5 && connect_properties(u) < 0)
+        return -EINVAL;
     if (mc->username[0]) {
         rc = mosquitto_username_pw_set(u->mosq, mc->username, mc->password[0] ? mc->password : NULL);
         if (rc != MOSQ_ERR_SUCCESS) {

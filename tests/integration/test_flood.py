@@ -35,3 +35,31 @@ def test_retained_command_is_ignored(tmp_path, broker, gateways, subscriber):
     r = c.send("status")
     assert r["ok"] and r["status"]["boot"] == 1
     sub.c.publish(ROOT + "cmd/reboot", b"", qos=1, retain=True).wait_for_publish(5)
+
+
+def vm_kb(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError(key)
+
+
+def test_large_messages_never_reach_the_daemon(tmp_path, broker, gateways, subscriber):
+    c = start(tmp_path, broker, gateways, subscriber)  # MQTT 5, the default
+    assert c.send("status")["ok"]
+    before = vm_kb(c.gw.proc.pid, "VmHWM")
+    # a command over 4096 bytes but within the packet size is answered with the error
+    r = c.send_raw("get", b'{"id":"x","pad":"' + b"x" * 8000 + b'"}')
+    assert r["ok"] is False and r["error"].startswith("payload too large"), r
+    for size in (1 << 20, 64 << 20):
+        c.sub.c.publish(ROOT + "cmd/get", b"{" + b" " * (size - 2) + b"}", qos=1).wait_for_publish(60)
+    # the broker drops them for this client; the daemon still answers
+    c.sub.c.publish(ROOT + "cmd/status", b'{"id":"after"}', qos=1)
+    r = wait_for(lambda: [r for t, r in c.replies() if t.endswith("/reply/status") and r["id"] == "after"], 60,
+                 "the status after the large messages")[0]
+    assert r["ok"] and r["status"]["boot"] == 1
+    after = vm_kb(c.gw.proc.pid, "VmHWM")
+    print("VmHWM %d kB -> %d kB" % (before, after))
+    assert after - before < 4096, "peak RSS grew from %d kB to %d kB" % (before, after)
+    assert len([t for t, _, _ in c.sub.msgs if t.endswith("/reply/get")]) == 1, "no reply to the large ones"
