@@ -261,6 +261,8 @@ static const char *cmd_replay(struct gateway *g, const struct cmd *c, cJSON *out
         return err;
     }
     int n = core_replay(g, c->from, c->to);
+    if (n == -EBUSY)
+        return "a replay is in progress";
     if (n < 0)
         return "the alarm events could not be read";
     log_info("core: replay of seq %lld..%lld asked by the center: %d events", (long long)c->from, (long long)c->to, n);

@@ -98,9 +98,11 @@ void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *
                              .maintenance = names,
                              .config = u->cfg->hash};
     store_outbox_stats(u->store, &ob);
-    m->outbox = ob.rows[PRIO_ALARM] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
-    for (int p = 0; p < PRIO_COUNT; p++)
-        m->dropped[p] = ob.dropped[p];
+    m->outbox = ob.rows[PRIO_ALARM] + ob.rows[PRIO_REPLAY] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
+    /* a replayed event dropped is not news: it can be asked for again */
+    m->dropped[0] = ob.dropped[PRIO_ALARM];
+    m->dropped[1] = ob.dropped[PRIO_STATUS];
+    m->dropped[2] = ob.dropped[PRIO_TELEMETRY];
     if (u->ident.maintenance)
         m->n_maintenance = u->ident.maintenance(u->ident.ctx, names, max);
 }
@@ -445,7 +447,7 @@ static void on_misc(struct loop *l, struct loop_timer *t)
     if (u->state == UP_CONNECTED && loop_clock_ms() - u->status_ms >= 60000) {
         struct outbox_stats ob;
         store_outbox_stats(u->store, &ob);
-        if (ob.dropped[0] + ob.dropped[1] + ob.dropped[2] != u->dropped_told)
+        if (ob.dropped[PRIO_ALARM] + ob.dropped[PRIO_STATUS] + ob.dropped[PRIO_TELEMETRY] != u->dropped_told)
             publish_status(u, "online");
     }
     if (u->state != UP_IDLE) {
@@ -512,7 +514,7 @@ bool uplink_send_direct(struct uplink *u, const char *topic, const char *payload
         return false;
     /* nothing overtakes the outbox: with any row in it, this goes there too */
     store_outbox_stats(u->store, &ob);
-    if (ob.rows[PRIO_ALARM] || ob.rows[PRIO_STATUS] || ob.rows[PRIO_TELEMETRY])
+    if (ob.rows[PRIO_ALARM] || ob.rows[PRIO_REPLAY] || ob.rows[PRIO_STATUS] || ob.rows[PRIO_TELEMETRY])
         return false;
     size_t tlen = strlen(topic);
     char *copy = qos ? malloc(tlen + 1 + len) : NULL;

@@ -3,6 +3,7 @@ retained command is not carried out, commands are rate limited, a replay
 cannot crowd out alarms, and large messages never reach the daemon."""
 import json
 import os
+import signal
 import time
 
 from conftest import wait_for
@@ -63,3 +64,39 @@ def test_large_messages_never_reach_the_daemon(tmp_path, broker, gateways, subsc
     print("VmHWM %d kB -> %d kB" % (before, after))
     assert after - before < 4096, "peak RSS grew from %d kB to %d kB" % (before, after)
     assert len([t for t, _, _ in c.sub.msgs if t.endswith("/reply/get")]) == 1, "no reply to the large ones"
+
+
+def test_replay_goes_after_new_alarms(tmp_path, broker, gateways, subscriber):
+    """A replay waits behind alarm events raised while it is queued; its
+    reply still comes after its own events; one replay at a time."""
+    sub = subscriber()
+    conf = CONF.format(port=broker.port, db=os.path.join(str(tmp_path), "cmd.db"))
+    conf = conf.replace("reconnect_max = 1s\n", "reconnect_max = 1s\nmax_inflight = 1\n")
+    gw = gateways(conf).start()
+    c = Center(sub)
+    sub.wait_unique_alarms(12)
+    n = 10
+    # the gateway takes both commands at once, then its link stalls: the
+    # replay waits in the outbox while s2 keeps raising and clearing
+    gw.proc.send(signal.SIGSTOP)
+    sub.c.publish(ROOT + "cmd/replay", json.dumps({"id": "r1", "from": 1, "to": n}), qos=1)
+    sub.c.publish(ROOT + "cmd/replay", json.dumps({"id": "r2", "from": 1, "to": n}), qos=1)
+    time.sleep(0.5)  # into the stopped gateway's socket
+    broker.proc.send(signal.SIGSTOP)
+    seen = max(a["seq"] for a in sub.alarms())
+    mark = len(sub.msgs)
+    gw.proc.send(signal.SIGCONT)
+    wait_for(lambda: "replay of seq 1..%d" % n in gw.output(), 10, "the replay taken")
+    time.sleep(1.5)  # s2 changes every 200 ms
+    broker.proc.send(signal.SIGCONT)
+    wait_for(lambda: len([1 for t, _ in c.replies() if t.endswith("/reply/replay")]) == 2, 20, "both replies")
+    after = [(t, json.loads(p)) for t, p, _ in sub.msgs[mark:]]
+    replies = [r for t, r in after if t.endswith("/reply/replay")]
+    kinds = [m["id"] if t.endswith("/reply/replay") else "replayed" if m["seq"] <= n else "new" if m["seq"] > seen
+             else "old" for t, m in after if t.endswith("/alarm") or t.endswith("/reply/replay")]
+    last_replayed = max(i for i, k in enumerate(kinds) if k == "replayed")
+    assert kinds.count("replayed") >= n
+    assert "new" in kinds[:last_replayed], "new alarm events go before the rest of the replay: %s" % kinds
+    assert kinds.index("r1") > last_replayed, "the replay's reply comes after its events: %s" % kinds
+    assert {r["id"]: r.get("error") for r in replies} == {"r1": None, "r2": "a replay is in progress"}
+    assert gw.proc.alive()
