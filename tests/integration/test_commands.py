@@ -17,6 +17,9 @@ host = 127.0.0.1
 port = {port}
 reconnect_min = 200ms
 reconnect_max = 1s
+; these tests send commands faster than a center would (test_flood: the limits)
+cmd_burst = 1000
+set_interval = 0
 [store]
 path = {db}
 [bus sim]

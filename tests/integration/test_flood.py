@@ -7,7 +7,11 @@ import signal
 import time
 
 from conftest import wait_for
-from test_commands import CONF, ROOT, Center, statuses
+from test_commands import CONF as FAST_CONF, ROOT, Center, statuses
+
+# the commands' own config, with the default rate limits
+CONF = FAST_CONF.replace("cmd_burst = 1000\nset_interval = 0\n", "")
+assert CONF != FAST_CONF
 
 
 def start(tmp_path, broker, gateways, subscriber, extra=""):
@@ -100,3 +104,45 @@ def test_replay_goes_after_new_alarms(tmp_path, broker, gateways, subscriber):
     assert kinds.index("r1") > last_replayed, "the replay's reply comes after its events: %s" % kinds
     assert {r["id"]: r.get("error") for r in replies} == {"r1": None, "r2": "a replay is in progress"}
     assert gw.proc.alive()
+
+
+def test_command_flood_is_rate_limited(tmp_path, broker, gateways, subscriber):
+    c = start(tmp_path, broker, gateways, subscriber)
+    c.sub.wait_unique_alarms(2)
+    pid = c.gw.proc.pid
+    rss = vm_kb(pid, "VmRSS")
+    t0 = time.monotonic()
+    for i in range(200):
+        c.sub.c.publish(ROOT + "cmd/get", json.dumps({"id": "f%d" % i}), qos=1)
+    alarms = len(c.sub.alarms())
+    # alarms still flow
+    wait_for(lambda: len(c.sub.alarms()) > alarms + 2, 10, "alarm events after the flood")
+    time.sleep(1.5)
+    took = time.monotonic() - t0
+    got = [r for t, r in c.replies() if str(r.get("id", "")).startswith("f")]
+    ok = [r for r in got if r["ok"]]
+    limited = [r for r in got if r.get("error") == "rate limited"]
+    print("flood: %d ok, %d rate limited, %d unanswered in %.1fs; VmRSS %d kB -> %d kB"
+          % (len(ok), len(limited), 200 - len(got), took, rss, vm_kb(pid, "VmRSS")))
+    assert len(ok) + len(limited) == len(got)
+    assert 20 <= len(ok) <= 20 + 5 * took + 1, "burst 20, then 5 a second: %d ok in %.1fs" % (len(ok), took)
+    assert 1 <= len(limited) <= took + 1, "at most one 'rate limited' reply a second: %d" % len(limited)
+    assert len(got) < 100, "most refused commands are dropped unanswered"
+    assert vm_kb(pid, "VmRSS") - rss < 2048, "RSS %d kB -> %d kB" % (rss, vm_kb(pid, "VmRSS"))
+    assert 1 <= c.gw.output().count("rate limited: ") <= took / 10 + 1, "the log line is rate limited"
+    # a later command works
+    time.sleep(1)
+    assert c.send("status")["ok"]
+
+
+def test_set_has_its_own_slower_limit(tmp_path, broker, gateways, subscriber):
+    c = start(tmp_path, broker, gateways, subscriber)
+    for i in range(5):
+        c.sub.c.publish(ROOT + "cmd/set", json.dumps({"id": "s%d" % i, "sensor": "s1", "set": {"on_delay": "%ds" % i}}),
+                        qos=1)
+    wait_for(lambda: len(c.replies()) >= 4, 10, "4 replies")
+    time.sleep(1)
+    got = sorted((r["id"], r.get("error")) for t, r in c.replies())
+    assert got == [("s0", None), ("s1", None), ("s2", None), ("s3", "rate limited")], got
+    # other commands are not held back by it
+    assert c.send("status")["ok"]
