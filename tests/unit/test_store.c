@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "log.h"
 #include "store.h"
@@ -207,6 +208,35 @@ static void byte_bound(void **state)
     assert_int_equal(ob.dropped[PRIO_TELEMETRY], 1);
 }
 
+/* A database of schema 4 (priorities alarm 0, status 1, telemetry 2)
+ * keeps its waiting messages in their places after the migration. */
+static void migration_renumbers_priorities(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox_stats ob;
+    sqlite3 *db;
+    char got[256];
+
+    add(f->st, PRIO_TELEMETRY, "t1");
+    add(f->st, PRIO_STATUS, "s1");
+    add(f->st, PRIO_ALARM, "a1");
+    assert_int_equal(store_commit(f->st), 0);
+    store_close(f->st);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE outbox SET prio = prio - 1 WHERE prio >= 2; PRAGMA user_version = 4;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->path, &f->st), 0);
+    store_outbox_stats(f->st, &ob);
+    assert_int_equal(ob.rows[PRIO_ALARM], 1);
+    assert_int_equal(ob.rows[PRIO_REPLAY], 0);
+    assert_int_equal(ob.rows[PRIO_STATUS], 1);
+    assert_int_equal(ob.rows[PRIO_TELEMETRY], 1);
+    order_of(f->st, got, sizeof(got));
+    assert_string_equal(got, "a1 s1 t1");
+}
+
 static void delete_and_reopen(void **state)
 {
     struct fixture *f = *state;
@@ -244,6 +274,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(alarm_cap_drops_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(byte_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(delete_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(migration_renumbers_priorities, setup, teardown),
     };
     log_open(LOG_TARGET_STDERR, LOG_ERR);
     return cmocka_run_group_tests(tests, NULL, NULL);
