@@ -1,5 +1,7 @@
 # Lifeline gateway: one entry point.
 #   make            build everything into build/ (build-san/ with SAN=1)
+#   make test       the fast suite: build, unit tests, integration tests (no VM, fuzz,
+#                   e2e or ARM builds; a few minutes)
 #   make check      unit tests (cmocka), integration and end-to-end tests (pytest, real
 #                   broker), the GPIO VM tests; then each fuzz target for 20 s and the
 #                   arm64 and armhf builds' tests under qemu-user, the amd64 and arm64
@@ -36,6 +38,10 @@ PKG_CONFIG := PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) \
 RUN        := QEMU_LD_PREFIX=$(SYSROOT) $(QEMU)
 endif
 
+# FORTIFY_SOURCE in every build but the sanitizer ones: there its
+# __*_chk functions would stand in for the calls ASan intercepts, so ASan
+# would no longer see (and name) an overflow in snprintf, memcpy, ...
+FORTIFY  := -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 ifneq ($(ARCH),)
 B        := build-$(ARCH)
 OPT      := -O2
@@ -47,10 +53,12 @@ B        := build-fuzz
 CC       := clang
 OPT      := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDSAN    := -fsanitize=address,undefined
+FORTIFY  :=
 else ifeq ($(SAN),1)
 B        := build-san
 OPT      := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDSAN    := -fsanitize=address,undefined
+FORTIFY  :=
 else
 B        := build
 OPT      := -O2
@@ -61,11 +69,20 @@ CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wundef -Wvla -Wnull-dereference
 CFLAGS   ?=
+CPPFLAGS ?=
+# Hardening, in every build (native, SAN, cross, the package): a canary on
+# every function with an array, FORTIFY's checked string and memory calls
+# (above), position-independent executables (ASLR), and the GOT read-only
+# after start-up (full RELRO: relro + bind now). tests/integration/
+# test_hardening.py checks the binaries. The package adds Debian's own
+# (dpkg-buildflags, the deb target) in CFLAGS, CPPFLAGS and LDFLAGS.
+HARDEN_CFLAGS  := -fstack-protector-strong -fPIE $(FORTIFY)
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now
 # -ffp-contract=off: no fused multiply-add, so a register decodes to the same
 # double on every architecture (gcc fuses raw * scale + offset on arm64 by
 # default: 4000 * 0.001 - 4 was 8.3e-17 there and 0 here)
-CFLAGS   += -std=gnu11 $(OPT) -g $(WARN) -ffp-contract=off -D_GNU_SOURCE
-LDFLAGS  += $(LDSAN)
+CFLAGS   += $(CPPFLAGS) -std=gnu11 $(OPT) -g $(WARN) -ffp-contract=off -D_GNU_SOURCE $(HARDEN_CFLAGS)
+LDFLAGS  += $(LDSAN) $(HARDEN_LDFLAGS)
 
 PKGS     := libmodbus libmosquitto sqlite3 libgpiod libcjson inih
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -98,7 +115,7 @@ INC_bench   := $(INC_gateway)
 inc_for = $(INC_$(firstword $(subst /, ,$(1))))
 
 # --- sources -------------------------------------------------------------
-CORE_SRC := lib/num.c lib/log.c lib/loop.c lib/strbuf.c \
+CORE_SRC := lib/num.c lib/text.c lib/log.c lib/loop.c lib/strbuf.c \
             gateway/config.c gateway/config_read.c gateway/config_sections.c gateway/config_files.c \
             gateway/config_field.c gateway/config_check.c gateway/config_keys.c \
             gateway/classes.c gateway/rules.c gateway/store.c gateway/payload.c gateway/telemetry.c \
@@ -116,7 +133,7 @@ BINS := $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-sim $(B)/lifeline-center
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all check layout format format-check unit integration e2e check-vm demo deps install clean
+.PHONY: all test check layout format format-check unit integration e2e check-vm demo deps install clean
 all: $(BINS) $(UNIT_BIN)
 
 $(B)/%.o: %.c
@@ -151,14 +168,30 @@ CENTER_SRC := center/main.c center/common.c center/conn.c center/watch.c center/
 $(B)/lifeline-center: $(CENTER_SRC:%.c=$(B)/%.o) $(B)/lib/num.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson sqlite3) -lpaho-mqtt3as -lpthread -lm
 
+, := ,
+# A unit test's own link flags: LDFLAGS_test_NAME (-Wl,--wrap=... to stand
+# in for a library at its edge, for that test binary only)
+LDFLAGS_test_uplink := $(addprefix -Wl$(,)--wrap=,mosquitto_connect_async mosquitto_socket \
+    mosquitto_publish mosquitto_want_write mosquitto_subscribe mosquitto_connect_callback_set \
+    mosquitto_disconnect_callback_set mosquitto_publish_callback_set)
+
 $(B)/tests/%: tests/unit/%.c $(LIBCORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC_tests) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
+	$(CC) $(CFLAGS) $(INC_tests) -Itests/unit $(LDFLAGS) $(LDFLAGS_$*) -o $@ $< $(LIBCORE) $(PKG_LIBS) \
 	    $(shell $(PKG_CONFIG) --libs cmocka) -lpthread -lm
 
 -include $(shell find $(addprefix $(B)/,lib gateway drivers center tests bench) -name '*.d' -type f 2>/dev/null)
 
 # --- tests ---------------------------------------------------------------
+# The fast suite, for every change: what runs on this machine alone in a few
+# minutes (layout and format, build, unit, integration). make check adds e2e,
+# the GPIO VM, fuzzing, the ARM builds and the packages, and installs the deps.
+test:
+	$(MAKE) --no-print-directory layout format-check
+	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory integration
+
 check: deps
 	$(MAKE) --no-print-directory layout format-check
 	$(MAKE) --no-print-directory all
@@ -281,7 +314,12 @@ DEB_ARCH := $(if $(ARCH),$(ARCH),amd64)
 deb: deps $(if $(ARCH),deps-cross)
 	@$(MAKE) --no-print-directory deps DEPS="lintian"
 	$(if $(ARCH),firmware/sysroot.sh $(ARCH) build/sysroot-$(ARCH))
-	@$(MAKE) --no-print-directory ARCH=$(ARCH) PREFIX=/usr B=build-deb-$(DEB_ARCH) deb-build
+	@# Debian's build flags for the package's architecture (hardening=+all:
+	@# bindnow and PIE too), on top of ours
+	@export DEB_HOST_ARCH=$(DEB_ARCH) DEB_BUILD_MAINT_OPTIONS=hardening=+all; \
+	  CFLAGS="$$(dpkg-buildflags --get CFLAGS)" CPPFLAGS="$$(dpkg-buildflags --get CPPFLAGS)" \
+	  LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" \
+	  $(MAKE) --no-print-directory ARCH=$(ARCH) PREFIX=/usr B=build-deb-$(DEB_ARCH) deb-build
 
 deb-build: $(B)/lifelined $(B)/lifelinectl $(B)/lifeline-center
 	firmware/deb.sh $(DEB_ARCH) $(B) build/deb
@@ -296,10 +334,12 @@ image: deps
 	@$(MAKE) --no-print-directory deb ARCH=arm64
 	firmware/image.sh $(BOARD) build/image/$(BOARD)
 
-# the signed update bundle of the image (RAUC; firmware/bundle.sh)
+# the signed update bundle of the image (RAUC; firmware/bundle.sh): with
+# BUNDLE_KEY and BUNDLE_CERT, or BUNDLE_DEV=1 for a development key
+BUNDLE_DEV ?= 0
 .PHONY: bundle
 bundle: deps
-	firmware/bundle.sh $(BOARD) build/image/$(BOARD)
+	BUNDLE_DEV=$(BUNDLE_DEV) firmware/bundle.sh $(BOARD) build/image/$(BOARD)
 
 # boots it in qemu-system-aarch64 and checks an alarm gets out (tests/image)
 image-test: $(B)/lifeline-center

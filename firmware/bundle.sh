@@ -4,8 +4,10 @@
 # root filesystem as the rootfs slot's image, signed, then verified against
 # the keyring the way a gateway would before installing it.
 # Signing: BUNDLE_KEY and BUNDLE_CERT (the utility's own, kept off the build
-# machine's disk in production); without them a development key and a
-# self-signed CA are made under build/rauc-dev/ (never for the field).
+# machine's disk in production). Without them it refuses, unless BUNDLE_DEV=1
+# asks for a development key and self-signed CA made under build/rauc-dev/
+# (never for the field): a forgotten key must not yield a bundle signed by
+# whatever lies on the build machine.
 set -euo pipefail
 BOARD=${1:?usage: bundle.sh BOARD IMAGE_DIR}
 IMG=$(realpath "${2:?usage: bundle.sh BOARD IMAGE_DIR}")
@@ -17,6 +19,10 @@ command -v rauc >/dev/null && command -v mksquashfs >/dev/null ||
 KEY=${BUNDLE_KEY:-}
 CERT=${BUNDLE_CERT:-}
 KEYRING=${BUNDLE_KEYRING:-}
+if [ -z "$KEY" ] && [ "${BUNDLE_DEV:-0}" != 1 ]; then
+  echo "bundle: no signing key: set BUNDLE_KEY and BUNDLE_CERT (and BUNDLE_KEYRING), or BUNDLE_DEV=1 for a development key that no gateway in the field trusts" >&2
+  exit 1
+fi
 if [ -z "$KEY" ]; then
   D="$ROOT/build/rauc-dev"
   if [ ! -f "$D/dev.key" ]; then

@@ -97,10 +97,15 @@ cat >"$S/DEBIAN/postinst" <<'POST'
 set -e
 if [ "$1" = configure ]; then
   systemd-sysusers lifelined.conf lifeline-tech.conf
+  # the daemon's alone: MQTT credentials, the console PIN hash (owned first:
+  # tmpfiles refuses a root-owned file in the daemon's directory); tmpfiles
+  # then makes /etc/lifeline/tls (owned by lifeline, install.md) 0700
+  chown lifeline:lifeline /etc/lifeline/lifeline.conf
+  chmod 0600 /etc/lifeline/lifeline.conf
   # (without /proc, as in an image's build, tmpfiles cannot run: the same by hand)
   systemd-tmpfiles --create lifelined.conf 2>/dev/null || install -d -o lifeline -g lifeline -m 0750 /etc/lifeline
-  chown lifeline:lifeline /etc/lifeline/lifeline.conf
-  chmod 0640 /etc/lifeline/lifeline.conf  # MQTT credentials, the console PIN
+  # earlier builds put tech in the daemon's group (sysusers adds, never removes)
+  if command -v gpasswd >/dev/null && id -nG tech 2>/dev/null | tr ' ' '\n' | grep -qx lifeline; then gpasswd -d tech lifeline >/dev/null; fi
   grep -qx /usr/bin/lifelinectl /etc/shells || echo /usr/bin/lifelinectl >>/etc/shells
   if command -v udevadm >/dev/null && [ -d /run/udev ]; then
     udevadm control --reload || true

@@ -233,28 +233,40 @@ int conffile_read(const char *path, char **text, char *err, size_t errlen)
     return 0;
 }
 
-static int write_synced(const char *path, const char *data, size_t len, mode_t mode)
+/* Writes data to path atomically: into a new file of its own (mkstemp:
+ * O_EXCL, so nothing planted at a guessable name, a symlink to another
+ * file say, is ever opened and written through), fsync'd, then renamed
+ * over path (a symlink at path is replaced, not followed). */
+static int write_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    char tmp[PATH_MAX];
+    int fd, e = 0;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    for (size_t done = 0; done < len;) {
+    if (fchmod(fd, mode) < 0)
+        e = errno;
+    for (size_t done = 0; !e && done < len;) {
         ssize_t w = write(fd, data + done, len - done);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : EIO;
-            close(fd);
-            return -e;
-        }
-        done += (size_t)w;
+        if (w <= 0)
+            e = w < 0 ? errno : EIO;
+        else
+            done += (size_t)w;
     }
-    if (fsync(fd) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    return close(fd) < 0 ? -errno : 0;
+    if (!e && fsync(fd) < 0)
+        e = errno;
+    if (close(fd) < 0 && !e)
+        e = errno;
+    if (!e && rename(tmp, path) < 0)
+        e = errno;
+    if (e)
+        unlink(tmp);
+    return -e;
 }
 
 static int sync_dir(const char *path)
@@ -281,7 +293,7 @@ int conffile_write_candidate(const char *path, const char *text, char *cand, siz
         snprintf(err, errlen, "%s: path too long", path);
         return -1;
     }
-    int r = write_synced(cand, text, strlen(text), mode_of(path));
+    int r = write_atomic(cand, text, strlen(text), mode_of(path));
     if (r < 0) {
         snprintf(err, errlen, "cannot write %s: %s", cand, strerror(-r));
         unlink(cand);
@@ -292,23 +304,19 @@ int conffile_write_candidate(const char *path, const char *text, char *cand, siz
 
 int conffile_commit(const char *path, char *err, size_t errlen)
 {
-    char cand[PATH_MAX], prev[PATH_MAX], tmp[PATH_MAX];
+    char cand[PATH_MAX], prev[PATH_MAX];
     char *old = NULL;
     int r;
 
     snprintf(cand, sizeof(cand), "%s.new", path);
     snprintf(prev, sizeof(prev), "%s.prev", path);
-    snprintf(tmp, sizeof(tmp), "%s.prev.tmp", path);
     /* the previous version, itself written atomically */
     if (conffile_read(path, &old, err, errlen) < 0)
         return -1;
-    r = write_synced(tmp, old, strlen(old), mode_of(path));
+    r = write_atomic(prev, old, strlen(old), mode_of(path));
     free(old);
-    if (r == 0 && rename(tmp, prev) < 0)
-        r = -errno;
     if (r < 0) {
         snprintf(err, errlen, "cannot keep the previous version as %s: %s", prev, strerror(-r));
-        unlink(tmp);
         return -1;
     }
     if (rename(cand, path) < 0) {

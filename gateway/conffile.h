@@ -27,7 +27,9 @@ int conffile_has_key(const char *text, const char *section, const char *key);
 /* The whole file, malloc'd and NUL-terminated (at most 4 MiB). */
 int conffile_read(const char *path, char **text, char *err, size_t errlen);
 /* Writes text to PATH.new (fsync'd) and puts its name in cand, for
- * validating it as a config before conffile_commit. */
+ * validating it as a config before conffile_commit. Every file is written
+ * as a new file of its own (mkstemp) and renamed into place: nothing
+ * planted at PATH.new or PATH.prev (a symlink) is written through. */
 int conffile_write_candidate(const char *path, const char *text, char *cand, size_t candlen, char *err, size_t errlen);
 /* Puts PATH.new in place of PATH atomically: the current file is kept as
  * PATH.prev, PATH.new is renamed over PATH and the directory fsync'd. A

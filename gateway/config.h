@@ -44,8 +44,9 @@ struct cfg_mqtt {
         MQTT_311,
         MQTT_5
     } protocol;
-    char username[128]; /* empty: none */
-    char password[128]; /* never logged */
+    char username[128];  /* empty: none */
+    char password[128];  /* never logged */
+    int allow_plaintext; /* a password may go without TLS (a private network only) */
     /* TLS when tls_ca is set: a CA file or a directory of hashed CA files */
     char tls_ca[CFG_PATH_MAX];
     bool tls_ca_is_dir;

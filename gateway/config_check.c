@@ -329,6 +329,9 @@ int cfg_check_all(struct build *b)
     cfg_at(b, b->site.path, mq ? mq->line : 0, "password");
     if (c->mqtt.password[0] && !c->mqtt.username[0])
         return cfg_fail(&b->err, "needs a username");
+    if (c->mqtt.password[0] && !c->mqtt.tls_ca[0] && !c->mqtt.allow_plaintext)
+        return cfg_fail(&b->err, "would be sent in clear text: set tls_ca (TLS), or allow_plaintext = yes "
+                                 "on a network nobody else can read");
     for (unsigned i = 0, bi = 0; i < b->site.n_sects; i++)
         if (b->site.sects[i].kind == SECT_BUS && !check_bus(b, &c->buses[bi++], &b->site.sects[i]))
             return 0;

@@ -48,6 +48,19 @@ static int p_str(struct cfg_err *e, const struct key *k, void *obj, const char *
     return 1;
 }
 
+/* A secret (a password): as p_str, but an error never shows the value. */
+static int p_secret(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    size_t size = (size_t)k->max, n = strlen(v);
+
+    if (!n)
+        return cfg_fail(e, "empty value");
+    if (n >= size)
+        return cfg_fail(e, "too long (%zu characters, at most %zu; the value is not shown)", n, size - 1);
+    memcpy((char *)obj + k->off, v, n + 1);
+    return 1;
+}
+
 /* Names that become MQTT topic levels or console words. */
 static int p_ident(struct cfg_err *e, const struct key *k, void *obj, const char *v)
 {
@@ -247,8 +260,12 @@ static int p_enum(struct cfg_err *e, const struct key *k, void *obj, const char 
         return 1;
     }
     all[0] = '\0';
-    for (int j = 0; names[j] && used < sizeof(all); j++)
-        used += (size_t)snprintf(all + used, sizeof(all) - used, "%s%s", j ? "|" : "", names[j]);
+    for (int j = 0; names[j]; j++) {
+        int w = snprintf(all + used, sizeof(all) - used, "%s%s", j ? "|" : "", names[j]);
+        if (w < 0 || (size_t)w >= sizeof(all) - used)
+            break; /* the list cut short: only a message */
+        used += (size_t)w;
+    }
     return cfg_fail(e, "'%s' is not one of %s", v, all);
 }
 
@@ -442,7 +459,8 @@ static const struct key mqtt_keys[] = {
     {"max_inflight", p_int, MQ(max_inflight), NULL, 1, 1000, 0},
     {"protocol", p_enum, MQ(protocol), protocol_names, 0, 0, 0},
     {"username", p_str, MQ(username), NULL, 0, sizeof(((struct cfg_mqtt *)0)->username), 0},
-    {"password", p_str, MQ(password), NULL, 0, sizeof(((struct cfg_mqtt *)0)->password), 0},
+    {"password", p_secret, MQ(password), NULL, 0, sizeof(((struct cfg_mqtt *)0)->password), 0},
+    {"allow_plaintext", p_enum, MQ(allow_plaintext), noyes_names, 0, 0, 0},
     {"tls_ca", p_tls_path, MQ(tls_ca), NULL, 0, CFG_PATH_MAX, 0},
     {"tls_cert", p_tls_path, MQ(tls_cert), NULL, 0, CFG_PATH_MAX, 0},
     {"tls_key", p_tls_path, MQ(tls_key), NULL, 0, CFG_PATH_MAX, 0},

@@ -18,9 +18,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "payload.h"
 
 #define CTL_MAX_CLIENTS 64
 #define LOCKOUT_MAX_MS (5 * 60000)
+#define PIN_UIDS 16            /* users whose wrong PINs are counted at once */
+#define PIN_EVENT_EVERY 5      /* wrong PINs in a row from a user: an event */
+#define PIN_EVENT_GAP_MS 60000 /* at most one such event a minute, all users */
 
 #define IN_CAP (2 * CTL_LINE_MAX + 2)
 #define DIAG_ID_BASE (1ull << 62) /* the console's bus requests (actions have bit 63) */
@@ -47,9 +51,15 @@ struct ctl {
     uint64_t next_id;
     unsigned n_clients;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    /* wrong PINs: every enable waits out a lockout that doubles with each */
-    unsigned pin_fails;
-    int64_t locked_until;
+    /* wrong PINs, per user: that user's enable waits out a lockout that
+     * doubles with each; other users are not held up */
+    struct pin_fails {
+        uid_t uid;
+        unsigned fails; /* in a row; 0: a free slot */
+        int64_t locked_until, last_ms;
+    } pins[PIN_UIDS];
+    int64_t pin_event_ms;     /* the last wrong-PIN event sent; 0: none yet */
+    unsigned pin_events_held; /* due but not sent within the minute */
 };
 
 /* ---- output ---- */
@@ -567,32 +577,80 @@ void ctl_close(struct ctl *ctl)
 
 /* ---- privilege ---- */
 
+/* The wrong-PIN record of uid; with create, a new one in a free slot, or
+ * in place of the one quiet longest. */
+static struct pin_fails *pin_fails(struct ctl *ctl, uid_t uid, bool create)
+{
+    struct pin_fails *oldest = &ctl->pins[0];
+
+    for (size_t i = 0; i < PIN_UIDS; i++) {
+        struct pin_fails *p = &ctl->pins[i];
+        if (p->fails && p->uid == uid)
+            return p;
+        if (!p->fails || (oldest->fails && p->last_ms < oldest->last_ms))
+            oldest = p;
+    }
+    if (!create)
+        return NULL;
+    *oldest = (struct pin_fails){.uid = uid};
+    return oldest;
+}
+
+/* Every PIN_EVENT_EVERY wrong PINs in a row from a user, an event to the
+ * center; at most one a minute, so that guessing cannot flood the outbox
+ * (the ones held back are counted in the next). */
+static void pin_event(struct ctl_req *r, const struct pin_fails *p, int64_t now)
+{
+    struct ctl *ctl = r->ctl;
+    char payload[512];
+
+    if (p->fails % PIN_EVENT_EVERY)
+        return;
+    if (ctl->pin_event_ms && now - ctl->pin_event_ms < PIN_EVENT_GAP_MS) {
+        ctl->pin_events_held++;
+        log_warn("console: %u wrong PINs in a row from %s: event held back (one a minute)", p->fails, r->s->user);
+        return;
+    }
+    int len = payload_console_pin(loop_wallclock_ms(), ctl_who(r), (long long)r->s->uid, p->fails,
+                                  (p->locked_until - now + 999) / 1000, ctl->pin_events_held, payload, sizeof(payload));
+    if (len > 0 && core_send(r->g, "event", payload, (size_t)len) == 0) {
+        ctl->pin_event_ms = now;
+        ctl->pin_events_held = 0;
+    }
+}
+
 const char *ctl_enable(struct ctl_req *r, const char *pin)
 {
     static struct crypt_data cd; /* 32 KB: not on the stack; core thread only */
     struct ctl *ctl = r->ctl;
     const char *hash = core_config(r->g)->console.pin;
     int64_t now = loop_clock_ms();
+    struct pin_fails *p = pin_fails(ctl, r->s->uid, false);
 
     if (r->s->privileged)
         return NULL;
     if (!hash[0])
         return "no console PIN is set: root sets one with `lifelinectl passwd`";
-    if (now < ctl->locked_until) {
+    if (p && now < p->locked_until) {
         snprintf(r->err, sizeof(r->err), "locked after wrong PINs: try again in %llds",
-                 (long long)((ctl->locked_until - now + 999) / 1000));
+                 (long long)((p->locked_until - now + 999) / 1000));
         return r->err;
     }
     const char *got = pin ? crypt_rn(pin, hash, &cd, sizeof(cd)) : NULL;
     if (!got || strcmp(got, hash) != 0) {
-        ctl->pin_fails++;
-        int64_t lock = 1000LL << (ctl->pin_fails < 9 ? ctl->pin_fails - 1 : 8);
-        ctl->locked_until = now + (lock < LOCKOUT_MAX_MS ? lock : LOCKOUT_MAX_MS);
-        log_warn("console: wrong PIN from %s (pid %d), %u in a row: enable locked for %llds", r->s->user,
-                 (int)r->s->pid, ctl->pin_fails, (long long)((ctl->locked_until - now) / 1000));
+        if (!p)
+            p = pin_fails(ctl, r->s->uid, true);
+        p->fails++;
+        p->last_ms = now;
+        int64_t lock = 1000LL << (p->fails < 9 ? p->fails - 1 : 8);
+        p->locked_until = now + (lock < LOCKOUT_MAX_MS ? lock : LOCKOUT_MAX_MS);
+        log_warn("console: wrong PIN from %s (uid %u, pid %d), %u in a row: enable locked for %llds", r->s->user,
+                 (unsigned)r->s->uid, (int)r->s->pid, p->fails, (long long)((p->locked_until - now) / 1000));
+        pin_event(r, p, now);
         return "wrong PIN";
     }
-    ctl->pin_fails = 0;
+    if (p)
+        *p = (struct pin_fails){0};
     r->s->privileged = true;
     log_info("console: %s: privileged mode", r->s->user);
     return NULL;

@@ -64,6 +64,8 @@ void ctl_time_text(int64_t wall_ms, char *buf, size_t len)
 
 static const char *do_help(struct ctl_req *r, int argi);
 
+/* modbus read and scan are privileged too: some devices act on a read
+ * (clear-on-read counters, a latched fault reset by reading it). */
 static const struct ctl_cmd cmds[] = {
     {"show status", "", "uptime, uplink, outbox, drops, store, clock", ctl_show_status, 0, 0, false},
     {"show sensors", "", "every sensor: value, quality, level (! unacknowledged), age", ctl_show_sensors, 0, 0, false},
@@ -79,9 +81,9 @@ static const struct ctl_cmd cmds[] = {
     {"show log", "[N]", "the last N log lines (30)", ctl_show_log, 0, 1, false},
     {"list", "sensors|buses|outputs|alarms|keys", "names, one a line", ctl_list_names, 1, 1, false},
     {"modbus read", "BUS UNIT KIND ADDR [COUNT] [TYPE [ORDER]]",
-     "read registers now; 32-bit values decoded in every order", ctl_modbus_read, 4, 7, false},
+     "read registers now; 32-bit values decoded in every order", ctl_modbus_read, 4, 7, true},
     {"modbus scan", "BUS [FROM-TO]", "which unit ids answer (1-247), one request between polls", ctl_modbus_scan, 1, 2,
-     false},
+     true},
     {"modbus write", "BUS UNIT coil|holding ADDR VALUE", "write and read back", ctl_modbus_write, 5, 5, true},
     {"gpio get", "NAME", "the level of a gpio input (sensor) or output (action)", ctl_gpio_get, 1, 1, false},
     {"gpio set", "OUTPUT 0|1", "hold a GPIO output (until set output OUTPUT auto)", ctl_gpio_set, 2, 2, true},
@@ -165,10 +167,14 @@ void ctl_record(struct ctl_req *r, const char *error)
     size_t n = 0;
 
     line[0] = '\0';
-    for (int i = 0; i < r->argc && n < sizeof(line); i++)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "",
-                              /* the PIN of passwd is not a thing to keep */
-                              i == 1 && strcmp(r->argv[0], "passwd") == 0 ? "****" : r->argv[i]);
+    for (int i = 0; i < r->argc; i++) {
+        /* the PIN of passwd is not a thing to keep */
+        const char *a = i == 1 && strcmp(r->argv[0], "passwd") == 0 ? "****" : r->argv[i];
+        int w = snprintf(line + n, sizeof(line) - n, "%s%s", i ? " " : "", a);
+        if (w < 0 || (size_t)w >= sizeof(line) - n)
+            break; /* (a command line is at most CTL_LINE_MAX: never) */
+        n += (size_t)w;
+    }
     log_info("console: %s: %s%s%s", r->s->user, line, error ? ": refused: " : "", error ? error : "");
     int len = payload_console(loop_wallclock_ms(), ctl_who(r), line, error, payload, sizeof(payload));
     if (len > 0)

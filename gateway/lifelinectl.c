@@ -53,9 +53,10 @@ static int connect_daemon(const char *path)
  * stderr unless quiet) or -1 (the daemon went away). */
 static int request(const char *line, FILE *out, char **body, bool quiet)
 {
-    char buf[LINE_MAX_BYTES + 16];
+    char buf[LINE_MAX_BYTES + 2];
     size_t used = 0, cap = 0;
-    int n = snprintf(buf, sizeof(buf), "%s\n", line);
+    /* the daemon's limit, exactly: a longer line is refused here whole */
+    int n = strlen(line) <= LINE_MAX_BYTES ? snprintf(buf, sizeof(buf), "%s\n", line) : -1;
 
     if (n <= 0 || (size_t)n >= sizeof(buf)) {
         fprintf(stderr, "lifelinectl: command too long (at most %d bytes)\n", LINE_MAX_BYTES);
@@ -187,9 +188,11 @@ static int run(const char *line)
     if (words == 1 && strcmp(w1, "enable") == 0 && isatty(STDIN_FILENO)) {
         if (ask_secret("PIN: ", pin, sizeof(pin)) < 0)
             return 1;
-        snprintf(cmd, sizeof(cmd), "enable %s", pin);
+        snprintf(cmd, sizeof(cmd), "enable %s", pin); /* cmd holds any pin */
         memset(pin, 0, sizeof(pin));
-        return request(cmd, stdout, NULL, false);
+        int rc = request(cmd, stdout, NULL, false);
+        memset(cmd, 0, sizeof(cmd));
+        return rc;
     }
     if (words == 1 && strcmp(w1, "passwd") == 0 && isatty(STDIN_FILENO)) {
         if (ask_secret("new console PIN: ", pin, sizeof(pin)) < 0 || ask_secret("again: ", again, sizeof(again)) < 0)
@@ -201,10 +204,17 @@ static int run(const char *line)
         snprintf(cmd, sizeof(cmd), "passwd %s", pin);
         memset(pin, 0, sizeof(pin));
         memset(again, 0, sizeof(again));
-        return request(cmd, stdout, NULL, false);
+        int rc = request(cmd, stdout, NULL, false);
+        memset(cmd, 0, sizeof(cmd));
+        return rc;
     }
     if (json) {
-        snprintf(cmd, sizeof(cmd), "--json %s", line);
+        /* truncated, it would be another command: refused whole instead */
+        int n = snprintf(cmd, sizeof(cmd), "--json %s", line);
+        if (n < 0 || (size_t)n >= sizeof(cmd)) {
+            fprintf(stderr, "lifelinectl: command too long (at most %d bytes)\n", LINE_MAX_BYTES);
+            return 1;
+        }
         return request(cmd, stdout, NULL, false);
     }
     return request(line, stdout, NULL, false);
@@ -278,7 +288,12 @@ static void candidates(const char *before)
         size_t l = strcspn(p, " ");
         if (!l || !p[l])
             break; /* the last one is being typed */
-        n += (size_t)snprintf(words + n, sizeof(words) - n, "%s%.*s", n ? " " : "", (int)l, p);
+        int w = snprintf(words + n, sizeof(words) - n, "%s%.*s", n ? " " : "", (int)l, p);
+        if (w < 0 || (size_t)w >= sizeof(words) - n) {
+            set_completions(NULL); /* longer than any command: nothing goes on it */
+            return;
+        }
+        n += (size_t)w;
         p += l;
     }
     for (size_t i = 0; i < sizeof(tree) / sizeof(tree[0]); i++) {
@@ -429,11 +444,13 @@ int main(int argc, char **argv)
     if (optind < argc) {
         char line[LINE_MAX_BYTES + 1];
         size_t n = 0;
-        for (int i = optind; i < argc; i++)
-            n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i > optind ? " " : "", argv[i]);
-        if (n >= sizeof(line)) {
-            fprintf(stderr, "lifelinectl: command too long\n");
-            return 1;
+        for (int i = optind; i < argc; i++) {
+            int w = snprintf(line + n, sizeof(line) - n, "%s%s", i > optind ? " " : "", argv[i]);
+            if (w < 0 || (size_t)w >= sizeof(line) - n) {
+                fprintf(stderr, "lifelinectl: command too long (at most %d bytes)\n", LINE_MAX_BYTES);
+                return 1;
+            }
+            n += (size_t)w;
         }
         int rc = run(line);
         return rc < 0 ? 2 : rc;

@@ -1,4 +1,5 @@
 #include "payload.h"
+#include "text.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
@@ -188,6 +189,21 @@ int payload_console(int64_t ts_ms, const char *by, const char *command, const ch
     return print(add_outcome(o, error), buf, len);
 }
 
+int payload_console_pin(int64_t ts_ms, const char *by, long long uid, unsigned failures, int64_t locked_s,
+                        unsigned held, char *buf, size_t len)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    o = add_str(o, "type", "console_pin");
+    o = add_num(o, "ts", (double)ts_ms);
+    o = add_str(o, "by", by);
+    o = add_num(o, "uid", (double)uid);
+    o = add_num(o, "failures", failures);
+    o = add_num(o, "locked_s", (double)locked_s);
+    o = add_num(o, "held_back", held);
+    return print(o, buf, len);
+}
+
 static cJSON *reply_object(const struct cmd *c, const char *error)
 {
     cJSON *o = cJSON_CreateObject();
@@ -275,7 +291,8 @@ static int parse_sensors(const cJSON *o, struct cmd *c, char *err, size_t errlen
     }
     cJSON_ArrayForEach(e, f)
     {
-        if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) >= sizeof(c->sensors[0])) {
+        if (!cJSON_IsString(e) || !e->valuestring[0] || strlen(e->valuestring) >= sizeof(c->sensors[0]) ||
+            !text_printable(e->valuestring)) {
             snprintf(err, errlen, "\"sensors\" must hold names of 1 to %zu characters", sizeof(c->sensors[0]) - 1);
             return -1;
         }
@@ -314,6 +331,10 @@ static int parse_set(const cJSON *o, struct cmd *c, char *err, size_t errlen)
             snprintf(err, errlen, "\"set\": key too long");
             return -1;
         }
+        if (!text_printable(e->string)) {
+            snprintf(err, errlen, "\"set\": keys must be printable names");
+            return -1;
+        }
         for (unsigned i = 0; i < c->n_set; i++) {
             if (strcmp(c->set[i].key, e->string) == 0) {
                 snprintf(err, errlen, "\"set\": \"%s\" given twice", e->string);
@@ -325,7 +346,8 @@ static int parse_set(const cJSON *o, struct cmd *c, char *err, size_t errlen)
             k->remove = true;
         } else if (cJSON_IsNumber(e)) {
             number_text(e->valuedouble, k->value, sizeof(k->value));
-        } else if (cJSON_IsString(e) && e->valuestring[0] && strlen(e->valuestring) < sizeof(k->value)) {
+        } else if (cJSON_IsString(e) && e->valuestring[0] && strlen(e->valuestring) < sizeof(k->value) &&
+                   text_printable(e->valuestring)) {
             snprintf(k->value, sizeof(k->value), "%s", e->valuestring);
         } else {
             snprintf(err, errlen,
@@ -352,6 +374,10 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
         snprintf(err, errlen, "payload too large (%zu bytes, at most %d)", len, CMD_MAX_PAYLOAD);
         return -1;
     }
+    if (!text_utf8_valid(json, len)) {
+        snprintf(err, errlen, "payload is not a JSON object"); /* (not UTF-8: docs/mqtt.md) */
+        return -1;
+    }
     o = cJSON_ParseWithLength(json, len);
     if (!o || !cJSON_IsObject(o)) {
         snprintf(err, errlen, "payload is not a JSON object");
@@ -359,8 +385,8 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
     }
     f = cJSON_GetObjectItemCaseSensitive(o, "id");
     if (f) {
-        if (!cJSON_IsString(f) || strlen(f->valuestring) >= sizeof(c->id)) {
-            snprintf(err, errlen, "\"id\" must be a string of at most %zu characters", sizeof(c->id) - 1);
+        if (!cJSON_IsString(f) || strlen(f->valuestring) >= sizeof(c->id) || !text_printable(f->valuestring)) {
+            snprintf(err, errlen, "\"id\" must be printable text of at most %zu characters", sizeof(c->id) - 1);
             goto out;
         }
         snprintf(c->id, sizeof(c->id), "%s", f->valuestring);
@@ -388,7 +414,8 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
         f = cJSON_GetObjectItemCaseSensitive(o, names[i].key);
         if (!f)
             continue;
-        if (!cJSON_IsString(f) || !f->valuestring[0] || strlen(f->valuestring) >= sizeof(c->sensor)) {
+        if (!cJSON_IsString(f) || !f->valuestring[0] || strlen(f->valuestring) >= sizeof(c->sensor) ||
+            !text_printable(f->valuestring)) {
             snprintf(err, errlen, "\"%s\" must be a name of 1 to %zu characters", names[i].key, sizeof(c->sensor) - 1);
             goto out;
         }
@@ -408,8 +435,9 @@ int payload_parse_cmd(const char *json, size_t len, struct cmd *c, char *err, si
         goto out;
     f = cJSON_GetObjectItemCaseSensitive(o, "by");
     if (f) {
-        if (!cJSON_IsString(f) || !f->valuestring[0] || strlen(f->valuestring) >= sizeof(c->by)) {
-            snprintf(err, errlen, "\"by\" must be a string of 1 to %zu characters", sizeof(c->by) - 1);
+        if (!cJSON_IsString(f) || !f->valuestring[0] || strlen(f->valuestring) >= sizeof(c->by) ||
+            !text_printable(f->valuestring)) {
+            snprintf(err, errlen, "\"by\" must be printable text of 1 to %zu characters", sizeof(c->by) - 1);
             goto out;
         }
         snprintf(c->by, sizeof(c->by), "%s", f->valuestring);

@@ -90,6 +90,11 @@ int payload_store_reset(int64_t ts_ms, const char *moved_to, char *buf, size_t l
 /* {"type":"console","ts":...,"by":"console:tech","command":"maintenance gas-01 30m","ok":true}:
  * a privileged console command (with "error" when refused). */
 int payload_console(int64_t ts_ms, const char *by, const char *command, const char *error, char *buf, size_t len);
+/* {"type":"console_pin","ts":...,"by":"console:tech","uid":1001,"failures":5,"locked_s":16,"held_back":0}:
+ * wrong console PINs in a row from one user (held_back: such events not
+ * sent since the last one, by the rate limit). */
+int payload_console_pin(int64_t ts_ms, const char *by, long long uid, unsigned failures, int64_t locked_s,
+                        unsigned held, char *buf, size_t len);
 /* {"ts":...,"readings":[{"sensor":...,"ts":...,"value":...,"unit":...,"quality":...}, ...]} */
 int payload_telemetry(int64_t ts_ms, const struct telemetry_reading *r, unsigned n, char *buf, size_t len);
 struct cJSON;

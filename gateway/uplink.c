@@ -565,7 +565,9 @@ int uplink_open(struct uplink **out, struct loop *l, const struct config *cfg, s
     u->backoff_ms = cfg->mqtt.reconnect_min_ms;
     u->rng = (uint32_t)loop_wallclock_ms() ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
     u->inflight = calloc((size_t)cfg->mqtt.max_inflight, sizeof(*u->inflight));
-    snprintf(u->client_id, sizeof(u->client_id), "%s.%s", cfg->gateway.site, cfg->gateway.id);
+    /* "/" is in neither name: no two gateways share a client id (with "."
+     * as the separator, site "a.b" and id "c" met site "a" and id "b.c") */
+    snprintf(u->client_id, sizeof(u->client_id), "%s/%s", cfg->gateway.site, cfg->gateway.id);
     u->on_cmd = on_cmd;
     u->cmd_ctx = ctx;
     if (!u->inflight || uplink_topic(cfg, "status", u->status_topic, sizeof(u->status_topic)) < 0 ||

@@ -1,4 +1,5 @@
 #include "log.h"
+#include "text.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -82,13 +83,16 @@ void log_msg(int priority, const char *fmt, ...)
     va_list ap;
     struct timespec ts;
     struct tm tm;
-    char stamp[32], line[1024];
+    char stamp[32], raw[1024], line[1024];
 
     if (priority > max_prio)
         return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* names and messages from outside are in it: one line, nothing a
+     * terminal would act on, whatever they hold */
+    text_escape(raw, line, sizeof(line));
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);

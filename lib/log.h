@@ -1,5 +1,7 @@
 /* log: one place where lines leave the daemon, to stderr or syslog.
  * Lines read "module: what happened: detail"; callers never log secrets.
+ * A line is escaped before it leaves (text_escape): control characters and
+ * invalid UTF-8 from outside show as \xHH, never act on a terminal.
  * Every log_* call leaves errno as it found it, so
  * `log_err("...: %s", strerror(errno)); return -errno;` is safe. */
 #ifndef LIFELINE_LOG_H

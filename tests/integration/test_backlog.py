@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 
 from conftest import wait_for
+from util import render
 
 ALARM_SENSORS = 10
 TELEMETRY_SENSORS = 20
@@ -19,21 +20,8 @@ EVENTS = 1000
 
 
 def conf(broker_port, db, quiet):
-    head = """[gateway]
-id = backlog
-site = test
-[mqtt]
-host = 127.0.0.1
-port = %d
-reconnect_min = 200ms
-reconnect_max = 1s
-telemetry_qos = 1
-telemetry_batch = 100
-[store]
-path = %s
-[bus sim]
-type = sim
-""" % (broker_port, db)
+    head = render("sim_gw", os.path.dirname(db), ID="backlog", BROKER=broker_port, DB=db,
+                  MQTT_MORE="telemetry_qos = 1\ntelemetry_batch = 100")
     out = [head]
     # square waves across red: a raised and a cleared every 200 ms each
     for i in range(ALARM_SENSORS):

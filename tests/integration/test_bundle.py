@@ -16,6 +16,20 @@ def run(*argv, **kw):
     return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120, **kw)
 
 
+def test_no_key_no_bundle(tmp_path):
+    """A forgotten signing key is an error, not a bundle signed with a
+    development key lying on the build machine."""
+    img = tmp_path / "rootfs.img"
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUNDLE_")}
+    r = run(os.path.join(ROOT, "firmware", "bundle.sh"), "qemu-arm64", tmp_path, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "bundle: no signing key: set BUNDLE_KEY and BUNDLE_CERT" in r.stderr
+    assert "BUNDLE_DEV=1" in r.stderr
+    assert not list(tmp_path.glob("*.raucb"))
+
+
 def test_bundle_signed_verified_and_tamper_refused(tmp_path):
     if not shutil.which("rauc") or not shutil.which("mksquashfs"):
         pytest.fail("rauc and squashfs-tools are missing: make deps")

@@ -7,46 +7,14 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from conftest import BUILD, Proc, free_port, wait_for
+from util import render
 
 CENTER = os.path.join(BUILD, "lifeline-center")
-
-GW_CONF = """[gateway]
-id = {id}
-site = test
-[mqtt]
-host = 127.0.0.1
-port = {port}
-reconnect_min = 200ms
-reconnect_max = 1s
-[store]
-path = {db}
-[bus sim]
-type = sim
-[sensor steady]
-class = gas
-bus = sim
-sim_min = 30
-sim_max = 30
-poll = 100ms
-on_delay = 0
-[sensor flap]
-class = gas
-bus = sim
-sim = square
-sim_min = 0
-sim_max = 60
-sim_period = {period}
-poll = 50ms
-red = 50
-hysteresis = 1
-on_delay = 0
-"""
 
 
 class Serve:
@@ -105,7 +73,8 @@ def serve(tmp_path, broker):
 
 
 def gw_conf(tmp_path, broker, gid="gw1", period="400ms"):
-    return GW_CONF.format(id=gid, port=broker.port, db=tmp_path / (gid + ".db"), period=period)
+    return render("sim_gw", tmp_path, ID=gid, BROKER=broker.port, DB=tmp_path / (gid + ".db")) + \
+        render("sim_flap", tmp_path, STEADY="steady", VALUE=30, FLAP="flap", PERIOD=period)
 
 
 def last_seq(tmp_path, gid):
@@ -215,12 +184,14 @@ def test_events_a_gateway_no_longer_has_are_lost(tmp_path, broker, serve):
             reply = {"id": body["id"], "ok": True, "count": 0, "last_seq": 6}
         c.publish(root + "reply/" + name, json.dumps(reply), qos=1)
 
+    subscribed = []
     gw.on_message = on_message
     gw.on_connect = lambda c, u, f, rc: c.subscribe(root + "cmd/+", qos=1)
+    gw.on_subscribe = lambda c, u, mid, granted: subscribed.append(mid)
     gw.connect("127.0.0.1", broker.port)
     gw.loop_start()
-    wait_for(lambda: gw.is_connected(), 10, "fake gateway connected")
-    time.sleep(0.3)
+    # its cmd/+ subscription in place (SUBACK) before the center can ask
+    wait_for(lambda: subscribed, 10, "fake gateway subscribed")
     for seq in (5, 6):
         gw.publish(root + "alarm", json.dumps({"seq": seq, "ts": 1764000000000, "alarm_id": seq, "sensor": "s",
                                                "event": "raised", "level": "blue"}), qos=1).wait_for_publish()

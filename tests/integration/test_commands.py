@@ -8,45 +8,12 @@ import signal
 import pytest
 
 from conftest import wait_for
+from util import render
 
-CONF = """[gateway]
-id = cmd-gw
-site = test
-[mqtt]
-host = 127.0.0.1
-port = {port}
-reconnect_min = 200ms
-reconnect_max = 1s
-; these tests send commands faster than a center would (test_flood: the limits)
-cmd_burst = 1000
-set_interval = 0
-[store]
-path = {db}
-[bus sim]
-type = sim
-; s1 takes its limits from the gas class (blue 10 ... red 50)
-[sensor s1]
-class = gas
-bus = sim
-sim_min = 5
-sim_max = 5
-poll = 100ms
-on_delay = 0
-
-[sensor s2]
-class = gas
-bus = sim
-sim = square
-sim_min = 0
-sim_max = 60
-sim_period = 400ms
-poll = 50ms
-red = 50
-hysteresis = 1
-on_delay = 0
-"""
 
 ROOT = "lifeline/v1/test/cmd-gw/"
+# these tests send commands faster than a center would (test_flood.py: the limits)
+FAST = "cmd_burst = 1000\nset_interval = 0"
 
 
 def statuses(sub):
@@ -82,7 +49,8 @@ class Center:
 @pytest.fixture
 def center(tmp_path, broker, gateways, subscriber):
     sub = subscriber()
-    conf = CONF.format(port=broker.port, db=os.path.join(str(tmp_path), "cmd.db"))
+    conf = render("sim_gw", tmp_path, ID="cmd-gw", BROKER=broker.port, DB=os.path.join(str(tmp_path), "cmd.db"),
+                  MQTT_MORE=FAST) + render("sim_flap", tmp_path, STEADY="s1", VALUE=5, FLAP="s2", PERIOD="400ms")
     gw = gateways(conf).start()
     wait_for(lambda: any(s["state"] == "online" for s in statuses(sub)), 15, "online")
     c = Center(sub)
@@ -205,8 +173,14 @@ HOSTILE = [
     ("ack", b"\xff\xfe{\x00", "payload is not a JSON object"),
     ("ack", b"[" * 5000, "payload too large (5000 bytes, at most 4096)"),
     ("ack", b"[" * 2000, "payload is not a JSON object"),
-    ("ack", b'{"id":5}', '"id" must be a string of at most 63 characters'),
-    ("ack", b'{"id":"' + b"x" * 64 + b'"}', '"id" must be a string of at most 63 characters'),
+    ("ack", b'{"id":5}', '"id" must be printable text of at most 63 characters'),
+    ("ack", b'{"id":"' + b"x" * 64 + b'"}', '"id" must be printable text of at most 63 characters'),
+    # control characters that would clear a terminal or forge a log line
+    ("ack", b'{"id":"h\\u001b[2J","alarm_id":1}', '"id" must be printable text of at most 63 characters'),
+    ("ack", b'{"id":"h","alarm_id":1,"by":"desk\\n2026-12-07 core: forged"}',
+     '"by" must be printable text of 1 to 63 characters'),
+    ("ack", b'{"id":"h","alarm_id":1,"by":"desk\\u009b2J"}', '"by" must be printable text of 1 to 63 characters'),
+    ("ack", b'{"id":"h","alarm_id":1,"by":"\xed\xa0\x80"}', "payload is not a JSON object"),
     ("ack", b'{"id":"h","alarm_id":"7"}', '"alarm_id" must be a positive whole number'),
     ("ack", b'{"id":"h","alarm_id":-1}', '"alarm_id" must be a positive whole number'),
     ("ack", b'{"id":"h","alarm_id":1.5}', '"alarm_id" must be a positive whole number'),
@@ -235,6 +209,9 @@ HOSTILE = [
     ("maintenance", b'{"id":"h","sensor":"s1","duration":-5}', '"duration" must be whole seconds from 0 to 604800'),
     ("get", b'{"id":"h","sensors":"s1"}', '"sensors" must be an array of at most 64 names'),
     ("get", b'{"id":"h","sensors":[1]}', '"sensors" must hold names of 1 to 63 characters'),
+    ("get", b'{"id":"h","sensors":["s1\\u0007"]}', '"sensors" must hold names of 1 to 63 characters'),
+    ("set", b'{"id":"h","sensor":"s1","set":{"re\\u001b[2Jd":1}}', '"set": keys must be printable names'),
+    ("maintenance", b'{"id":"h","sensor":"s1\\r","duration":5}', '"sensor" must be a name of 1 to 63 characters'),
 ]
 
 

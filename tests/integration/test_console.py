@@ -88,11 +88,13 @@ def test_show_sensors_live_and_tab_completion(daemon, slave, sockdir):
 
 
 def test_pin_refused_then_enabled_and_ack(daemon, sockdir, slave):
-    rc, out, err = ctl(sockdir, "passwd", "4711")  # root, or the daemon's own user
+    rc, out, err = ctl(sockdir, "passwd", "47112")  # too short: its hash falls offline in seconds
+    assert rc == 1 and err == "error: a PIN of 6 to 64 characters\n", err
+    rc, out, err = ctl(sockdir, "passwd", "471108")  # root, or the daemon's own user
     assert rc == 0, err
     wait_for(lambda: "console PIN set" in daemon.output() and "reloaded" in daemon.output().split(
         "console PIN set")[-1], 10, "the reload with the PIN")
-    assert "4711" not in open(daemon.conf).read()
+    assert "471108" not in open(daemon.conf).read()
     slave.set(1, 0, "float32", 55.0, "cdab")
     alarm = wait_for(lambda: ctl(sockdir, "list", "alarms")[1].split(), 10, "an alarm")[0]
 
@@ -105,12 +107,12 @@ def test_pin_refused_then_enabled_and_ack(daemon, sockdir, slave):
     child.expect("error: wrong PIN")
     child.sendline("enable")
     child.expect("PIN: ")
-    child.sendline("4711")
+    child.sendline("471108")
     child.expect("error: locked after wrong PINs: try again in 1s")
     time.sleep(1.2)
     child.sendline("enable")
     child.expect("PIN: ")
-    child.sendline("4711")
+    child.sendline("471108")
     child.expect("it-gw.*> ")
     child.sendline("ack %s" % alarm)
     child.expect("alarm %s \\(gas-01 red\\) acknowledged" % alarm)
@@ -122,7 +124,7 @@ def test_pin_refused_then_enabled_and_ack(daemon, sockdir, slave):
     child.sendline("quit")
     out = daemon.output()
     assert "wrong PIN from nobody" in out or "wrong PIN from" in out
-    assert "1234" not in out and "4711" not in out
+    assert "1234" not in out and "471108" not in out
 
 
 def test_set_commit_live_restart_and_rollback(daemon, sockdir, slave):
@@ -216,6 +218,11 @@ def test_socket_abuse(daemon, sockdir):
 
 
 def test_modbus_diagnostics(daemon, sockdir, slave):
+    # a read or a scan is privileged too: some devices act on a read
+    rc, out, err = ctl(sockdir, "modbus", "read", "tcp-1", "1", "holding", "0", "2", user=True)
+    assert rc == 1 and err == "error: needs privileged mode: enable first\n", err
+    rc, out, err = ctl(sockdir, "modbus", "scan", "tcp-1", "1-8", user=True)
+    assert rc == 1 and err == "error: needs privileged mode: enable first\n", err
     # the value in all four orders: the technician picks the one the display shows
     rc, out, err = ctl(sockdir, "modbus", "read", "tcp-1", "1", "holding", "0", "2")
     assert rc == 0, err

@@ -1,7 +1,6 @@
 """The field bus against pymodbus slaves (fieldslave.py): Modbus TCP with
 several unit ids and Modbus RTU over a socat pty pair. Values are read back
 from the gateway's own SQLite database, as the gateway stored them."""
-import os
 import sqlite3
 import time
 
@@ -9,6 +8,7 @@ import pytest
 
 from conftest import wait_for
 from fieldbus import fieldslaves  # noqa: F401  (a fixture)
+from util import render
 
 # type, order, value: every format round-trips to the exact engineering value
 FORMATS = [
@@ -27,22 +27,8 @@ FORMATS = [
 WIDTH = {"int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2, "int64": 4, "uint64": 4,
          "float64": 4}
 
-HEADER = """[gateway]
-id = fb
-site = test
-profiles = {profiles}
-[mqtt]
-host = 127.0.0.1
-port = {broker}
-[store]
-path = {db}
-"""
-
-
 def conf(tmp_path, broker, body):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return HEADER.format(profiles=os.path.join(root, "drivers", "profiles"), broker=broker.port,
-                         db=tmp_path / "lifeline.db") + body
+    return render("field_gw", tmp_path, ID="fb", BROKER=broker.port, DB=tmp_path / "lifeline.db") + body
 
 
 def db_rows(tmp_path, sensor, since_ms=0):
@@ -64,6 +50,18 @@ def db_rows(tmp_path, sensor, since_ms=0):
 def last_good(tmp_path, sensor):
     rows = [r for r in db_rows(tmp_path, sensor) if r[2] == 0]
     return rows[-1][1] if rows else None
+
+
+def good_ts(tmp_path, sensor, since_ms=0):
+    """Timestamps (ms, the daemon's) of a sensor's good readings since since_ms."""
+    return [r[0] for r in db_rows(tmp_path, sensor, since_ms) if r[2] == 0]
+
+
+def per_slot(times_ms, period_ms):
+    """For each gap between consecutive times: how many poll periods it
+    spans (0: two polls in one slot; 2: a slot skipped)."""
+    assert len(times_ms) >= 2, times_ms
+    return [round((b - a) / period_ms) for a, b in zip(times_ms, times_ms[1:])]
 
 
 def now_ms():
@@ -270,13 +268,16 @@ def test_late_reply_never_answers_the_next_request(tmp_path, broker, fieldslaves
         db.mkdir()
         text = conf(db, broker, body)
         gw = gateways(text, name=name).start()
-        time.sleep(3)
+        # unit 2 answers after the timeout every time: wait for several of
+        # its polls, and for unit 1's, rather than for a fixed time
+        wait_for(lambda: len([r for r in db_rows(db, "u1") if r[2] == 0]) >= 5 and len(db_rows(db, "u2")) >= 3,
+                 15, lambda: "%s: 5 readings of u1 and 3 polls of u2" % name)
         assert gw.stop() == 0
         u1 = [r for r in db_rows(db, "u1") if r[2] == 0]
         u2 = db_rows(db, "u2")
-        assert len(u1) >= 5, (name, u1)
+        assert len(u1) >= 5 and u2, (name, u1, u2)
         assert {r[1] for r in u1} == {111}, "a late reply of unit 2 was taken for unit 1"
-        assert all(r[2] == 2 for r in u2)  # every poll of unit 2 timed out
+        assert all(r[2] == 2 for r in u2), u2  # every poll of unit 2 timed out
         s.stop()
 
 
@@ -290,12 +291,19 @@ def test_hung_tcp_endpoint_does_not_slow_another_bus(tmp_path, broker, fieldslav
     gw = gateways(conf(tmp_path, broker, body)).start()
     b.wait_requests(5, unit=1)
     a.command("hang")
-    time.sleep(0.5)
-    t0 = time.monotonic()
-    time.sleep(5)
-    n = len(b.requests(unit=1, since=t0))
-    assert 48 <= n <= 52, n  # 10/s, exactly, while bus a waits on its hung endpoint
-    assert len(a.requests(unit=1, since=t0)) <= 6
+    t_hang, t0 = now_ms(), time.monotonic()
+    # bus b's polls as the daemon stamped them, from the hang on
+    ts = wait_for(lambda: len(good_ts(tmp_path, "b1", t_hang)) >= 40 and good_ts(tmp_path, "b1", t_hang), 20,
+                  lambda: "40 readings of b1 (have %d)" % len(good_ts(tmp_path, "b1", t_hang)))
+    elapsed = time.monotonic() - t0
+    slots = per_slot(ts, 100)
+    # each 100 ms slot polled at most once; and while bus a waits out 1 s
+    # timeouts, bus b misses (almost) none: slots skipped under load are
+    # allowed, a bus held up by the other would miss nine in ten
+    assert min(slots) >= 1, ("a slot polled twice", ts)
+    assert len(ts) - 1 >= 0.8 * sum(slots), ("slots missed", len(ts) - 1, sum(slots))
+    # and bus a is really hung: one request per timeout at most
+    assert len(a.requests(unit=1, since=t0)) <= elapsed / 1.0 + 2
     assert gw.stop() == 0
 
 
@@ -309,9 +317,11 @@ def test_twenty_contiguous_registers_one_request_per_period(tmp_path, broker, fi
     gw = gateways(conf(tmp_path, broker, body)).start()
     s.wait_requests(2, unit=4)
     t0 = time.monotonic()
-    time.sleep(3)
-    reqs = s.requests(unit=4, since=t0)
-    assert 11 <= len(reqs) <= 13, len(reqs)  # 4 a second: one request for all 20
+    reqs = s.wait_requests(12, unit=4, since=t0)
+    # one request per 250 ms slot for all 20: never two in a slot
+    slots = per_slot([r.t * 1000 for r in reqs], 250)
+    assert min(slots) >= 1, ("two requests in one slot", [r.t for r in reqs])
+    assert len(reqs) - 1 >= 0.8 * sum(slots), ("slots missed", len(reqs) - 1, sum(slots))
     assert {(r.addr, r.count) for r in reqs} == {(100, 20)}
     wait_for(lambda: last_good(tmp_path, "r19") == 19, 5, "the last register's value")
     assert gw.stop() == 0

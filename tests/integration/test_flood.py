@@ -7,17 +7,19 @@ import signal
 import time
 
 from conftest import wait_for
-from test_commands import CONF as FAST_CONF, ROOT, Center, statuses
-
-# the commands' own config, with the default rate limits
-CONF = FAST_CONF.replace("cmd_burst = 1000\nset_interval = 0\n", "")
-assert CONF != FAST_CONF
+from test_commands import ROOT, Center, statuses
+from util import render
 
 
-def start(tmp_path, broker, gateways, subscriber, extra=""):
+def conf(tmp_path, broker, mqtt_more=""):
+    """The gateway of test_commands.py, with the default rate limits."""
+    return render("sim_gw", tmp_path, ID="cmd-gw", BROKER=broker.port, DB=os.path.join(str(tmp_path), "cmd.db"),
+                  MQTT_MORE=mqtt_more) + render("sim_flap", tmp_path, STEADY="s1", VALUE=5, FLAP="s2", PERIOD="400ms")
+
+
+def start(tmp_path, broker, gateways, subscriber):
     sub = subscriber()
-    conf = CONF.format(port=broker.port, db=os.path.join(str(tmp_path), "cmd.db")) + extra
-    gw = gateways(conf).start()
+    gw = gateways(conf(tmp_path, broker)).start()
     wait_for(lambda: any(s["state"] == "online" for s in statuses(sub)), 15, "online")
     c = Center(sub)
     c.gw = gw
@@ -74,9 +76,7 @@ def test_replay_goes_after_new_alarms(tmp_path, broker, gateways, subscriber):
     """A replay waits behind alarm events raised while it is queued; its
     reply still comes after its own events; one replay at a time."""
     sub = subscriber()
-    conf = CONF.format(port=broker.port, db=os.path.join(str(tmp_path), "cmd.db"))
-    conf = conf.replace("reconnect_max = 1s\n", "reconnect_max = 1s\nmax_inflight = 1\n")
-    gw = gateways(conf).start()
+    gw = gateways(conf(tmp_path, broker, "max_inflight = 1")).start()
     c = Center(sub)
     sub.wait_unique_alarms(12)
     n = 10

@@ -3,28 +3,15 @@ orange, red, and switches the accident-ventilation fan (a Modbus coil) on at
 orange within one poll period, whether the uplink is up or down; the fan
 stops when the gas is gone."""
 import json
-import os
 import time
 
 import pytest
 
 from conftest import wait_for
 from fieldbus import fieldslaves  # noqa: F401  (a fixture)
+from util import render
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-CONF = """[gateway]
-id = pg-s03
-site = test
-profiles = {profiles}
-[mqtt]
-host = 127.0.0.1
-port = {broker}
-reconnect_min = 200ms
-reconnect_max = 1s
-[store]
-path = {db}
-[bus field]
+BODY = """[bus field]
 type = tcp
 host = 127.0.0.1
 port = {slave}
@@ -49,6 +36,11 @@ output = modbus:field:9:coil:0
 """
 
 
+def conf(tmp_path, broker, slave):
+    return render("field_gw", tmp_path, ID="pg-s03", BROKER=broker.port, DB=tmp_path / "lifeline.db",
+                  MQTT_MORE="reconnect_min = 200ms\nreconnect_max = 1s") + BODY.format(slave=slave.port)
+
+
 def fan(slave):
     rr = slave.side.read_coils(0, 1, slave=9)
     assert not rr.isError(), rr
@@ -62,8 +54,7 @@ def test_methane_rise_starts_the_fan_at_orange(uplink, tmp_path, broker, fieldsl
     s.set_value(1, 0, "float32", 2.0, "cdab")
     s.set_value(2, 0, "float32", 1.0, "cdab")
     sub = subscriber(client_id="center-linkage") if uplink == "down" else subscriber()
-    gw = gateways(CONF.format(profiles=os.path.join(ROOT, "drivers", "profiles"), broker=broker.port,
-                              db=tmp_path / "lifeline.db", slave=s.port)).start()
+    gw = gateways(conf(tmp_path, broker, s)).start()
     wait_for(lambda: sub.statuses(), 15, "online status")
     if uplink == "down":
         broker.stop()
@@ -108,9 +99,7 @@ def test_latched_action_holds_until_reset_by_the_center(tmp_path, broker, fields
     s.set_value(1, 0, "float32", 2.0, "cdab")
     s.set_value(2, 0, "float32", 1.0, "cdab")
     sub = subscriber()
-    conf = CONF + "latch = yes\n"
-    gw = gateways(conf.format(profiles=os.path.join(ROOT, "drivers", "profiles"), broker=broker.port,
-                              db=tmp_path / "lifeline.db", slave=s.port)).start()
+    gw = gateways(conf(tmp_path, broker, s) + "latch = yes\n").start()
     wait_for(lambda: sub.statuses(), 15, "online")
     s.set_value(1, 0, "float32", 30.0, "cdab")
     wait_for(lambda: fan(s), 5, "the fan on")

@@ -7,20 +7,9 @@ import signal
 import time
 
 from conftest import wait_for
+from util import render
 
-CONF = """[gateway]
-id = rs-gw
-site = test
-[mqtt]
-host = 127.0.0.1
-port = {port}
-reconnect_min = 200ms
-reconnect_max = 1s
-[store]
-path = {db}
-[bus sim]
-type = sim
-[sensor slow]
+SENSORS = """[sensor slow]
 class = gas
 bus = sim
 sim_min = 30
@@ -37,13 +26,17 @@ poll = 200ms
 """
 
 
+def conf(tmp_path, broker):
+    return render("sim_gw", tmp_path, ID="rs-gw", BROKER=broker.port, DB=os.path.join(str(tmp_path), "rs.db")) + SENSORS
+
+
 def statuses(sub):
     return [json.loads(p) for t, p, _ in sub.msgs if t == "lifeline/v1/test/rs-gw/status" and p]
 
 
 def test_on_delay_continues_after_kill_9(tmp_path, broker, gateways, subscriber):
     sub = subscriber()
-    gw = gateways(CONF.format(port=broker.port, db=os.path.join(str(tmp_path), "rs.db")))
+    gw = gateways(conf(tmp_path, broker))
     gw.start()
     wait_for(lambda: "started" in gw.output(), 10, "start")
     time.sleep(7)  # 7 of the 10 s on-delay
@@ -63,7 +56,7 @@ def test_on_delay_continues_after_kill_9(tmp_path, broker, gateways, subscriber)
 
 def test_maintenance_survives_kill_9(tmp_path, broker, gateways, subscriber):
     sub = subscriber()
-    gw = gateways(CONF.format(port=broker.port, db=os.path.join(str(tmp_path), "rs.db")))
+    gw = gateways(conf(tmp_path, broker))
     gw.start()
     wait_for(lambda: [s for s in statuses(sub) if s["state"] == "online"], 15, "online")
     sub.c.publish("lifeline/v1/test/rs-gw/cmd/maintenance", json.dumps(

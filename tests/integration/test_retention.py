@@ -1,25 +1,15 @@
 """Readings history stays within [store] max_size and retention: the oldest
 readings give way, the newest are kept, no alarm event is touched, and the
 daemon keeps running."""
-import os
 import sqlite3
 import time
 
 from conftest import wait_for
+from util import render
 
-CONF = """[gateway]
-id = ret
-site = test
-[mqtt]
-host = 127.0.0.1
-port = {broker}
-[store]
-path = {db}
-max_size = 512K
-retention = {retention}
-[bus sim]
-type = sim
-"""
+def conf(tmp_path, broker, retention):
+    return render("sim_gw", tmp_path, ID="ret", BROKER=broker.port, DB=tmp_path / "lifeline.db",
+                  STORE_MORE="max_size = 512K\nretention = %s" % retention)
 
 
 def sensors(n):
@@ -36,7 +26,7 @@ def q(db, sql):
 def test_max_size_keeps_newest_and_every_alarm(tmp_path, broker, gateways):
     db = tmp_path / "lifeline.db"
     # 20 sensors at 100 samples/s each: 2000 readings a second
-    gw = gateways(CONF.format(broker=broker.port, db=db, retention="30d") + sensors(20)).start()
+    gw = gateways(conf(tmp_path, broker, "30d") + sensors(20)).start()
     wait_for(lambda: "deleting the oldest readings" in gw.output(), 60, "the size bound reached")
     time.sleep(5)
     assert gw.proc.alive()
@@ -52,7 +42,7 @@ def test_max_size_keeps_newest_and_every_alarm(tmp_path, broker, gateways):
 
 def test_retention_by_age(tmp_path, broker, gateways):
     db = tmp_path / "lifeline.db"
-    gw = gateways(CONF.format(broker=broker.port, db=db, retention="60s") + sensors(1)).start()
+    gw = gateways(conf(tmp_path, broker, "60s") + sensors(1)).start()
     wait_for(lambda: q(db, "SELECT count(*) FROM readings")[0] > 100 if db.exists() and
              q(db, "SELECT count(*) FROM sqlite_master WHERE name='readings'")[0] else False, 20, "readings")
     gw.stop()
@@ -60,7 +50,7 @@ def test_retention_by_age(tmp_path, broker, gateways):
     with sqlite3.connect(db) as c:
         c.execute("UPDATE readings SET ts = ts - 120000")
     n_old = q(db, "SELECT count(*) FROM readings")[0]
-    gw2 = gateways(CONF.format(broker=broker.port, db=db, retention="60s") + sensors(1), name="gw2").start()
+    gw2 = gateways(conf(tmp_path, broker, "60s") + sensors(1), name="gw2").start()
     wait_for(lambda: q(db, "SELECT count(*) FROM readings WHERE ts < %d" % (time.time() * 1000 - 60000))[0] == 0,
              20, "old readings deleted")
     assert n_old > 100

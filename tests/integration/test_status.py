@@ -1,5 +1,6 @@
 """The retained status: online after start, offline through the last will
 after kill -9, and offline published cleanly on SIGTERM."""
+import json
 import signal
 import time
 
@@ -65,3 +66,26 @@ def test_boot_count_and_seq_survive_restart(tmp_path, broker, slave, gateways, s
     assert alarms[1]["alarm_id"] == alarms[0]["alarm_id"]
     wait_for(lambda: (last_status(sub)[0] or {}).get("boot", 0) > boot1, 10, "second boot")
     assert gw2.stop() == 0
+
+
+def test_client_ids_of_dotted_names_do_not_collide(tmp_path, broker, gateways, subscriber):
+    """Site "a.b" with id "c", and site "a" with id "b.c": with "." between
+    site and id both were client "a.b.c", and the broker threw each off
+    for the other, over and over. With "/" (in no name) both stay."""
+    sub = subscriber()
+    sensor = "\n[sensor s1]\nclass = gas\nbus = sim\nsim_min = 1\nsim_max = 2\npoll = 1s\n"
+    for site, gid, name in (("a.b", "c", "one"), ("a", "b.c", "two")):
+        conf = render("sim_gw", tmp_path, BROKER=broker.port, SITE=site, ID=gid,
+                      DB=str(tmp_path / (name + ".db"))) + sensor
+        gateways(conf, name=name).start()
+
+    def states():
+        return {t: json.loads(p).get("state") for t, p, _ in sub.msgs if t.endswith("/status") and p}
+
+    want = {"lifeline/v1/a.b/c/status": "online", "lifeline/v1/a/b.c/status": "online"}
+    wait_for(lambda: states() == want, 15, lambda: "both online (have %r)" % states())
+    time.sleep(3)  # a takeover would show within a reconnect (200 ms to 1 s)
+    assert states() == want
+    for g in ("one", "two"):
+        out = open(str(tmp_path / (g + ".log"))).read()
+        assert "disconnected" not in out, out[-2000:]

@@ -3,24 +3,22 @@ the core loop at half of WatchdogSec (and none while the process is
 stopped), STOPPING=1 on a clean stop; the socket played by this test, as
 systemd would hold it ($NOTIFY_SOCKET, $WATCHDOG_USEC, $WATCHDOG_PID)."""
 import os
+import re
 import signal
 import socket
 import time
 
 from conftest import BUILD, Proc, wait_for
+from util import render
 
-CONF = """[gateway]
-id = sd-gw
-site = test
-[mqtt]
-host = 127.0.0.1
-port = {port}
-[store]
-path = {db}
-[console]
+
+def gw_conf(tmp_path, broker):
+    return render("sim_gw", tmp_path, ID="sd-gw", BROKER=broker.port, DB=tmp_path / "sd.db") + \
+        SENSOR.format(sock=tmp_path / "ctl.sock")
+
+
+SENSOR = """[console]
 socket = {sock}
-[bus sim]
-type = sim
 [sensor s1]
 class = gas
 bus = sim
@@ -42,7 +40,7 @@ def test_notify_ready_watchdog_stopping(tmp_path, broker):
                 return
 
     conf = tmp_path / "sd.conf"
-    conf.write_text(CONF.format(port=broker.port, db=tmp_path / "sd.db", sock=tmp_path / "ctl.sock"))
+    conf.write_text(gw_conf(tmp_path, broker))
     env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="1000000")
     p = Proc([os.path.join(BUILD, "lifelined"), "-c", str(conf)], str(tmp_path / "gw.log"), env=env)
     try:
@@ -78,7 +76,7 @@ def test_watchdog_of_another_pid_is_not_fed(tmp_path, broker):
     srv.bind(path)
     srv.settimeout(5)
     conf = tmp_path / "sd.conf"
-    conf.write_text(CONF.format(port=broker.port, db=tmp_path / "sd.db", sock=tmp_path / "ctl.sock"))
+    conf.write_text(gw_conf(tmp_path, broker))
     env = dict(os.environ, NOTIFY_SOCKET="@" + path[1:], WATCHDOG_USEC="1000000", WATCHDOG_PID="1")
     p = Proc([os.path.join(BUILD, "lifelined"), "-c", str(conf)], str(tmp_path / "gw.log"), env=env)
     try:
@@ -110,3 +108,11 @@ def test_unit_file_verifies(tmp_path):
     path.write_text(unit.replace("/usr/sbin/lifelined", os.path.join(BUILD, "lifelined")))
     r = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "", r.stdout + r.stderr
+    # its exposure as systemd rates it: no worse than the 1.7 of DevicePolicy,
+    # ProtectProc, MemoryMax and the rest (2.1 without them)
+    r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", r.stdout)
+    assert m and float(m.group(1)) <= 1.7, r.stdout[-3000:] + r.stderr
+    for key in ("DevicePolicy=closed", "ProtectProc=invisible", "MemoryMax=", "TasksMax="):
+        assert key in unit, key

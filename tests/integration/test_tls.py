@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import Broker, free_port, port_open, wait_for
+from util import render
 
 OPENSSL = "/usr/bin/openssl"
 
@@ -77,26 +78,9 @@ def tls_broker(tmp, pki, server="server", require_cert=True):
 
 
 def gateway_conf(tmp, port, mqtt_extra):
-    return """[gateway]
-id = tls-gw
-site = test-site
-[mqtt]
-host = 127.0.0.1
-port = %d
-reconnect_min = 200ms
-reconnect_max = 1s
-%s
-[store]
-path = %s
-[bus sim]
-type = sim
-[sensor s1]
-class = gas
-bus = sim
-sim = const
-sim_min = 1
-sim_max = 1
-""" % (port, mqtt_extra, os.path.join(tmp, "tls.db"))
+    return render("sim_gw", tmp, ID="tls-gw", SITE="test-site", BROKER=port, DB=os.path.join(tmp, "tls.db"),
+                  MQTT_MORE=mqtt_extra) + \
+        "[sensor s1]\nclass = gas\nbus = sim\nsim = const\nsim_min = 1\nsim_max = 1\n"
 
 
 def online(sub):
@@ -175,12 +159,12 @@ def test_password(tmp_path, gateways):
         b = Broker(str(tmp_path), extra="allow_anonymous false\npassword_file %s" % pwfile)
         try:
             sub = Subscriber(b.port, auth=("gw", "s3cret-Pw"))
-            bad = gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = wrong-Pw9\n"),
+            bad = gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = wrong-Pw9\nallow_plaintext = yes\n"),
                            name="bad").start()
             wait_for(lambda: "refused" in bad.output(), 20, "the refusal in the log")
             assert "wrong-Pw9" not in bad.output()
             bad.stop()
-            good = gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\n"),
+            good = gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\nallow_plaintext = yes\n"),
                             name="good").start()
             wait_for(lambda: online(sub), 20, "online with the right password")
             assert "s3cret-Pw" not in good.output()
@@ -243,7 +227,7 @@ def test_center_password(tmp_path, gateways):
         os.chmod(pwfile, 0o644)
         b = Broker(str(tmp_path), extra="allow_anonymous false\npassword_file %s" % pwfile)
         try:
-            gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\n")).start()
+            gateways(gateway_conf(str(tmp_path), b.port, "username = gw\npassword = s3cret-Pw\nallow_plaintext = yes\n")).start()
             secret = tmp_path / "center.pw"
             secret.write_text("s3cret-Pw\n")
             wrong = tmp_path / "wrong.pw"

@@ -9,6 +9,10 @@ def render(name, tmp, **values):
         text = f.read()
     values.setdefault("DB", os.path.join(str(tmp), "lifeline.db"))
     values.setdefault("KEEPALIVE", 30)
+    # sim_gw.conf.in, field_gw.conf.in
+    values.setdefault("PROFILES", os.path.join(os.path.dirname(os.path.dirname(HERE)), "drivers", "profiles"))
+    for k, v in (("SITE", "test"), ("RECONNECT_MIN", "200ms"), ("RECONNECT_MAX", "1s"), ("MQTT_MORE", ""), ("STORE_MORE", "")):
+        values.setdefault(k, v)
     for k, v in values.items():
         text = text.replace("@%s@" % k, str(v))
     assert "@" not in text.replace("%LEL", ""), "unfilled placeholder in " + name

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -107,12 +108,56 @@ static void atomic_write_keeps_previous(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A symlink planted at PATH.new or PATH.prev (by someone who may write the
+ * directory but not the file it points to) is replaced, never written
+ * through; and the files keep the config's mode. */
+static void planted_symlinks_are_not_followed(void **state)
+{
+    char dir[] = "/tmp/lifeline-test-conffile-XXXXXX", path[128], victim[128], link[160], cand[160], err[256];
+    char *text = NULL;
+    struct stat sb;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/l.conf", dir);
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    FILE *f = fopen(path, "w");
+    fputs("old\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, 0600), 0);
+    f = fopen(victim, "w");
+    fputs("untouched\n", f);
+    fclose(f);
+    snprintf(link, sizeof(link), "%s.new", path);
+    assert_int_equal(symlink(victim, link), 0);
+    snprintf(link, sizeof(link), "%s.prev", path);
+    assert_int_equal(symlink(victim, link), 0);
+    assert_int_equal(conffile_write_candidate(path, "new\n", cand, sizeof(cand), err, sizeof(err)), 0);
+    assert_int_equal(conffile_commit(path, err, sizeof(err)), 0);
+    assert_int_equal(conffile_read(victim, &text, err, sizeof(err)), 0);
+    assert_string_equal(text, "untouched\n");
+    free(text);
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(conffile_read(path, &text, err, sizeof(err)), 0);
+    assert_string_equal(text, "new\n");
+    free(text);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replace_add_remove),
         cmocka_unit_test(refused),
         cmocka_unit_test(atomic_write_keeps_previous),
+        cmocka_unit_test(planted_symlinks_are_not_followed),
     };
     return cmocka_run_group_tests_name("conffile", tests, NULL, NULL);
 }

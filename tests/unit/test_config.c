@@ -323,6 +323,10 @@ static const struct bad {
     /* found by tests/fuzz/fuzz_config: a directory was reported against itself, without this line */
     {"bad-board-dir.conf", 4, "[gateway] board: configs/../configs is a directory, not a file"},
     {"bad-telemetry.conf", 9, "[sensor s1] telemetry: 'soon' is not a duration (e.g. 500ms, 2s, 5m, 1h, 30d)"},
+    /* a secret is never echoed in an error */
+    {"bad-password-plaintext.conf", 4,
+     "[mqtt] password: would be sent in clear text: set tls_ca (TLS), or allow_plaintext = yes"},
+    {"bad-password-long.conf", 7, "[mqtt] password: too long (160 characters, at most 127; the value is not shown)"},
 };
 
 static void bad_files(void **state)
@@ -341,6 +345,7 @@ static void bad_files(void **state)
         assert_int_equal(r, -1);
         assert_int_equal(strncmp(err, prefix, strlen(prefix)), 0);
         assert_non_null(strstr(err, bads[i].reason));
+        assert_null(strstr(err, "Battery"));
         assert_null(c.sensors);
         assert_int_equal(c.n_sensors, 0);
     }

@@ -85,12 +85,32 @@ static void test_log_recent_and_close_keep_errno(void **state)
     assert_int_equal(errno, EAGAIN);
 }
 
+static void last_line(void *ctx, const char *line)
+{
+    snprintf(ctx, 256, "%s", line);
+}
+
+/* A name from outside with a newline, ESC or broken UTF-8 in it cannot
+ * forge a second line or act on the terminal of whoever reads the log. */
+static void test_log_escapes_what_it_is_given(void **state)
+{
+    char got[256] = "";
+    (void)state;
+    log_open(LOG_TARGET_STDERR, LOG_INFO);
+    log_info("core: command '%s' refused", "x\x1b[2J\n2026-12-07 info: core: forged\xff 燃气");
+    assert_int_equal(log_recent(1, last_line, got), 1);
+    assert_non_null(strstr(got, "core: command 'x\\x1b[2J\\x0a2026-12-07 info: core: forged\\xff 燃气' refused"));
+    assert_null(strchr(got, '\x1b'));
+    assert_null(strchr(got, '\n'));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_keeps_errno),
         cmocka_unit_test(test_log_keeps_errno_when_its_write_fails),
         cmocka_unit_test(test_log_recent_and_close_keep_errno),
+        cmocka_unit_test(test_log_escapes_what_it_is_given),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

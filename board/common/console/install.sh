@@ -15,8 +15,8 @@ install -D -m 0644 "$HERE/serial-getty@.service.d-lifeline.conf" \
 grep -qx /usr/bin/lifelinectl "$ROOT/etc/shells" 2>/dev/null || echo /usr/bin/lifelinectl >> "$ROOT/etc/shells"
 if [ -z "$ROOT" ]; then
   systemd-sysusers lifeline-tech.conf
-  install -d -o tech -g lifeline -m 0750 /var/lib/lifeline-tech
+  install -d -o tech -g lifeline-console -m 0750 /var/lib/lifeline-tech
   systemctl daemon-reload
   systemctl restart "serial-getty@$TTY.service"
 fi
-echo "lifelinectl is on $TTY: set [console] group = lifeline in the config, and a PIN with: lifelinectl passwd"
+echo "lifelinectl is on $TTY: set [console] group = lifeline-console in the config, and a PIN with: lifelinectl passwd"
