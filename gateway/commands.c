@@ -17,6 +17,72 @@
 #define REPLY_MAX (256 * 1024)
 #define REPLAY_MAX 10000
 #define HISTORY_LIMIT 500
+#define SET_BURST 3
+#define REFUSED_REPLY_MS 1000 /* at most one "rate limited" reply a second */
+#define REFUSED_LOG_MS 10000
+
+/* ---- the rate limit ---- */
+
+/* A token bucket in thousandths of a token: n tokens per period_ms, at
+ * most burst of them. The first call finds it full. */
+struct bucket {
+    int64_t milli;
+    int64_t last_ms;
+    bool started;
+};
+
+static bool bucket_take(struct bucket *b, int64_t now_ms, int64_t n, int64_t period_ms, int64_t burst)
+{
+    int64_t cap = burst * 1000, dt = now_ms - b->last_ms;
+
+    if (!b->started || period_ms <= 0) {
+        b->milli = cap;
+        b->started = true;
+    } else if (dt > 0) {
+        /* a long pause refills it whole (and keeps the product in range) */
+        b->milli = dt >= period_ms * burst ? cap : b->milli + dt * n * 1000 / period_ms;
+        if (b->milli > cap)
+            b->milli = cap;
+    }
+    b->last_ms = now_ms;
+    if (b->milli < 1000)
+        return false;
+    b->milli -= 1000;
+    return true;
+}
+
+/* The daemon's one gateway: what the center may ask and how fast. It
+ * outlives a reload and a reboot in place, as the broker's view does. */
+static struct {
+    struct bucket all, set;
+    int64_t refused, reply_ms, log_ms;
+} limit;
+
+/* Whether a command may go on: every command takes a token of the
+ * bucket of all (before its payload is read), a set that reads well one
+ * of its own too (before the config is touched). Counts and logs one
+ * that may not, and says whether it still gets its "rate limited" reply
+ * (at most one a second: a flood costs no room in the outbox either). */
+static bool rate_ok(struct gateway *g, bool set, bool *answer)
+{
+    const struct cfg_mqtt *mc = &core_config(g)->mqtt;
+    int64_t now = loop_clock_ms();
+
+    if (set ? !mc->set_interval_ms || bucket_take(&limit.set, now, 1, mc->set_interval_ms, SET_BURST)
+            : !mc->cmd_rate || bucket_take(&limit.all, now, mc->cmd_rate, 1000, mc->cmd_burst))
+        return true;
+    limit.refused++;
+    if (limit.refused == 1 || now - limit.log_ms >= REFUSED_LOG_MS) {
+        limit.log_ms = now;
+        log_warn("core: commands from the center rate limited: %lld refused so far (cmd_rate %d/s, cmd_burst %d, "
+                 "set_interval %lldms)",
+                 (long long)limit.refused, mc->cmd_rate, mc->cmd_burst, (long long)mc->set_interval_ms);
+    }
+    *answer = limit.refused == 1 || now - limit.reply_ms >= REFUSED_REPLY_MS;
+    if (*answer)
+        limit.reply_ms = now;
+    return false;
+}
 
 /* ---- commands from the center ---- */
 
@@ -261,6 +327,8 @@ static const char *cmd_replay(struct gateway *g, const struct cmd *c, cJSON *out
         return err;
     }
     int n = core_replay(g, c->from, c->to);
+    if (n == -EBUSY)
+        return "a replay is in progress";
     if (n < 0)
         return "the alarm events could not be read";
     log_info("core: replay of seq %lld..%lld asked by the center: %d events", (long long)c->from, (long long)c->to, n);
@@ -322,6 +390,19 @@ void commands_on_message(void *ctx, const char *name, const char *payload, size_
         {"reboot", cmd_reboot},
     };
     struct gateway *g = ctx;
+    bool answer = false;
+
+    if (!rate_ok(g, false, &answer)) {
+        struct cmd *rc = answer ? calloc(1, sizeof(*rc)) : NULL;
+        char e[CFG_ERR_MAX + 32];
+        if (rc) {
+            /* only its id is wanted: an unreadable payload is answered with null */
+            (void)payload_parse_cmd(payload, len, rc, e, sizeof(e));
+            reply(g, name, rc, "rate limited", NULL);
+        }
+        free(rc);
+        return;
+    }
     struct cmd *c = calloc(1, sizeof(*c));
     cJSON *fields = cJSON_CreateObject();
     char err[CFG_ERR_MAX + 32];
@@ -335,6 +416,12 @@ void commands_on_message(void *ctx, const char *name, const char *payload, size_
     }
     if (payload_parse_cmd(payload, len, c, err, sizeof(err)) < 0) {
         error = err;
+    } else if (strcmp(name, "set") == 0 && !rate_ok(g, true, &answer)) {
+        if (answer)
+            reply(g, name, c, "rate limited", NULL);
+        free(c);
+        cJSON_Delete(fields);
+        return;
     } else {
         error = "unknown command (this gateway knows: ack, get, set, maintenance, history, replay, "
                 "reset, status, reboot)";

@@ -130,8 +130,12 @@ static void config_defaults(struct config *c)
     c->mqtt.reconnect_min_ms = 1000;
     c->mqtt.reconnect_max_ms = 60000;
     c->mqtt.max_inflight = 20;
+    c->mqtt.protocol = MQTT_5; /* announces a maximum packet size (uplink.c) */
     c->mqtt.telemetry_batch = 50;
     c->mqtt.telemetry_delay_ms = 1000;
+    c->mqtt.cmd_rate = 5;
+    c->mqtt.cmd_burst = 20;
+    c->mqtt.set_interval_ms = 10000;
     snprintf(c->store.path, sizeof(c->store.path), "/var/lib/lifeline/lifeline.db");
     c->store.retention_ms = 30 * 86400000LL;
     c->store.max_bytes = 256LL * 1024 * 1024;

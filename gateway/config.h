@@ -59,6 +59,12 @@ struct cfg_mqtt {
     int telemetry_qos;          /* 0 or 1 */
     int telemetry_batch;        /* readings per telemetry message, at most */
     int64_t telemetry_delay_ms; /* a reading waits at most this long for others to join its message */
+    /* commands from the center: a token bucket of cmd_burst, refilled at
+     * cmd_rate a second (0: no limit); cmd/set also one per
+     * set_interval_ms (burst 3; 0: no limit of its own) */
+    int cmd_rate;
+    int cmd_burst;
+    int64_t set_interval_ms;
 };
 
 struct cfg_store {

@@ -468,6 +468,9 @@ static const struct key mqtt_keys[] = {
     {"telemetry_qos", p_int, MQ(telemetry_qos), NULL, 0, 1, 0},
     {"telemetry_batch", p_int, MQ(telemetry_batch), NULL, 1, 1000, 0},
     {"telemetry_delay", p_duration, MQ(telemetry_delay_ms), NULL, 0, 3600000, 0},
+    {"cmd_rate", p_int, MQ(cmd_rate), NULL, 0, 1000, 0},
+    {"cmd_burst", p_int, MQ(cmd_burst), NULL, 1, 10000, 0},
+    {"set_interval", p_duration, MQ(set_interval_ms), NULL, 0, 3600000, 0},
     END,
 };
 

@@ -64,11 +64,18 @@ int core_alarm_history(struct gateway *g, int limit, store_alarm_hist_fn fn, voi
 static int replay_one(void *ctx, int64_t seq, const char *payload)
 {
     struct gateway *g = ctx;
-    return store_outbox_add(g->store, PRIO_ALARM, seq, g->alarm_topic, payload, strlen(payload), 1);
+    return store_outbox_add(g->store, PRIO_REPLAY, seq, g->alarm_topic, payload, strlen(payload), 1);
 }
 
+/* Replayed events have their own priority, after new alarm events, and
+ * never evict one (store_outbox.c); one replay at a time bounds them. */
 int core_replay(struct gateway *g, int64_t from_seq, int64_t to_seq)
 {
+    struct outbox_stats ob;
+
+    store_outbox_stats(g->store, &ob);
+    if (ob.rows[PRIO_REPLAY] > 0)
+        return -EBUSY;
     return store_events(g->store, from_seq, to_seq, replay_one, g);
 }
 

@@ -81,7 +81,8 @@ int core_history(struct gateway *g, unsigned sensor, int64_t from_ms, int64_t to
                  void *ctx);
 int core_alarm_history(struct gateway *g, int limit, store_alarm_hist_fn fn, void *ctx);
 /* Queues the stored alarm events from_seq..to_seq again, as they were
- * (cmd/replay): how many, or a negative error. */
+ * (cmd/replay), after new alarm events: how many, or a negative error;
+ * -EBUSY while the events of an earlier replay are still waiting. */
 int core_replay(struct gateway *g, int64_t from_seq, int64_t to_seq);
 
 /* ---- the gateway as a whole ---- */

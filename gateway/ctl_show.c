@@ -20,7 +20,7 @@ const char *ctl_show_status(struct ctl_req *r, int argi)
     (void)argi;
     core_status(r->g, &st);
     const struct outbox_stats *ob = &st.outbox;
-    int64_t depth = ob->rows[PRIO_ALARM] + ob->rows[PRIO_STATUS] + ob->rows[PRIO_TELEMETRY];
+    int64_t depth = ob->rows[PRIO_ALARM] + ob->rows[PRIO_REPLAY] + ob->rows[PRIO_STATUS] + ob->rows[PRIO_TELEMETRY];
     const struct uplink_info *ui = &st.uplink;
     /* the clock: a gateway without NTP stamps alarms wrongly */
     FILE *f = fopen("/run/systemd/timesync/synchronized", "r");

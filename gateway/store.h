@@ -15,7 +15,7 @@
 #include "rules.h"
 #include "sample.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -100,8 +100,9 @@ int store_recent_alarms(struct store *st, int limit, store_alarm_hist_fn fn, voi
 
 enum outbox_prio {
     PRIO_ALARM = 0,
-    PRIO_STATUS = 1,
-    PRIO_TELEMETRY = 2,
+    PRIO_REPLAY = 1, /* alarm events sent again (cmd/replay): after new ones */
+    PRIO_STATUS = 2,
+    PRIO_TELEMETRY = 3,
     PRIO_COUNT
 };
 
@@ -124,9 +125,10 @@ struct outbox_msg {
 };
 
 /* Bounds the outbox: past max_rows messages or max_bytes of payload, the
- * oldest telemetry is dropped, then the oldest status/reply/event
- * messages; alarm events are dropped only past alarm_max of them, oldest
- * first. Every drop is counted (store_outbox_stats). 0 rows: no bounds. */
+ * oldest telemetry is dropped, then the oldest replayed events, then the
+ * oldest status/reply/event messages; new alarm events are dropped only
+ * past alarm_max of them (replayed ones do not count), oldest first.
+ * Every drop is counted (store_outbox_stats). 0 rows: no bounds. */
 void store_outbox_limits(struct store *st, int64_t max_rows, int64_t max_bytes, int64_t alarm_max);
 /* Adds a message (a telemetry one commits with the readings, the others
  * make the transaction urgent) and applies the bounds. */

@@ -20,7 +20,8 @@ const struct store_sql db_outbox_sql[] = {
     {S_COUNT, NULL},
 };
 
-static const char *const dropped_key[PRIO_COUNT] = {"dropped_alarm", "dropped_status", "dropped_telemetry"};
+static const char *const dropped_key[PRIO_COUNT] = {"dropped_alarm", "dropped_replay", "dropped_status",
+                                                    "dropped_telemetry"};
 
 int db_outbox_load(struct store *st)
 {
@@ -60,7 +61,7 @@ void store_outbox_limits(struct store *st, int64_t max_rows, int64_t max_bytes, 
 
 static int64_t ob_total(const int64_t *v)
 {
-    return v[PRIO_ALARM] + v[PRIO_STATUS] + v[PRIO_TELEMETRY];
+    return v[PRIO_ALARM] + v[PRIO_REPLAY] + v[PRIO_STATUS] + v[PRIO_TELEMETRY];
 }
 
 /* Drops up to n of the oldest messages of prio; returns how many. */
@@ -88,11 +89,13 @@ static int evict(struct store *st, enum outbox_prio prio, int n)
     return got;
 }
 
-/* Keeps the outbox within its bounds: telemetry goes first, then status
- * and replies; alarm events never for room, only past their own cap. */
+/* Keeps the outbox within its bounds: telemetry goes first, then replayed
+ * events (copies of alarm_events rows: a replay can be asked again), then
+ * status and replies; alarm events never for room, only past their own
+ * cap, which replayed events do not count: a replay cannot evict one. */
 static int outbox_bound(struct store *st)
 {
-    static const enum outbox_prio order[] = {PRIO_TELEMETRY, PRIO_STATUS};
+    static const enum outbox_prio order[] = {PRIO_TELEMETRY, PRIO_REPLAY, PRIO_STATUS};
     int64_t before[PRIO_COUNT];
     int r;
 
@@ -116,6 +119,7 @@ static int outbox_bound(struct store *st)
                      "outbox_max_bytes %lld, outbox_alarm_max %lld)",
                      (long long)st->ob.dropped[p],
                      p == PRIO_ALARM    ? "ALARM"
+                     : p == PRIO_REPLAY ? "replayed alarm"
                      : p == PRIO_STATUS ? "status/reply/event"
                                         : "telemetry",
                      (long long)st->ob_max, (long long)st->ob_max_bytes, (long long)st->ob_alarm_max);

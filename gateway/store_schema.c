@@ -48,7 +48,12 @@ static const char schema_v3[] =
 static const char schema_v4[] =
     "CREATE TABLE counters(sensor TEXT PRIMARY KEY, pulses INTEGER NOT NULL) WITHOUT ROWID;";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+/* Version 5: replayed alarm events get their own priority (1), after new
+ * alarm events and before status, replies and events (now 2) and
+ * telemetry (now 3). */
+static const char schema_v5[] = "UPDATE outbox SET prio = prio + 1 WHERE prio >= 1;";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
 
 static int version_cb(void *ctx, int n, char **vals, char **names)
 {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@ struct uplink {
     char lib_err[200];    /* libmosquitto's last error line (the TLS reason, say) */
     char last_error[256]; /* why the last connection failed or ended */
     int64_t state_ms;     /* wall clock: since when in this state */
+    int64_t retained_ms;  /* when a retained command was last logged */
+    int64_t retained_n;   /* retained commands dropped, ever */
     char client_id[CFG_NAME_MAX * 2 + 2];
 };
 
@@ -74,6 +77,12 @@ static const char *mosq_error(int rc)
 }
 
 #define STATUS_MAX 4096
+/* MQTT 5: the largest packet the broker may send us, announced in CONNECT.
+ * libmosquitto allocates a whole packet before any check of ours, so a
+ * 64 MiB command took 64 MiB; the broker drops what is larger than this
+ * instead. The largest legitimate packet is a command: 4096 bytes of
+ * payload, a topic of at most ~300 and the header (docs/mqtt.md). */
+#define PACKET_MAX (64 * 1024)
 #define PUMP_MAX 64 /* messages published per loop iteration, at most */
 #define STATUS_MAINT_MAX 64
 
@@ -89,9 +98,11 @@ void uplink_status_fill(struct uplink *u, const char *state, struct status_msg *
                              .maintenance = names,
                              .config = u->cfg->hash};
     store_outbox_stats(u->store, &ob);
-    m->outbox = ob.rows[PRIO_ALARM] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
-    for (int p = 0; p < PRIO_COUNT; p++)
-        m->dropped[p] = ob.dropped[p];
+    m->outbox = ob.rows[PRIO_ALARM] + ob.rows[PRIO_REPLAY] + ob.rows[PRIO_STATUS] + ob.rows[PRIO_TELEMETRY];
+    /* a replayed event dropped is not news: it can be asked for again */
+    m->dropped[0] = ob.dropped[PRIO_ALARM];
+    m->dropped[1] = ob.dropped[PRIO_STATUS];
+    m->dropped[2] = ob.dropped[PRIO_TELEMETRY];
     if (u->ident.maintenance)
         m->n_maintenance = u->ident.maintenance(u->ident.ctx, names, max);
 }
@@ -209,6 +220,18 @@ static void on_message(struct mosquitto *m, void *ctx, const struct mosquitto_me
     (void)m;
     if (!msg->topic || strlen(msg->topic) <= u->cmd_prefix_len || !u->on_cmd)
         return;
+    /* A command is never kept (docs/mqtt.md): a retained one would be
+     * carried out again on every connect (a retained reboot, a reboot
+     * loop). Dropped unanswered; logged at most once a minute. */
+    if (msg->retain) {
+        u->retained_n++;
+        if (!u->retained_ms || loop_clock_ms() - u->retained_ms >= 60000) {
+            u->retained_ms = loop_clock_ms();
+            log_warn("uplink: retained command on cmd/%.40s ignored (%lld so far): clear it on the broker",
+                     msg->topic + u->cmd_prefix_len, (long long)u->retained_n);
+        }
+        return;
+    }
     u->on_cmd(u->cmd_ctx, msg->topic + u->cmd_prefix_len, msg->payload ? msg->payload : "",
               msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
 }
@@ -288,6 +311,29 @@ static void on_log(struct mosquitto *m, void *ctx, int level, const char *str)
         snprintf(u->lib_err, sizeof(u->lib_err), "%s", str);
 }
 
+/* The CONNECT properties (MQTT 5): the maximum packet size. libmosquitto
+ * 2.0 has no asynchronous connect that takes properties; its
+ * mosquitto_connect_bind_v5 keeps them in the client for every later
+ * (re)connect, then connects, blocking. Without a host it stops after
+ * keeping them (MOSQ_ERR_INVAL), and mosquitto_connect_async sends them. */
+static int connect_properties(struct uplink *u)
+{
+    mosquitto_property *props = NULL;
+    int rc = mosquitto_property_add_int32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE, PACKET_MAX);
+
+    if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_connect_bind_v5(u->mosq, NULL, u->cfg->mqtt.port, u->cfg->mqtt.keepalive_s, NULL, props);
+        if (rc == MOSQ_ERR_INVAL)
+            rc = MOSQ_ERR_SUCCESS;
+    }
+    mosquitto_property_free_all(&props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        log_err("uplink: MQTT 5 connect properties: %s", mosq_error(rc));
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Protocol, credentials and TLS, on a new or reset client. The broker's
  * certificate must be signed by tls_ca and name the host we connect to
  * (libmosquitto checks the subject alternative names, IP addresses too). */
@@ -307,6 +353,8 @@ static int client_setup(struct uplink *u)
     mosquitto_publish_callback_set(u->mosq, on_publish);
     mosquitto_message_callback_set(u->mosq, on_message);
     mosquitto_log_callback_set(u->mosq, on_log);
+    if (mc->protocol == MQTT_5 && connect_properties(u) < 0)
+        return -EINVAL;
     if (mc->username[0]) {
         rc = mosquitto_username_pw_set(u->mosq, mc->username, mc->password[0] ? mc->password : NULL);
         if (rc != MOSQ_ERR_SUCCESS) {
@@ -399,7 +447,7 @@ static void on_misc(struct loop *l, struct loop_timer *t)
     if (u->state == UP_CONNECTED && loop_clock_ms() - u->status_ms >= 60000) {
         struct outbox_stats ob;
         store_outbox_stats(u->store, &ob);
-        if (ob.dropped[0] + ob.dropped[1] + ob.dropped[2] != u->dropped_told)
+        if (ob.dropped[PRIO_ALARM] + ob.dropped[PRIO_STATUS] + ob.dropped[PRIO_TELEMETRY] != u->dropped_told)
             publish_status(u, "online");
     }
     if (u->state != UP_IDLE) {
@@ -466,7 +514,7 @@ bool uplink_send_direct(struct uplink *u, const char *topic, const char *payload
         return false;
     /* nothing overtakes the outbox: with any row in it, this goes there too */
     store_outbox_stats(u->store, &ob);
-    if (ob.rows[PRIO_ALARM] || ob.rows[PRIO_STATUS] || ob.rows[PRIO_TELEMETRY])
+    if (ob.rows[PRIO_ALARM] || ob.rows[PRIO_REPLAY] || ob.rows[PRIO_STATUS] || ob.rows[PRIO_TELEMETRY])
         return false;
     size_t tlen = strlen(topic);
     char *copy = qos ? malloc(tlen + 1 + len) : NULL;

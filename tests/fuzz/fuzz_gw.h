@@ -17,6 +17,7 @@
 static const char fuzz_conf[] =
     "[gateway]\nid = fuzz\nsite = lab\n"
     "[mqtt]\nhost = 127.0.0.1\nport = 1\n" /* nobody there: everything waits in the outbox */
+    "cmd_rate = 0\nset_interval = 0\n"     /* every input reaches the parser */
     "[store]\npath = %s/fuzz.db\noutbox_max = 2000\n"
     "[console]\nsocket = %s/ctl.sock\n"
     "[bus sim]\ntype = sim\n"

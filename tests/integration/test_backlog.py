@@ -44,7 +44,7 @@ def db_counts(db):
             return 0, 0, 0
         events = c.execute("SELECT count(*), coalesce(max(seq), 0) FROM alarm_events").fetchone()
         readings = c.execute("SELECT coalesce(sum(json_array_length(CAST(payload AS TEXT), '$.readings')), 0) "
-                             "FROM outbox WHERE prio = 2").fetchone()[0]
+                             "FROM outbox WHERE prio = 3").fetchone()[0]
         return events[0], events[1], readings
     finally:
         c.close()

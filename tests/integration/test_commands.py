@@ -12,6 +12,8 @@ from util import render
 
 
 ROOT = "lifeline/v1/test/cmd-gw/"
+# these tests send commands faster than a center would (test_flood.py: the limits)
+FAST = "cmd_burst = 1000\nset_interval = 0"
 
 
 def statuses(sub):
@@ -47,8 +49,8 @@ class Center:
 @pytest.fixture
 def center(tmp_path, broker, gateways, subscriber):
     sub = subscriber()
-    conf = render("sim_gw", tmp_path, ID="cmd-gw", BROKER=broker.port, DB=os.path.join(str(tmp_path), "cmd.db")) + \
-        render("sim_flap", tmp_path, STEADY="s1", VALUE=5, FLAP="s2", PERIOD="400ms")
+    conf = render("sim_gw", tmp_path, ID="cmd-gw", BROKER=broker.port, DB=os.path.join(str(tmp_path), "cmd.db"),
+                  MQTT_MORE=FAST) + render("sim_flap", tmp_path, STEADY="s1", VALUE=5, FLAP="s2", PERIOD="400ms")
     gw = gateways(conf).start()
     wait_for(lambda: any(s["state"] == "online" for s in statuses(sub)), 15, "online")
     c = Center(sub)

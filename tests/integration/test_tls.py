@@ -175,12 +175,14 @@ def test_password(tmp_path, gateways):
         shutil.rmtree(pwdir, ignore_errors=True)
 
 
-def test_mqtt5(tmp_path, broker, gateways, subscriber):
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_mqtt5(tmp_path, broker, gateways, subscriber, protocol):
+    """MQTT 5 (the default) and 3.1.1 both work."""
     sub = subscriber()
-    gateways(gateway_conf(str(tmp_path), broker.port, "protocol = 5\n")).start()
-    wait_for(lambda: online(sub), 20, "online over MQTT 5")
+    gateways(gateway_conf(str(tmp_path), broker.port, "protocol = %s\n" % protocol)).start()
+    wait_for(lambda: online(sub), 20, "online over MQTT " + protocol)
     sub.c.publish("lifeline/v1/test-site/tls-gw/cmd/ack", '{"id":"q5","alarm_id":99}', qos=1)
-    reply = wait_for(lambda: sub.of("reply/ack"), 10, "reply over MQTT 5")
+    reply = wait_for(lambda: sub.of("reply/ack"), 10, "reply over MQTT " + protocol)
     assert b'"id":"q5"' in reply[0][1] and b'"ok":false' in reply[0][1]
 
 

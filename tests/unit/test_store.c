@@ -1,6 +1,7 @@
 /* The outbox of the store, on a real SQLite file: send order (alarm, then
- * status, then telemetry; oldest first within each), the bounds (telemetry
- * evicted first, status next, alarm events only past their own cap), the
+ * replayed alarm events, status, telemetry; oldest first within each), the
+ * bounds (telemetry evicted first, replayed events, status next, alarm
+ * events only past their own cap), the
  * drop counters, and what survives a close and reopen. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "log.h"
 #include "store.h"
@@ -132,6 +134,44 @@ static void telemetry_evicted_first(void **state)
     assert_int_equal(ob.bytes[PRIO_ALARM], 14);
 }
 
+/* Replayed events (cmd/replay) go after new alarm events, and are evicted
+ * before status messages; they never evict an alarm event nor count
+ * toward the alarm cap. */
+static void replay_below_alarms_evicted_first(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox_stats ob;
+    char got[256], name[16];
+
+    store_outbox_limits(f->st, 6, 1 << 20, 3);
+    add(f->st, PRIO_TELEMETRY, "t1");
+    add(f->st, PRIO_REPLAY, "r1");
+    add(f->st, PRIO_STATUS, "s1");
+    add(f->st, PRIO_ALARM, "a1");
+    add(f->st, PRIO_REPLAY, "r2");
+    add(f->st, PRIO_ALARM, "a2");
+    assert_int_equal(store_commit(f->st), 0);
+    order_of(f->st, got, sizeof(got));
+    assert_string_equal(got, "a1 a2 r1 r2 s1 t1");
+    /* full: the telemetry goes first, then the oldest replayed events */
+    add(f->st, PRIO_ALARM, "a3");
+    order_of(f->st, got, sizeof(got));
+    assert_string_equal(got, "a1 a2 a3 r1 r2 s1");
+    for (int i = 3; i <= 6; i++) {
+        snprintf(name, sizeof(name), "r%d", i);
+        add(f->st, PRIO_REPLAY, name);
+    }
+    order_of(f->st, got, sizeof(got));
+    assert_string_equal(got, "a1 a2 a3 r5 r6 s1");
+    store_outbox_stats(f->st, &ob);
+    assert_int_equal(ob.dropped[PRIO_ALARM], 0);
+    assert_int_equal(ob.dropped[PRIO_REPLAY], 4);
+    assert_int_equal(ob.dropped[PRIO_STATUS], 0);
+    assert_int_equal(ob.dropped[PRIO_TELEMETRY], 1);
+    assert_int_equal(ob.rows[PRIO_ALARM], 3);
+    assert_int_equal(ob.rows[PRIO_REPLAY], 2);
+}
+
 static void alarm_cap_drops_oldest(void **state)
 {
     struct fixture *f = *state;
@@ -168,6 +208,35 @@ static void byte_bound(void **state)
     assert_int_equal(ob.dropped[PRIO_TELEMETRY], 1);
 }
 
+/* A database of schema 4 (priorities alarm 0, status 1, telemetry 2)
+ * keeps its waiting messages in their places after the migration. */
+static void migration_renumbers_priorities(void **state)
+{
+    struct fixture *f = *state;
+    struct outbox_stats ob;
+    sqlite3 *db;
+    char got[256];
+
+    add(f->st, PRIO_TELEMETRY, "t1");
+    add(f->st, PRIO_STATUS, "s1");
+    add(f->st, PRIO_ALARM, "a1");
+    assert_int_equal(store_commit(f->st), 0);
+    store_close(f->st);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE outbox SET prio = prio - 1 WHERE prio >= 2; PRAGMA user_version = 4;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->path, &f->st), 0);
+    store_outbox_stats(f->st, &ob);
+    assert_int_equal(ob.rows[PRIO_ALARM], 1);
+    assert_int_equal(ob.rows[PRIO_REPLAY], 0);
+    assert_int_equal(ob.rows[PRIO_STATUS], 1);
+    assert_int_equal(ob.rows[PRIO_TELEMETRY], 1);
+    order_of(f->st, got, sizeof(got));
+    assert_string_equal(got, "a1 s1 t1");
+}
+
 static void delete_and_reopen(void **state)
 {
     struct fixture *f = *state;
@@ -201,9 +270,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(send_order, setup, teardown),
         cmocka_unit_test_setup_teardown(telemetry_evicted_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(replay_below_alarms_evicted_first, setup, teardown),
         cmocka_unit_test_setup_teardown(alarm_cap_drops_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(byte_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(delete_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(migration_renumbers_priorities, setup, teardown),
     };
     log_open(LOG_TARGET_STDERR, LOG_ERR);
     return cmocka_run_group_tests(tests, NULL, NULL);
