@@ -36,29 +36,30 @@ int cfg_fail(struct cfg_err *e, const char *fmt, ...)
 
 /* ---- value parsers: one per type; each returns 1 (ok) or 0 (error recorded) */
 
-static int p_str(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+/* A string within the key's size; a secret's error never shows its value. */
+static int put_str(struct cfg_err *e, const struct key *k, void *obj, const char *v, bool secret)
 {
     size_t size = (size_t)k->max, n = strlen(v);
 
     if (!n)
         return cfg_fail(e, "empty value");
+    if (n >= size && secret)
+        return cfg_fail(e, "too long (%zu characters, at most %zu; the value is not shown)", n, size - 1);
     if (n >= size)
         return cfg_fail(e, "'%s' is too long (at most %zu characters)", v, size - 1);
     memcpy((char *)obj + k->off, v, n + 1);
     return 1;
 }
 
-/* A secret (a password): as p_str, but an error never shows the value. */
+static int p_str(struct cfg_err *e, const struct key *k, void *obj, const char *v)
+{
+    return put_str(e, k, obj, v, false);
+}
+
+/* A secret (a password). */
 static int p_secret(struct cfg_err *e, const struct key *k, void *obj, const char *v)
 {
-    size_t size = (size_t)k->max, n = strlen(v);
-
-    if (!n)
-        return cfg_fail(e, "empty value");
-    if (n >= size)
-        return cfg_fail(e, "too long (%zu characters, at most %zu; the value is not shown)", n, size - 1);
-    memcpy((char *)obj + k->off, v, n + 1);
-    return 1;
+    return put_str(e, k, obj, v, true);
 }
 
 /* Names that become MQTT topic levels or console words. */
