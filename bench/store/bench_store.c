@@ -86,7 +86,7 @@ static int insert_ours(const char *path, long n, long batch)
     return 0;
 }
 
-/* The same rows with plain SQLite: the schema and pragmas of store.c, one
+/* The same rows with plain SQLite: the schema of store_schema.c and the pragmas of store.c, one
  * prepared INSERT, a transaction per batch. */
 static int insert_raw(const char *path, long n, long batch)
 {
