@@ -163,7 +163,7 @@ $(B)/lifelinectl: $(B)/gateway/lifelinectl.o
 $(B)/lifeline-sim: $(B)/tests/sim/lifeline-sim.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libmodbus) -lm
 
-CENTER_SRC := center/main.c center/common.c center/conn.c center/watch.c center/serve.c center/db.c center/db_guard.c center/limit.c \
+CENTER_SRC := center/main.c center/common.c center/conn.c center/watch.c center/serve.c center/db.c center/db_guard.c center/db_print.c center/limit.c \
               center/query.c center/send.c
 $(B)/lifeline-center: $(CENTER_SRC:%.c=$(B)/%.o) $(B)/lib/num.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson sqlite3) -lpaho-mqtt3as -lpthread -lm

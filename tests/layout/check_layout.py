@@ -8,7 +8,7 @@ Fails (exit 1, one line per finding) when
   - a file of drivers/ or lib/ includes a gateway/ header, or one of lib/
     a drivers/ header (dependencies run lib <- drivers <- gateway); center/
     may use lib/ and nothing of the gateway's;
-  - a C file of gateway/, drivers/ or lib/ is over MAX_LINES lines.
+  - a C file of gateway/, drivers/, lib/ or center/ is over MAX_LINES lines.
 The per-folder include paths of the Makefile enforce the second rule at
 compile time too; this says it by name. Run by make check (cheap).
 """
@@ -29,7 +29,7 @@ MAY_INCLUDE = {"lib": {"lib"}, "drivers": {"lib", "drivers"}, "gateway": {"lib",
 # else X.c. So a module's own files may include each other; modules may not.
 PRIVATE = re.compile(r'^\s*#\s*include\s+"([^"/]+)_int\.h"', re.M)
 MAX_LINES = 800
-LIMITED = ["lib", "drivers", "gateway"]
+LIMITED = ["lib", "drivers", "gateway", "center"]
 
 # ---- KNOWN EXCEPTIONS to the line limit: files being split on other
 # branches right now. THE LEAD EMPTIES THIS LIST after merging them. ----
