@@ -22,11 +22,6 @@ struct loop *core_loop(struct gateway *g)
     return &g->loop;
 }
 
-int64_t core_now_ms(const struct gateway *g)
-{
-    return g->loop.now_ms;
-}
-
 int64_t core_uptime_ms(const struct gateway *g)
 {
     return g->loop.now_ms - g->started_ms;

@@ -27,8 +27,6 @@ struct loop;
 
 const struct config *core_config(const struct gateway *g);
 struct loop *core_loop(struct gateway *g);
-/* The loop's monotonic clock, ms (the time of this wake-up). */
-int64_t core_now_ms(const struct gateway *g);
 int64_t core_uptime_ms(const struct gateway *g);
 /* The index of a sensor or bus of the running config by name, or -1. */
 int core_sensor_index(const struct gateway *g, const char *name);
